@@ -1,0 +1,25 @@
+"""Money is a Decimal and a currency. Amounts are stored with MONEY_DECIMAL_PLACES places and rounded to the
+currency's own places (ROUND_HALF_UP) at the edges.
+
+MONEY_DECIMAL_PLACES is a constant, not a Django setting: it is the shape of every money column, so changing
+it is a schema change that belongs in a migration, not in an environment variable.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+
+MONEY_MAX_DIGITS = 14
+MONEY_DECIMAL_PLACES = 2
+ZERO = Decimal("0")
+
+
+def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like the field class it returns
+    kwargs.setdefault("default", ZERO)
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def quantize(amount: Decimal, places: int = MONEY_DECIMAL_PLACES) -> Decimal:
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"Money must be a Decimal, not {type(amount).__name__}")
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

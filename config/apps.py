@@ -1,0 +1,25 @@
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger("portal.runtime")
+
+
+class PortalConfig(AppConfig):
+    """Wiring only: says at start-up how tasks will run, so nobody mistakes in-process tasks for a worker."""
+
+    name = "config"
+    label = "portal"
+    verbose_name = "Portal runtime"
+
+    def ready(self) -> None:
+        if settings.CELERY_TASK_ALWAYS_EAGER and not settings.REDIS_URL:
+            logger.warning(
+                "No REDIS_URL set: Celery tasks run in-process (eager), there is no broker and no worker. "
+                "Set REDIS_URL to use Redis and real Celery workers."
+            )
+        elif settings.CELERY_TASK_ALWAYS_EAGER:
+            logger.warning("CELERY_TASK_ALWAYS_EAGER is on: tasks run in-process although REDIS_URL is set.")
+        else:
+            logger.info("Celery broker: %s (tasks run on Celery workers)", settings.CELERY_BROKER_URL_REDACTED)

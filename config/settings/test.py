@@ -1,0 +1,10 @@
+"""Test settings: the same as base, with a fast password hasher.
+
+Tasks run in-process unless a test starts a real worker (tests/integration/test_celery_worker.py switches
+the app to the broker for its own duration), so unit tests never wait on a queue nobody consumes.
+"""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True

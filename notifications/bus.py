@@ -1,0 +1,124 @@
+"""The event bus.
+
+`emit()` writes an Event row in the caller's transaction and asks for dispatch after commit, so a rolled back
+change never announces itself. Dispatch runs the registered handlers in priority order (lower first); each
+handler's failure is logged, recorded on its HandlerRun and does not stop the others. A handler that already
+succeeded for an event is not run again, so dispatching twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications.events import EVENTS
+from notifications.models import Event, HandlerRun
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    event_name: str
+    priority: int
+    handler: Handler
+
+    @property
+    def dotted_name(self) -> str:
+        return f"{self.handler.__module__}.{self.handler.__qualname__}"
+
+
+_registry: dict[str, list[Registration]] = {}
+
+
+def register(event_name: str, *, priority: int = 100) -> Callable[[Handler], Handler]:
+    """Decorator: run `handler(event)` after `event_name` commits. Handlers are found by AppConfig.ready()."""
+    if event_name not in EVENTS:
+        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+
+    def decorator(handler: Handler) -> Handler:
+        registrations = _registry.setdefault(event_name, [])
+        if not any(r.handler is handler for r in registrations):
+            registrations.append(Registration(event_name, priority, handler))
+            registrations.sort(key=lambda r: (r.priority, r.dotted_name))
+        return handler
+
+    return decorator
+
+
+def unregister(event_name: str, handler: Handler) -> None:
+    _registry[event_name] = [r for r in _registry.get(event_name, []) if r.handler is not handler]
+
+
+def handlers_for(event_name: str) -> list[Registration]:
+    return list(_registry.get(event_name, []))
+
+
+def all_registrations() -> dict[str, list[Registration]]:
+    return {name: handlers_for(name) for name in EVENTS}
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+
+
+def emit(event_name: str, **payload: Any) -> Event:
+    """Record the event now; dispatch it once the surrounding transaction commits."""
+    if event_name not in EVENTS:
+        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+    event = Event.objects.create(name=event_name, payload=_json_safe(payload))
+    from notifications.tasks import dispatch_event
+
+    dispatch_event.delay_on_commit(event.pk)
+    return event
+
+
+def dispatch(event_id: int) -> None:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        logger.warning("Event %s no longer exists; nothing to dispatch.", event_id)
+        return
+    done = set(
+        HandlerRun.objects.filter(event=event, status=HandlerRun.Status.SUCCEEDED).values_list("handler", flat=True)
+    )
+    for registration in handlers_for(event.name):
+        if registration.dotted_name in done:
+            continue
+        _run_one(event, registration)
+    Event.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+
+
+def _run_one(event: Event, registration: Registration) -> None:
+    error = ""
+    try:
+        with transaction.atomic():
+            registration.handler(event)
+    except Exception:  # a handler's fault must not stop the others; it is recorded and logged
+        error = traceback.format_exc()
+        logger.exception("Handler %s failed on event %s #%s", registration.dotted_name, event.name, event.pk)
+    status = HandlerRun.Status.FAILED if error else HandlerRun.Status.SUCCEEDED
+    run, created = HandlerRun.objects.get_or_create(
+        event=event,
+        handler=registration.dotted_name,
+        defaults={"status": status, "attempts": 1, "last_error": error},
+    )
+    if not created:
+        run.status = status
+        run.attempts += 1
+        run.last_error = error
+        run.finished_at = timezone.now()
+        try:
+            run.save(update_fields=["status", "attempts", "last_error", "finished_at"])
+        except IntegrityError:  # pragma: no cover - the unique pair already guards this row
+            logger.exception("Could not record handler run %s", run)

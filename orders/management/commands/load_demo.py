@@ -1,0 +1,206 @@
+"""Demo data for `make run`: a catalog, three clients with logins, a few orders, and an admin.
+
+Data is created once; the demo passwords are set anew on every run and printed, so whoever runs
+`make run` can always log in. Everything goes through the same services the portal uses.
+"""
+
+import secrets
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from billing.cycles import BillingCycle
+from billing.models import Client, Currency
+from billing.services import client_create
+from orders.models import Product, ProductGroup, ProductPricing, Promotion
+from orders.services import CartItem, order_accept, order_place
+from provisioning.models import AutoSetup, Server, ServerGroup
+
+DEMO_CLIENTS = [
+    {
+        "contact_name": "Alice Example",
+        "company_name": "Alice's Bakery",
+        "email": "alice@example.com",
+        "country": "DE",
+        "city": "Berlin",
+        "address_1": "Brotstrasse 1",
+        "postcode": "10115",
+    },
+    {
+        "contact_name": "Bob Builder",
+        "company_name": "Builder Ltd",
+        "email": "bob@example.com",
+        "country": "GB",
+        "city": "London",
+        "address_1": "1 Brick Lane",
+        "postcode": "E1 6QL",
+    },
+    {
+        "contact_name": "Carol Client",
+        "company_name": "",
+        "email": "carol@example.com",
+        "country": "US",
+        "city": "Portland",
+        "state": "OR",
+        "address_1": "500 Pine St",
+        "postcode": "97204",
+    },
+]
+
+
+def _password() -> str:
+    return f"demo-{secrets.token_urlsafe(9)}"
+
+
+class Command(BaseCommand):
+    help = "Load demo data (once) and print fresh passwords for the demo admin and clients."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            if not Currency.objects.exists():
+                self._load()
+            passwords = self._reset_passwords()
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
+        self.stdout.write(
+            "  Admin       http://127.0.0.1:8000/admin/   user: admin              password: " + passwords["admin"]
+        )
+        for email, password in passwords.items():
+            if email != "admin":
+                self.stdout.write(
+                    f"  Client area http://127.0.0.1:8000/         user: {email:<18} password: {password}"
+                )
+
+    def _reset_passwords(self) -> dict[str, str]:
+        user_model = get_user_model()
+        admin, _ = user_model.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin.is_staff = admin.is_superuser = True
+        passwords = {"admin": _password()}
+        admin.set_password(passwords["admin"])
+        admin.save()
+        for user in user_model.objects.filter(username__in=[c["email"] for c in DEMO_CLIENTS]).order_by("username"):
+            passwords[user.username] = _password()
+            user.set_password(passwords[user.username])
+            user.save(update_fields=["password"])
+        return passwords
+
+    def _load(self) -> None:
+        usd = Currency.objects.create(code="USD", prefix="$", suffix="USD", is_default=True)
+        eur = Currency.objects.create(code="EUR", prefix="€", suffix="EUR", exchange_rate=Decimal("0.92"))
+        shared_group = ServerGroup.objects.create(name="Shared EU")
+        server = Server.objects.create(
+            name="web01", hostname="web01.example.net", ip_address="192.0.2.10", module="cpanel", max_accounts=300
+        )
+        server.groups.add(shared_group)
+
+        hosting = ProductGroup.objects.create(name="Shared Hosting", sort_order=1)
+        vps = ProductGroup.objects.create(name="VPS", sort_order=2)
+        domains = ProductGroup.objects.create(name="Domains", sort_order=3)
+        catalog = {
+            "starter": (
+                Product.objects.create(
+                    group=hosting,
+                    name="Starter",
+                    requires_domain=True,
+                    module="cpanel",
+                    server_group=shared_group,
+                    auto_setup=AutoSetup.ON_PAYMENT,
+                ),
+                {BillingCycle.MONTHLY: ("4.99", "0.00"), BillingCycle.ANNUALLY: ("49.90", "0.00")},
+            ),
+            "business": (
+                Product.objects.create(
+                    group=hosting,
+                    name="Business",
+                    requires_domain=True,
+                    module="cpanel",
+                    server_group=shared_group,
+                    auto_setup=AutoSetup.ON_ACCEPT,
+                ),
+                {
+                    BillingCycle.MONTHLY: ("9.99", "5.00"),
+                    BillingCycle.QUARTERLY: ("27.99", "5.00"),
+                    BillingCycle.ANNUALLY: ("99.90", "0.00"),
+                },
+            ),
+            "vps": (
+                Product.objects.create(
+                    group=vps,
+                    name="VPS 2 GB",
+                    type=Product.Type.SERVER,
+                    stock_control=True,
+                    stock_quantity=20,
+                    auto_setup=AutoSetup.ON_ACCEPT,
+                ),
+                {BillingCycle.MONTHLY: ("19.00", "10.00"), BillingCycle.ANNUALLY: ("190.00", "0.00")},
+            ),
+            "com": (
+                Product.objects.create(
+                    group=domains, name=".com registration", type=Product.Type.DOMAIN, auto_setup=AutoSetup.ON_PAYMENT
+                ),
+                {BillingCycle.ANNUALLY: ("12.99", "0.00"), BillingCycle.BIENNIALLY: ("25.98", "0.00")},
+            ),
+        }
+        for product, prices in catalog.values():
+            for cycle, (price, setup) in prices.items():
+                for currency, rate in ((usd, Decimal("1")), (eur, eur.exchange_rate)):
+                    ProductPricing.objects.create(
+                        product=product,
+                        currency=currency,
+                        billing_cycle=cycle,
+                        price=currency.quantize(Decimal(price) * rate),
+                        setup_fee=currency.quantize(Decimal(setup) * rate),
+                    )
+        Promotion.objects.create(code="WELCOME10", value=Decimal("10"))
+
+        currency_for = {"DE": eur, "GB": eur, "US": usd}
+        clients = [
+            client_create(currency=currency_for[c["country"]], actor=None, password=_password(), **c)
+            for c in DEMO_CLIENTS
+        ]
+        alice, bob, carol = clients
+        starter, business, vps_product, com = (catalog[k][0] for k in ("starter", "business", "vps", "com"))
+
+        order_place(
+            client=alice,
+            actor=alice.user,
+            ip_address="203.0.113.7",
+            items=[
+                CartItem(product_id=starter.pk, billing_cycle=BillingCycle.MONTHLY, domain="alices-bakery.com"),
+                CartItem(product_id=com.pk, billing_cycle=BillingCycle.ANNUALLY, domain="alices-bakery.com"),
+            ],
+        )
+        bob_order = order_place(
+            client=bob,
+            actor=bob.user,
+            ip_address="198.51.100.23",
+            promo_code="WELCOME10",
+            items=[
+                CartItem(product_id=business.pk, billing_cycle=BillingCycle.ANNUALLY, domain="builder.example"),
+            ],
+        )
+        order_accept(order=bob_order, actor=None, reason="Demo: accepted on load")
+        order_place(
+            client=carol,
+            actor=carol.user,
+            ip_address="2001:db8::42",
+            items=[
+                CartItem(product_id=vps_product.pk, billing_cycle=BillingCycle.MONTHLY),
+            ],
+        )
+        order_place(
+            client=carol,
+            actor=carol.user,
+            ip_address="2001:db8::42",
+            items=[
+                CartItem(
+                    product_id=com.pk,
+                    billing_cycle=BillingCycle.BIENNIALLY,
+                    domain="carol-transfers.com",
+                    domain_action="transfer",
+                ),
+            ],
+        )
+        # The client area and the admin list should show more than one status from the start.
+        assert Client.objects.count() == len(DEMO_CLIENTS)

@@ -1,0 +1,22 @@
+"""Order use cases: checkout (placing an order) and review (what admins do with it)."""
+
+from orders.services.checkout import CartItem, order_place
+from orders.services.review import (
+    ServiceAcceptOptions,
+    order_accept,
+    order_cancel,
+    order_delete,
+    order_mark_fraud,
+    order_set_pending,
+)
+
+__all__ = [
+    "CartItem",
+    "ServiceAcceptOptions",
+    "order_accept",
+    "order_cancel",
+    "order_delete",
+    "order_mark_fraud",
+    "order_place",
+    "order_set_pending",
+]

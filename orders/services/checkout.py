@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.cycles import BillingCycle, add_months
+from billing.models import Client, Currency, InvoiceItem
+from billing.money import ZERO
+from billing.services import InvoiceLine, invoice_create
+from notifications.bus import emit
+from notifications.services import Actor, activity_record, actor_label, actor_user
+from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
+from orders.validators import normalize_domain_name
+from provisioning.models import Domain
+from provisioning.services import DomainSpec, ServiceSpec, domain_create, service_create
+
+DOMAIN_YEARS = {BillingCycle.ANNUALLY: 1, BillingCycle.BIENNIALLY: 2, BillingCycle.TRIENNIALLY: 3}
+_LIVE_DOMAIN_STATUSES = (
+    Domain.Status.PENDING,
+    Domain.Status.PENDING_REGISTRATION,
+    Domain.Status.PENDING_TRANSFER,
+    Domain.Status.ACTIVE,
+)
+
+
+@dataclass(frozen=True)
+class CartItem:
+    product_id: int
+    billing_cycle: str
+    domain: str = ""
+    domain_action: str = Domain.RegistrationType.REGISTER
+
+
+@dataclass
+class _PricedItem:
+    cart_item: CartItem
+    product: Product
+    pricing: ProductPricing
+    domain: str
+    discount: Decimal = ZERO
+
+
+def order_place(
+    *,
+    client: Client,
+    items: Sequence[CartItem],
+    actor: Actor,
+    promo_code: str = "",
+    ip_address: str | None = None,
+    today: datetime.date | None = None,
+) -> Order:
+    """Place an order: the Pending order, its Pending services and domains and one Unpaid invoice, in one
+    transaction. Any bad input raises ValidationError and writes nothing."""
+    today = today or timezone.localdate()
+    if not items:
+        raise ValidationError("The cart is empty.")
+    if client.status != Client.Status.ACTIVE:
+        raise ValidationError(f"Client {client} is {client.get_status_display()}: only active clients can order.")
+    currency = client.currency
+    with transaction.atomic():
+        priced = _price_items(items, currency)
+        promotion = _apply_promotion(promo_code, priced, currency, today) if promo_code.strip() else None
+        _take_stock(priced)
+        order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
+        lines = _create_items(order, priced, client=client, currency=currency, today=today)
+        if promotion is not None:
+            discount = sum((p.discount for p in priced), ZERO)
+            lines.append(
+                InvoiceLine(
+                    kind=InvoiceItem.Kind.PROMOTION,
+                    description=f"Promotion code {promotion.code}: {_promo_text(promotion, currency)}",
+                    amount=-discount,
+                )
+            )
+            Promotion.objects.filter(pk=promotion.pk).update(uses=F("uses") + 1)
+        due = today + datetime.timedelta(days=settings.PORTAL_ORDER_INVOICE_DUE_DAYS)
+        invoice = invoice_create(client=client, lines=lines, actor=actor, issue_date=today, due_date=due)
+        order.invoice = invoice
+        order.total = invoice.total
+        order.save(update_fields=["invoice", "total"])
+        OrderStatusChange.objects.create(
+            order=order,
+            from_status="",
+            to_status=order.status,
+            actor=actor_user(actor),
+            actor_label=actor_label(actor),
+            reason="Order placed",
+        )
+        activity_record(
+            actor=actor,
+            action="order_placed",
+            subject=order,
+            client_id=client.pk,
+            message=f"{order} placed: {len(priced)} item(s), {currency.format(order.total)}",
+        )
+        emit(
+            "OrderCreated",
+            order_id=order.pk,
+            client_id=client.pk,
+            invoice_id=invoice.pk,
+            total=str(order.total),
+            currency=currency.code,
+        )
+    return order
+
+
+def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedItem]:
+    product_ids = sorted({item.product_id for item in items})
+    # Locked in key order: stock is checked and taken under the lock, and two checkouts never deadlock.
+    products = {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")}
+    pricing = {
+        (p.product_id, p.billing_cycle): p
+        for p in ProductPricing.objects.filter(product_id__in=product_ids, currency=currency)
+    }
+    priced: list[_PricedItem] = []
+    seen_domains: set[str] = set()
+    for position, item in enumerate(items, start=1):
+        product = products.get(item.product_id)
+        if product is None or product.retired:
+            raise ValidationError(f"Item {position}: product {item.product_id} is not for sale.")
+        if item.billing_cycle not in BillingCycle.values:
+            raise ValidationError(f"Item {position}: {item.billing_cycle!r} is not a billing cycle.")
+        price = pricing.get((product.pk, item.billing_cycle))
+        if price is None:
+            raise ValidationError(
+                f"Item {position}: {product.name} is not sold "
+                f"{BillingCycle(item.billing_cycle).label.lower()} in {currency.code}."
+            )
+        domain = ""
+        if product.type == Product.Type.DOMAIN or product.requires_domain or item.domain:
+            try:
+                domain = normalize_domain_name(item.domain)
+            except ValidationError as exc:
+                raise ValidationError(f"Item {position}: {exc.messages[0]}") from exc
+        if product.type == Product.Type.DOMAIN:
+            if item.billing_cycle not in DOMAIN_YEARS:
+                raise ValidationError(f"Item {position}: domains are sold for one, two or three years.")
+            if item.domain_action not in Domain.RegistrationType.values:
+                raise ValidationError(f"Item {position}: choose to register or to transfer {domain}.")
+            if domain in seen_domains:
+                raise ValidationError(f"Item {position}: {domain} is in the cart twice.")
+            seen_domains.add(domain)
+        priced.append(_PricedItem(cart_item=item, product=product, pricing=price, domain=domain))
+    taken = Domain.objects.filter(name__in=seen_domains, status__in=_LIVE_DOMAIN_STATUSES).values_list(
+        "name", flat=True
+    )
+    if taken:
+        raise ValidationError(f"{', '.join(sorted(taken))} is already ordered or registered here.")
+    return priced
+
+
+def _take_stock(priced: list[_PricedItem]) -> None:
+    wanted = Counter(p.product.pk for p in priced)
+    for p in priced:
+        if p.product.stock_control and p.product.stock_quantity < wanted[p.product.pk]:
+            raise ValidationError(f"{p.product.name} is out of stock.")
+    for product_id, count in wanted.items():
+        Product.objects.filter(pk=product_id, stock_control=True).update(stock_quantity=F("stock_quantity") - count)
+
+
+def _apply_promotion(code: str, priced: list[_PricedItem], currency: Currency, today: datetime.date) -> Promotion:
+    promotion = Promotion.objects.select_for_update().filter(code__iexact=code.strip()).first()
+    if promotion is None or not promotion.is_active:
+        raise ValidationError(f"Promotion code {code.strip()!r} is not valid.")
+    if (promotion.valid_from and today < promotion.valid_from) or (
+        promotion.valid_until and today > promotion.valid_until
+    ):
+        raise ValidationError(f"Promotion code {promotion.code} is not valid today.")
+    if promotion.max_uses and promotion.uses >= promotion.max_uses:
+        raise ValidationError(f"Promotion code {promotion.code} has been used up.")
+    if promotion.kind == Promotion.Kind.FIXED and promotion.currency_id != currency.pk:
+        raise ValidationError(f"Promotion code {promotion.code} is not valid for orders in {currency.code}.")
+    eligible = set(promotion.products.values_list("pk", flat=True))
+    applied = False
+    for p in priced:
+        if eligible and p.product.pk not in eligible:
+            continue
+        price = p.pricing.price
+        if promotion.kind == Promotion.Kind.PERCENT:
+            p.discount = currency.quantize(price * promotion.value / Decimal(100))
+        else:
+            p.discount = min(price, currency.quantize(promotion.value))
+        applied = applied or p.discount > 0
+    if not applied:
+        raise ValidationError(f"Promotion code {promotion.code} does not apply to anything in the cart.")
+    return promotion
+
+
+def _promo_text(promotion: Promotion, currency: Currency) -> str:
+    if promotion.kind == Promotion.Kind.PERCENT:
+        return f"{promotion.value.normalize():f}% off"
+    return f"{currency.format(promotion.value)} off"
+
+
+def _create_order(*, client: Client, currency: Currency, promo_code: str, ip_address: str | None) -> Order:
+    for _attempt in range(5):
+        order = Order(
+            client=client,
+            currency=currency,
+            promo_code=promo_code,
+            ip_address=ip_address or None,
+            number=f"{secrets.randbelow(9 * 10**9) + 10**9}",
+        )
+        try:
+            with transaction.atomic():
+                order.save()
+            return order
+        except IntegrityError:  # a random number already taken: draw again
+            continue
+    raise RuntimeError("Could not allocate a unique order number after 5 attempts.")
+
+
+def _period_end(start: datetime.date, months: int) -> datetime.date | None:
+    return add_months(start, months) - datetime.timedelta(days=1) if months else None
+
+
+def _create_items(
+    order: Order, priced: list[_PricedItem], *, client: Client, currency: Currency, today: datetime.date
+) -> list[InvoiceLine]:
+    lines: list[InvoiceLine] = []
+    for p in priced:
+        product, price, cycle = p.product, p.pricing, BillingCycle(p.cart_item.billing_cycle)
+        first_payment = price.price + price.setup_fee - p.discount
+        if product.type == Product.Type.DOMAIN:
+            years = DOMAIN_YEARS[cycle]
+            action = Domain.RegistrationType(p.cart_item.domain_action)
+            domain = domain_create(
+                client=client,
+                currency=currency,
+                order_id=order.pk,
+                registration_date=today,
+                spec=DomainSpec(
+                    product_id=product.pk,
+                    name=p.domain,
+                    registration_type=action,
+                    registration_period=years,
+                    recurring_amount=price.price,
+                    first_payment_amount=first_payment,
+                ),
+            )
+            lines.append(
+                InvoiceLine(
+                    kind=InvoiceItem.Kind.DOMAIN,
+                    related_id=domain.pk,
+                    amount=price.price,
+                    description=f"Domain {action.label} - {domain.name} - {years} year{'s' if years > 1 else ''}",
+                    period_start=today,
+                    period_end=_period_end(today, 12 * years),
+                )
+            )
+            related_id = domain.pk
+        else:
+            service = service_create(
+                client=client,
+                currency=currency,
+                order_id=order.pk,
+                registration_date=today,
+                spec=ServiceSpec(
+                    product_id=product.pk,
+                    product_name=product.name,
+                    billing_cycle=cycle,
+                    recurring_amount=price.price,
+                    first_payment_amount=first_payment,
+                    module=product.module,
+                    module_settings=product.module_settings,
+                    auto_setup=product.auto_setup,
+                    domain=p.domain,
+                ),
+            )
+            end = _period_end(today, cycle.months)
+            period = f" ({today:%Y-%m-%d} - {end:%Y-%m-%d})" if end else ""
+            lines.append(
+                InvoiceLine(
+                    kind=InvoiceItem.Kind.SERVICE,
+                    related_id=service.pk,
+                    amount=price.price,
+                    description=f"{product.group.name} - {product.name}{f' ({p.domain})' if p.domain else ''}{period}",
+                    period_start=today,
+                    period_end=end,
+                )
+            )
+            related_id = service.pk
+        if price.setup_fee > 0:
+            setup_kind = (
+                InvoiceItem.Kind.DOMAIN_SETUP_FEE if product.type == Product.Type.DOMAIN else InvoiceItem.Kind.SETUP_FEE
+            )
+            lines.append(
+                InvoiceLine(
+                    kind=setup_kind,
+                    related_id=related_id,
+                    amount=price.setup_fee,
+                    description=f"Setup fee - {product.name}",
+                    period_start=today,
+                )
+            )
+    return lines

@@ -1,0 +1,184 @@
+"""What an admin does with an order. Each use case locks the order row first (so two admins acting at once
+queue up, and the second sees the first's result), then its items in key order, then applies the transition,
+writes the history row and the activity log, and emits the event after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from billing.fsm import apply_transition
+from billing.models import Invoice
+from billing.services import invoice_cancel, invoice_delete, invoice_reopen
+from notifications.bus import emit
+from notifications.services import Actor, activity_record, actor_label, actor_user
+from orders.models import Order, OrderStatusChange
+from provisioning.models import Domain
+from provisioning.selectors import LIVE_SERVICE_STATUSES, lock_order_items
+from provisioning.services import (
+    domain_activate,
+    domain_cancel,
+    domain_set_pending,
+    order_items_delete,
+    service_activate,
+    service_cancel,
+    service_set_pending,
+)
+
+
+@dataclass(frozen=True)
+class ServiceAcceptOptions:
+    run_module_create: bool = True
+    send_welcome_email: bool = True
+
+
+def _lock(order: Order) -> Order:
+    try:
+        return Order.objects.select_for_update().select_related("client", "currency").get(pk=order.pk)
+    except Order.DoesNotExist:
+        raise ValidationError(f"{order} no longer exists.") from None
+
+
+def _move(order: Order, bound_transition, *, label: str, actor: Actor, reason: str) -> str:
+    from_status = order.status
+    apply_transition(bound_transition, label=label)
+    order.save(update_fields=["status"])
+    OrderStatusChange.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=order.status,
+        actor=actor_user(actor),
+        actor_label=actor_label(actor),
+        reason=reason,
+    )
+    return from_status
+
+
+def _record(actor: Actor, action: str, order: Order, message: str, reason: str) -> None:
+    activity_record(
+        actor=actor,
+        action=action,
+        subject=order,
+        client_id=order.client_id,
+        message=message + (f": {reason}" if reason else ""),
+    )
+
+
+def order_accept(
+    *,
+    order: Order,
+    actor: Actor,
+    service_options: dict[int, ServiceAcceptOptions] | None = None,
+    registrar_domains: dict[int, bool] | None = None,
+    reason: str = "",
+) -> list[str]:
+    """Pending → Active. Each Pending item is activated with the admin's choices (default: everything ticked);
+    items already live (set up on order) are left as they are. Returns one line per item for the admin."""
+    service_options = service_options or {}
+    registrar_domains = registrar_domains or {}
+    with transaction.atomic():
+        order = _lock(order)
+        _move(order, order.accept, label="accepted", actor=actor, reason=reason)
+        services, domains = lock_order_items(order_id=order.pk)
+        outcomes = []
+        for service in services:
+            if service.status == service.Status.PENDING:
+                options = service_options.get(service.pk, ServiceAcceptOptions())
+                outcome = service_activate(
+                    service=service,
+                    actor=actor,
+                    run_module_create=options.run_module_create,
+                    send_welcome_email=options.send_welcome_email,
+                )
+                outcomes.append(f"{service}: {outcome}")
+        for domain in domains:
+            if domain.status == Domain.Status.PENDING:
+                outcome = domain_activate(
+                    domain=domain, actor=actor, send_to_registrar=registrar_domains.get(domain.pk, True)
+                )
+                outcomes.append(f"Domain {domain}: {outcome}")
+        _record(actor, "order_accepted", order, f"{order} accepted", reason)
+        emit("AcceptOrder", order_id=order.pk, client_id=order.client_id)
+    return outcomes
+
+
+def _withdraw(order: Order, *, as_fraud: bool, actor: Actor, reason: str) -> list[str]:
+    with transaction.atomic():
+        order = _lock(order)
+        if as_fraud:
+            _move(order, order.mark_fraud, label="marked as fraud", actor=actor, reason=reason)
+        else:
+            _move(order, order.cancel, label="cancelled", actor=actor, reason=reason)
+        services, domains = lock_order_items(order_id=order.pk)
+        outcomes = []
+        for service in services:
+            if outcome := service_cancel(service=service, as_fraud=as_fraud, actor=actor, reason=reason):
+                outcomes.append(f"{service}: {outcome}")
+        for domain in domains:
+            if outcome := domain_cancel(domain=domain, as_fraud=as_fraud, actor=actor, reason=reason):
+                outcomes.append(f"Domain {domain}: {outcome}")
+        if order.invoice_id and order.invoice.status in (Invoice.Status.UNPAID, Invoice.Status.DRAFT):
+            invoice_cancel(invoice=order.invoice, actor=actor, reason=f"{order} {order.get_status_display().lower()}")
+            outcomes.append(f"{order.invoice}: cancelled")
+        word = "marked as fraud" if as_fraud else "cancelled"
+        _record(actor, "order_fraud" if as_fraud else "order_cancelled", order, f"{order} {word}", reason)
+        emit("FraudOrder" if as_fraud else "CancelOrder", order_id=order.pk, client_id=order.client_id)
+    return outcomes
+
+
+def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+    """Pending/Active → Cancelled: every item cancelled, live accounts terminated, the unpaid invoice cancelled."""
+    return _withdraw(order, as_fraud=False, actor=actor, reason=reason)
+
+
+def order_mark_fraud(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+    """Pending → Fraud: pending items to Fraud, live accounts terminated, the unpaid invoice cancelled."""
+    return _withdraw(order, as_fraud=True, actor=actor, reason=reason)
+
+
+def order_set_pending(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+    """Fraud/Cancelled → Pending: items back to Pending, the cancelled invoice back to Unpaid."""
+    with transaction.atomic():
+        order = _lock(order)
+        _move(order, order.set_pending, label="set back to pending", actor=actor, reason=reason)
+        services, domains = lock_order_items(order_id=order.pk)
+        outcomes = [f"{s}: pending" for s in services if service_set_pending(service=s, actor=actor)]
+        outcomes += [f"Domain {d}: pending" for d in domains if domain_set_pending(domain=d, actor=actor)]
+        if order.invoice_id and order.invoice.status == Invoice.Status.CANCELLED:
+            invoice_reopen(invoice=order.invoice, actor=actor)
+            outcomes.append(f"{order.invoice}: unpaid")
+        _record(actor, "order_pending", order, f"{order} set back to pending", reason)
+        emit("PendingOrder", order_id=order.pk, client_id=order.client_id)
+    return outcomes
+
+
+def order_delete(*, order: Order, actor: Actor) -> None:
+    """Remove the order, its services, domains and invoice. Refused while an account is live (cancel the order
+    first, which terminates it) or when money was recorded on the invoice."""
+    with transaction.atomic():
+        order = _lock(order)
+        services, domains = lock_order_items(order_id=order.pk)
+        live = [str(s) for s in services if s.status in LIVE_SERVICE_STATUSES]
+        live += [f"domain {d}" for d in domains if d.status == Domain.Status.ACTIVE]
+        if live:
+            raise ValidationError(
+                f"{order} has live items ({', '.join(live)}). "
+                "Cancel the order first so they are terminated, then delete it."
+            )
+        invoice = order.invoice
+        number, client_id = order.number, order.client_id
+        _record(
+            actor,
+            "order_deleted",
+            order,
+            f"{order} deleted with {len(services)} service(s), {len(domains)} domain(s)"
+            + (f" and {invoice}" if invoice else ""),
+            "",
+        )
+        order_items_delete(order_id=order.pk, actor=actor)
+        order.delete()
+        if invoice is not None:
+            invoice_delete(invoice=invoice, actor=actor)
+        emit("DeleteOrder", order_number=number, client_id=client_id)

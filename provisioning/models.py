@@ -1,0 +1,195 @@
+from django.db import models
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from billing.cycles import BillingCycle
+from billing.money import MoneyField
+
+
+class AutoSetup(models.TextChoices):
+    """When a product is set up on its server. The service keeps the mode it was bought with."""
+
+    ON_ORDER = "order", "As soon as the order is placed"
+    ON_PAYMENT = "payment", "When the first payment is received"
+    ON_ACCEPT = "accept", "When an admin accepts the order"
+    NEVER = "never", "Never automatically"
+
+
+class ServerGroup(models.Model):
+    class FillType(models.TextChoices):
+        LEAST_FULL = "least_full", "Add to the least full server"
+        FILL_ACTIVE = "fill_active", "Fill the active server until full"
+
+    name = models.CharField(max_length=100, unique=True)
+    fill_type = models.CharField(max_length=16, choices=FillType.choices, default=FillType.LEAST_FULL)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Server(models.Model):
+    name = models.CharField(max_length=100)
+    hostname = models.CharField(max_length=253)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    module = models.CharField(max_length=64, blank=True, help_text="Provisioning module that drives this server.")
+    max_accounts = models.PositiveIntegerField(default=200)
+    is_active = models.BooleanField(default=True)
+    groups = models.ManyToManyField(ServerGroup, blank=True, related_name="servers")
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hostname})"
+
+
+class Service(FSMModelMixin, models.Model):
+    """A product a client bought, with a snapshot of what was bought so later catalog edits change nothing here."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+        CANCELLED = "cancelled", "Cancelled"
+        FRAUD = "fraud", "Fraud"
+
+    class SuspensionReason(models.TextChoices):
+        NONE = "", "Not suspended"
+        OVERDUE = "overdue", "Overdue on payment"
+        ABUSE = "abuse", "Abuse"
+        ADMIN = "admin", "Suspended by an admin"
+
+    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="services")
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="services")
+    product = models.ForeignKey("orders.Product", on_delete=models.PROTECT, related_name="services")
+    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
+    currency = models.ForeignKey("billing.Currency", on_delete=models.PROTECT, related_name="+")
+    billing_cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    recurring_amount = MoneyField()
+    first_payment_amount = MoneyField()
+    module = models.CharField(max_length=64, blank=True)
+    module_settings = models.JSONField(default=dict, blank=True)
+    auto_setup = models.CharField(max_length=16, choices=AutoSetup.choices)
+    domain = models.CharField(max_length=253, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    registration_date = models.DateField(default=timezone.localdate)
+    next_due_date = models.DateField(null=True, blank=True)
+    termination_date = models.DateField(null=True, blank=True)
+    suspension_reason = models.CharField(max_length=16, choices=SuspensionReason.choices, default="", blank=True)
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["client", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.product.name if self.product_id else 'Service'} #{self.pk}" + (
+            f" ({self.domain})" if self.domain else ""
+        )
+
+    @transition(field=status, source=Status.PENDING, target=Status.ACTIVE)
+    def activate(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.ACTIVE, target=Status.SUSPENDED)
+    def suspend(self, *, reason: str) -> None:
+        self.suspension_reason = reason
+
+    @transition(field=status, source=Status.SUSPENDED, target=Status.ACTIVE)
+    def unsuspend(self) -> None:
+        self.suspension_reason = self.SuspensionReason.NONE
+
+    @transition(field=status, source=[Status.ACTIVE, Status.SUSPENDED], target=Status.TERMINATED)
+    def terminate(self, *, on) -> None:
+        self.termination_date = on
+        self.suspension_reason = self.SuspensionReason.NONE
+
+    @transition(field=status, source=Status.PENDING, target=Status.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.FRAUD)
+    def mark_fraud(self) -> None:
+        pass
+
+    @transition(field=status, source=[Status.CANCELLED, Status.FRAUD, Status.TERMINATED], target=Status.PENDING)
+    def set_pending(self) -> None:
+        self.termination_date = None
+
+
+class Domain(FSMModelMixin, models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PENDING_REGISTRATION = "pending_registration", "Pending Registration"
+        PENDING_TRANSFER = "pending_transfer", "Pending Transfer"
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+        TRANSFERRED_AWAY = "transferred_away", "Transferred Away"
+        CANCELLED = "cancelled", "Cancelled"
+        FRAUD = "fraud", "Fraud"
+
+    class RegistrationType(models.TextChoices):
+        REGISTER = "register", "Register"
+        TRANSFER = "transfer", "Transfer"
+
+    _BEFORE_ACTIVE = [Status.PENDING, Status.PENDING_REGISTRATION, Status.PENDING_TRANSFER]
+
+    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="domains")
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="domains")
+    product = models.ForeignKey(
+        "orders.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="domains"
+    )
+    name = models.CharField(max_length=253, db_index=True)
+    registration_type = models.CharField(max_length=16, choices=RegistrationType.choices)
+    registration_period = models.PositiveSmallIntegerField(help_text="Years.")
+    registrar = models.CharField(max_length=64, blank=True)
+    currency = models.ForeignKey("billing.Currency", on_delete=models.PROTECT, related_name="+")
+    recurring_amount = MoneyField()
+    first_payment_amount = MoneyField()
+    registration_date = models.DateField(default=timezone.localdate)
+    expiry_date = models.DateField(null=True, blank=True)
+    next_due_date = models.DateField(null=True, blank=True)
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["client", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @transition(field=status, source=Status.PENDING, target=Status.PENDING_REGISTRATION)
+    def request_registration(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.PENDING_TRANSFER)
+    def request_transfer(self) -> None:
+        pass
+
+    @transition(field=status, source=_BEFORE_ACTIVE, target=Status.ACTIVE)
+    def activate(self, *, expiry_date) -> None:
+        self.expiry_date = expiry_date
+
+    @transition(field=status, source=Status.ACTIVE, target=Status.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=status, source=[Status.ACTIVE, Status.EXPIRED], target=Status.TRANSFERRED_AWAY)
+    def mark_transferred_away(self) -> None:
+        pass
+
+    @transition(field=status, source=[*_BEFORE_ACTIVE, Status.ACTIVE], target=Status.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=_BEFORE_ACTIVE, target=Status.FRAUD)
+    def mark_fraud(self) -> None:
+        pass
+
+    @transition(field=status, source=[Status.CANCELLED, Status.FRAUD], target=Status.PENDING)
+    def set_pending(self) -> None:
+        pass

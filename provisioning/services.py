@@ -1,0 +1,211 @@
+"""Writes on services and domains. Functions that take an instance expect it locked by the caller's
+transaction (see selectors.lock_order_items); each one records who did it and emits its event."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.cycles import add_months, next_due_date
+from billing.fsm import apply_transition
+from billing.models import Client, Currency
+from notifications.bus import emit
+from notifications.services import Actor, activity_record, email_queue
+from provisioning.models import Domain, Service
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What was bought, copied from the catalog at checkout."""
+
+    product_id: int
+    product_name: str
+    billing_cycle: str
+    recurring_amount: Decimal
+    first_payment_amount: Decimal
+    module: str
+    auto_setup: str
+    module_settings: dict[str, Any] = field(default_factory=dict)
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    product_id: int | None
+    name: str
+    registration_type: str
+    registration_period: int
+    recurring_amount: Decimal
+    first_payment_amount: Decimal
+
+
+def service_create(
+    *, client: Client, currency: Currency, order_id: int | None, spec: ServiceSpec, registration_date: datetime.date
+) -> Service:
+    service = Service(
+        client=client,
+        order_id=order_id,
+        product_id=spec.product_id,
+        currency=currency,
+        billing_cycle=spec.billing_cycle,
+        recurring_amount=spec.recurring_amount,
+        first_payment_amount=spec.first_payment_amount,
+        module=spec.module,
+        module_settings=spec.module_settings,
+        auto_setup=spec.auto_setup,
+        domain=spec.domain,
+        registration_date=registration_date,
+        next_due_date=registration_date,
+    )
+    service.save()
+    return service
+
+
+def domain_create(
+    *, client: Client, currency: Currency, order_id: int | None, spec: DomainSpec, registration_date: datetime.date
+) -> Domain:
+    domain = Domain(
+        client=client,
+        order_id=order_id,
+        product_id=spec.product_id,
+        currency=currency,
+        name=spec.name,
+        registration_type=spec.registration_type,
+        registration_period=spec.registration_period,
+        recurring_amount=spec.recurring_amount,
+        first_payment_amount=spec.first_payment_amount,
+        registration_date=registration_date,
+        next_due_date=registration_date,
+    )
+    domain.save()
+    return domain
+
+
+def _log(actor: Actor, action: str, obj: Service | Domain, message: str) -> None:
+    activity_record(actor=actor, action=action, subject=obj, client_id=obj.client_id, message=message)
+
+
+def service_activate(*, service: Service, run_module_create: bool, send_welcome_email: bool, actor: Actor) -> str:
+    """Pending → Active. Returns what happened, for the admin's message and the log.
+
+    Provisioning modules arrive in a later issue: today no module runs, and the log says so plainly.
+    """
+    apply_transition(service.activate, label="activated")
+    today = timezone.localdate()
+    if service.next_due_date is None or service.next_due_date <= service.registration_date:
+        service.next_due_date = next_due_date(service.registration_date, service.billing_cycle)
+    service.save(update_fields=["status", "next_due_date"])
+    if run_module_create:
+        outcome = "module create requested, but no provisioning module is available yet: no module ran"
+    else:
+        outcome = "activated without running the module (not requested)"
+    if send_welcome_email:
+        email_queue(
+            template="service_welcome",
+            to_address=service.client.email,
+            client_id=service.client_id,
+            idempotency_key=f"service_welcome:{service.pk}",
+            context={"service_id": service.pk, "product": service.product.name, "domain": service.domain},
+        )
+        outcome += "; welcome email queued"
+    _log(actor, "service_activated", service, f"{service} activated on {today}: {outcome}")
+    emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=False)
+    return outcome
+
+
+def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
+    """Withdraw a service because its order was cancelled or found fraudulent.
+
+    A live account (Active or Suspended) is terminated; a Pending one becomes Cancelled or Fraud; one already
+    closed is left alone. Returns what happened, or None when nothing changed.
+    """
+    suffix = f": {reason}" if reason else ""
+    if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        service.terminate(on=timezone.localdate())
+        service.save(update_fields=["status", "termination_date", "suspension_reason"])
+        _log(actor, "service_terminated", service, f"{service} terminated{suffix}")
+        emit("ServiceTerminated", service_id=service.pk, client_id=service.client_id)
+        return "terminated"
+    if service.status == Service.Status.PENDING:
+        if as_fraud:
+            service.mark_fraud()
+        else:
+            service.cancel()
+        service.save(update_fields=["status"])
+        word = "fraud" if as_fraud else "cancelled"
+        _log(actor, f"service_{word}", service, f"{service} marked {word}{suffix}")
+        emit("ServiceFraud" if as_fraud else "ServiceCancelled", service_id=service.pk, client_id=service.client_id)
+        return word
+    return None
+
+
+def service_set_pending(*, service: Service, actor: Actor) -> bool:
+    if service.status not in (Service.Status.CANCELLED, Service.Status.FRAUD, Service.Status.TERMINATED):
+        return False
+    service.set_pending()
+    service.save(update_fields=["status", "termination_date"])
+    _log(actor, "service_pending", service, f"{service} set back to pending")
+    emit("ServicePending", service_id=service.pk, client_id=service.client_id)
+    return True
+
+
+def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> str:
+    """Pending → Active. With the registrar requested, the domain passes through Pending Registration/Transfer
+    (registrar modules arrive later: no registrar ran, and the log says so)."""
+    if send_to_registrar:
+        if domain.registration_type == Domain.RegistrationType.TRANSFER:
+            apply_transition(domain.request_transfer, label="sent for transfer")
+        else:
+            apply_transition(domain.request_registration, label="sent for registration")
+        outcome = "registrar requested, but no registrar module is available yet: no registrar ran"
+    else:
+        outcome = "activated without contacting a registrar (not requested)"
+    today = timezone.localdate()
+    apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
+    domain.next_due_date = domain.expiry_date
+    domain.save(update_fields=["status", "expiry_date", "next_due_date"])
+    _log(actor, "domain_activated", domain, f"Domain {domain} activated: {outcome}")
+    emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
+    return outcome
+
+
+def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
+    suffix = f": {reason}" if reason else ""
+    if as_fraud and domain.status in Domain._BEFORE_ACTIVE:
+        domain.mark_fraud()
+        word = "fraud"
+    elif domain.status in (*Domain._BEFORE_ACTIVE, Domain.Status.ACTIVE):
+        domain.cancel()
+        word = "cancelled"
+    else:
+        return None
+    domain.save(update_fields=["status"])
+    _log(actor, f"domain_{word}", domain, f"Domain {domain} marked {word}{suffix}")
+    emit("DomainFraud" if word == "fraud" else "DomainCancelled", domain_id=domain.pk, client_id=domain.client_id)
+    return word
+
+
+def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
+    if domain.status not in (Domain.Status.CANCELLED, Domain.Status.FRAUD):
+        return False
+    domain.set_pending()
+    domain.save(update_fields=["status"])
+    _log(actor, "domain_pending", domain, f"Domain {domain} set back to pending")
+    emit("DomainPending", domain_id=domain.pk, client_id=domain.client_id)
+    return True
+
+
+def order_items_delete(*, order_id: int, actor: Actor) -> tuple[int, int]:
+    """Remove an order's services and domains. The caller has checked none is live."""
+    with transaction.atomic():
+        services = Service.objects.filter(order_id=order_id)
+        domains = Domain.objects.filter(order_id=order_id)
+        service_count, domain_count = services.count(), domains.count()
+        services.delete()
+        domains.delete()
+    return service_count, domain_count

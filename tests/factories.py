@@ -1,0 +1,67 @@
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from billing.cycles import BillingCycle
+from billing.models import Client, Currency
+from orders.models import Product, ProductGroup, ProductPricing
+from provisioning.models import AutoSetup
+
+
+class CurrencyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Currency
+        django_get_or_create = ("code",)
+
+    code = "USD"
+    prefix = "$"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}@example.com")
+    email = factory.SelfAttribute("username")
+    password = factory.django.Password("correct-horse-battery")
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    user = factory.SubFactory(UserFactory)
+    contact_name = factory.Sequence(lambda n: f"Client {n}")
+    email = factory.SelfAttribute("user.email")
+    country = "DE"
+    currency = factory.SubFactory(CurrencyFactory)
+
+
+class ProductGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductGroup
+        django_get_or_create = ("name",)
+
+    name = "Hosting"
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    group = factory.SubFactory(ProductGroupFactory)
+    name = factory.Sequence(lambda n: f"Product {n}")
+    auto_setup = AutoSetup.ON_ACCEPT
+
+
+class PricingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductPricing
+
+    product = factory.SubFactory(ProductFactory)
+    currency = factory.SubFactory(CurrencyFactory)
+    billing_cycle = BillingCycle.MONTHLY
+    price = Decimal("10.00")
+    setup_fee = Decimal("0.00")

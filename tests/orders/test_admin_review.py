@@ -1,0 +1,203 @@
+"""Order review through the admin's own views, with the test client, as an admin would click it."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from billing.cycles import BillingCycle
+from orders.models import Order
+from orders.services import CartItem, order_accept, order_place
+from provisioning.models import Domain, Service
+from tests.factories import ClientFactory
+
+
+def _change_url(order):
+    return reverse("admin:orders_order_change", args=[order.pk])
+
+
+def _action_url(order, action):
+    if action == "accept":
+        return reverse("admin:orders_order_accept", args=[order.pk])
+    return reverse("admin:orders_order_transition", args=[order.pk, action])
+
+
+def _messages(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
+def many_orders(customer, hosting, usd):
+    others = [ClientFactory(currency=usd, contact_name=f"Other{n} Person") for n in range(5)]
+    return [
+        order_place(
+            client=client,
+            actor=None,
+            ip_address=f"198.51.100.{n}",
+            items=[CartItem(product_id=hosting.pk, billing_cycle=BillingCycle.MONTHLY, domain=f"s{n}.example.com")],
+        )
+        for n, client in enumerate([customer, *others])
+    ]
+
+
+def test_the_order_list_does_not_query_per_row(admin_client, many_orders, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(reverse("admin:orders_order_changelist"))
+    assert response.status_code == 200
+    for order in many_orders:
+        assert order.number in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["number", "ip", "client"])
+def test_the_order_list_searches_by_number_ip_and_client(query, admin_client, many_orders):
+    wanted = many_orders[3]
+    term = {"number": wanted.number, "ip": "198.51.100.3", "client": wanted.client.contact_name}[query]
+    response = admin_client.get(reverse("admin:orders_order_changelist"), {"q": term})
+    page = response.content.decode()
+    assert wanted.number in page
+    assert many_orders[1].number not in page
+
+
+def test_the_order_list_filters_by_status(admin_client, many_orders, admin_user):
+    order_accept(order=many_orders[0], actor=admin_user)
+    response = admin_client.get(reverse("admin:orders_order_changelist"), {"status__exact": "active"})
+    page = response.content.decode()
+    assert many_orders[0].number in page and many_orders[1].number not in page
+
+
+@pytest.mark.parametrize(
+    ("prepare", "buttons"),
+    [
+        ([], {"accept", "cancel", "fraud"}),
+        (["accept"], {"cancel"}),
+        (["cancel"], {"pending"}),
+        (["fraud"], {"pending"}),
+    ],
+)
+def test_the_order_page_offers_only_the_allowed_transitions(prepare, buttons, admin_client, pending_order):
+    for action in prepare:
+        admin_client.post(_action_url(pending_order, action), {})
+    page = admin_client.get(_change_url(pending_order)).content.decode()
+    offered = {action for action in ("accept", "cancel", "fraud", "pending") if f'class="review-{action}"' in page}
+    assert offered == buttons
+    assert "shop.example.com" in page and "shop-example.com" in page
+
+
+def test_accept_form_lists_each_item_with_its_choices_ticked(admin_client, pending_order):
+    service, domain = pending_order.services.get(), pending_order.domains.get()
+    page = admin_client.get(_action_url(pending_order, "accept")).content.decode()
+    for name in (f"svc_{service.pk}_module", f"svc_{service.pk}_welcome", f"dom_{domain.pk}_registrar"):
+        assert f'name="{name}"' in page
+    assert page.count("checked") >= 3
+
+
+def test_admin_accepts_an_order_through_the_admin(admin_client, admin_user, pending_order):
+    service = pending_order.services.get()
+    response = admin_client.post(
+        _action_url(pending_order, "accept"), {f"svc_{service.pk}_module": "on", "reason": "verified by phone"}
+    )
+    assert response.status_code == 302 and response.url == _change_url(pending_order)
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.ACTIVE
+    change = pending_order.history.last()
+    assert (change.actor, change.reason) == (admin_user, "verified by phone")
+    messages = _messages(response)
+    assert any("accepted" in m for m in messages)
+    assert any("no module ran" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("action", "order_status", "item_status"),
+    [
+        ("cancel", Order.Status.CANCELLED, Service.Status.CANCELLED),
+        ("fraud", Order.Status.FRAUD, Service.Status.FRAUD),
+    ],
+)
+def test_admin_cancels_or_marks_fraud_with_a_confirmation(
+    action, order_status, item_status, admin_client, pending_order
+):
+    confirm = admin_client.get(_action_url(pending_order, action))
+    assert confirm.status_code == 200 and "shop.example.com" in confirm.content.decode()
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.PENDING  # looking at the confirmation changes nothing
+    admin_client.post(_action_url(pending_order, action), {"reason": "card disputed"})
+    pending_order.refresh_from_db()
+    assert pending_order.status == order_status
+    assert pending_order.services.get().status == item_status
+    assert pending_order.history.last().reason == "card disputed"
+
+
+def test_admin_sets_a_cancelled_order_back_to_pending(admin_client, pending_order):
+    admin_client.post(_action_url(pending_order, "cancel"), {})
+    admin_client.post(_action_url(pending_order, "pending"), {})
+    pending_order.refresh_from_db()
+    pending_order.invoice.refresh_from_db()
+    assert (pending_order.status, pending_order.invoice.status) == ("pending", "unpaid")
+
+
+def test_a_refused_transition_shows_a_message_and_changes_nothing(admin_client, pending_order):
+    response = admin_client.post(_action_url(pending_order, "pending"), {})
+    assert any("cannot be set back to pending" in m for m in _messages(response))
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.PENDING
+    assert pending_order.history.count() == 1
+
+
+def test_an_unknown_action_changes_nothing(admin_client, pending_order):
+    admin_client.post(reverse("admin:orders_order_change", args=[pending_order.pk]).replace("change", "explode"), {})
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.PENDING and pending_order.history.count() == 1
+
+
+def test_delete_asks_first_listing_what_goes_then_deletes(admin_client, pending_order):
+    url = reverse("admin:orders_order_delete", args=[pending_order.pk])
+    page = admin_client.get(url).content.decode()
+    assert "shop.example.com" in page and "shop-example.com" in page and str(pending_order.invoice) in page
+    assert Order.objects.filter(pk=pending_order.pk).exists()
+    response = admin_client.post(url, {})
+    assert response.url == reverse("admin:orders_order_changelist")
+    assert not Order.objects.exists() and not Service.objects.exists() and not Domain.objects.exists()
+
+
+def test_delete_of_a_live_order_is_refused_with_a_message(admin_client, admin_user, pending_order):
+    order_accept(order=pending_order, actor=admin_user)
+    response = admin_client.post(reverse("admin:orders_order_delete", args=[pending_order.pk]), {})
+    assert any("Cancel the order first" in m for m in _messages(response))
+    assert Order.objects.filter(pk=pending_order.pk).exists()
+
+
+def test_bulk_delete_is_not_offered(admin_client, pending_order):
+    page = admin_client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert "delete_selected" not in page
+
+
+def test_staff_without_change_permission_cannot_review(client, pending_order, django_user_model):
+    staff = django_user_model.objects.create_user("viewer", password="x-very-long-password", is_staff=True)
+    client.force_login(staff)
+    assert client.post(_action_url(pending_order, "cancel"), {}).status_code == 403
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:billing_client_changelist",
+        "admin:billing_invoice_changelist",
+        "admin:provisioning_service_changelist",
+        "admin:provisioning_domain_changelist",
+        "admin:orders_product_changelist",
+        "admin:notifications_activitylog_changelist",
+        "admin:notifications_event_changelist",
+    ],
+)
+def test_admin_lists_open(url_name, admin_client, pending_order):
+    assert admin_client.get(reverse(url_name)).status_code == 200
+
+
+def test_accept_with_every_box_unticked_still_accepts(admin_client, pending_order):
+    from notifications.models import OutboundEmail
+
+    admin_client.post(_action_url(pending_order, "accept"), {})
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.ACTIVE
+    assert not OutboundEmail.objects.exists()
