@@ -125,7 +125,7 @@ class Order(FSMModelMixin, models.Model):
     client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="orders")
     currency = models.ForeignKey("billing.Currency", on_delete=models.PROTECT, related_name="+")
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     promo_code = models.CharField(max_length=64, blank=True)
     total = MoneyField()
     invoice = models.OneToOneField(

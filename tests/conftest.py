@@ -29,9 +29,11 @@ def _available() -> dict[str, bool]:
 def pytest_collection_modifyitems(config, items):
     available = _available()
     for item in items:
-        for marker, reason in SKIP_REASONS.items():
-            if marker in item.keywords and not available[marker]:
-                item.add_marker(pytest.mark.skip(reason=reason))
+        missing = [
+            reason for marker, reason in SKIP_REASONS.items() if marker in item.keywords and not available[marker]
+        ]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason="; ".join(missing)))
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+# `make run` and `make test` work on a fresh machine: they create .venv and install from requirements.lock.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: run test install system-deps lint lock bench clean
+
+$(INSTALLED): requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.lock
+	@touch $@
+
+install: $(INSTALLED)
+
+## Debian packages the tests need (Chromium for the browser tests); installs only what is missing.
+system-deps:
+	@bash .ci/system-deps
+
+## Serve the portal on http://127.0.0.1:8000/ with SQLite and in-process tasks, after loading demo data.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## The whole suite. Set DATABASE_URL / REDIS_URL (as .ci/run does) to include the integration tests.
+test: install system-deps
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## Re-pin requirements.lock from pyproject.toml.
+lock: install
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""Benchmark of the walking skeleton: checkout, order accept and the admin order list.
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench .venv/bin/python bench/run.py --orders 2000
+
+Without BENCH_DATABASE_URL it uses a throw-away SQLite file. The bench database is emptied first: never point
+it at a database you care about. Tasks run in-process, so the figures are our code and the database, not a
+broker. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/latest.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Targets chosen for this capability (issue 2 names none): an interactive checkout and admin list must feel instant.
+TARGETS_MS = {"checkout p95": 50.0, "accept p95": 50.0, "admin order list p95": 150.0}
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    if database_url.startswith("postgres"):
+        import psycopg
+
+        name = database_url.rsplit("/", 1)[1]
+        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--list-requests", type=int, default=50)
+    args = parser.parse_args()
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    _setup_django(database_url)
+
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client as HttpClient
+
+    from billing.models import Currency
+    from billing.services import client_create
+    from orders.models import Product, ProductGroup, ProductPricing
+    from orders.services import CartItem, order_accept, order_place
+
+    usd = Currency.objects.create(code="USD", prefix="$", is_default=True)
+    group = ProductGroup.objects.create(name="Hosting")
+    hosting = Product.objects.create(group=group, name="Starter", requires_domain=True)
+    domain = Product.objects.create(group=group, name=".com", type=Product.Type.DOMAIN)
+    ProductPricing.objects.create(
+        product=hosting, currency=usd, billing_cycle="monthly", price=Decimal("4.99"), setup_fee=Decimal("1.00")
+    )
+    ProductPricing.objects.create(product=domain, currency=usd, billing_cycle="annually", price=Decimal("12.99"))
+    clients = [
+        client_create(contact_name=f"Bench {n}", email=f"bench{n}@example.com", country="DE", currency=usd, actor=None)
+        for n in range(50)
+    ]
+
+    checkout_ms, orders = [], []
+    for n in range(args.orders):
+        started = time.perf_counter()
+        orders.append(
+            order_place(
+                client=clients[n % len(clients)],
+                actor=None,
+                ip_address="203.0.113.5",
+                items=[
+                    CartItem(product_id=hosting.pk, billing_cycle="monthly", domain=f"site{n}.example.com"),
+                    CartItem(product_id=domain.pk, billing_cycle="annually", domain=f"bench-{n}.com"),
+                ],
+            )
+        )
+        checkout_ms.append((time.perf_counter() - started) * 1000)
+
+    accept_ms = []
+    for order in orders[: args.orders // 2]:
+        started = time.perf_counter()
+        order_accept(order=order, actor=None)
+        accept_ms.append((time.perf_counter() - started) * 1000)
+
+    admin = get_user_model().objects.create_superuser("bench-admin", "admin@example.com", "x")
+    http = HttpClient()
+    http.force_login(admin)
+    list_ms = []
+    queries = []
+    with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+        http.get("/admin/orders/order/")
+    for _ in range(args.list_requests):
+        started = time.perf_counter()
+        response = http.get("/admin/orders/order/", {"status__exact": "pending"})
+        list_ms.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+
+    figures = {
+        "checkout p50": statistics.median(checkout_ms),
+        "checkout p95": _percentile(checkout_ms, 95),
+        "accept p50": statistics.median(accept_ms),
+        "accept p95": _percentile(accept_ms, 95),
+        "admin order list p50": statistics.median(list_ms),
+        "admin order list p95": _percentile(list_ms, 95),
+    }
+    machine = f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {connection.vendor}"
+    result = {"machine": machine, "orders": args.orders, "admin_list_queries": len(queries), "figures_ms": figures}
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=2))
+
+    print(f"{machine}; {args.orders} orders of 2 items; admin list: {len(queries)} queries for 100 rows")
+    print("| measure | ms | target |")
+    print("|---|---:|---:|")
+    failed = False
+    for name, value in figures.items():
+        target = TARGETS_MS.get(name)
+        ok = target is None or value <= target
+        failed |= not ok
+        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Two admins acting on one order at the same moment: the row lock lets only one of them succeed."""
+
+import threading
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from orders.models import Order
+from orders.services import order_accept, order_mark_fraud
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _in_thread(target, results, key):
+    def run():
+        try:
+            target()
+            results[key] = "ok"
+        except ValidationError as exc:
+            results[key] = exc.messages[0]
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)
+
+
+def test_a_second_admin_waits_for_the_first_and_is_then_refused(pending_order, admin_user):
+    locked, release = threading.Event(), threading.Event()
+    results, waited = {}, {}
+
+    def first():
+        with transaction.atomic():
+            order_accept(order=Order.objects.get(pk=pending_order.pk), actor=admin_user)
+            locked.set()
+            release.wait(10)  # keep the transaction (and its row lock) open while the second admin acts
+
+    def second():
+        locked.wait(10)
+        started = time.monotonic()
+        try:
+            order_mark_fraud(order=Order.objects.get(pk=pending_order.pk), actor=admin_user)
+        finally:
+            waited["seconds"] = time.monotonic() - started
+
+    threads = [_in_thread(first, results, "first"), _in_thread(second, results, "second")]
+    for thread in threads:
+        thread.start()
+    locked.wait(10)
+    time.sleep(0.5)
+    release.set()
+    for thread in threads:
+        thread.join(20)
+
+    assert results["first"] == "ok"
+    assert "cannot be marked as fraud" in results["second"]
+    assert waited["seconds"] >= 0.4  # it really waited on the lock instead of reading a stale Pending
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.ACTIVE
+    assert list(pending_order.history.values_list("to_status", flat=True)) == ["pending", "active"]
+    assert pending_order.services.get().status == "active"
+
+
+def test_two_admins_accepting_at_once_accept_once(pending_order, admin_user):
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def accept():
+        barrier.wait(10)
+        order_accept(order=Order.objects.get(pk=pending_order.pk), actor=admin_user)
+
+    threads = [_in_thread(accept, results, n) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(results.values(), key=len) == ["ok", f"Order {pending_order} is Active and cannot be accepted."]
+    assert list(pending_order.history.values_list("to_status", flat=True)) == ["pending", "active"]

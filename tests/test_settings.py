@@ -1,0 +1,72 @@
+"""Settings read the environment: SQLite and in-process tasks by default, PostgreSQL and Redis when given."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG}))"
+)
+
+
+def _run(args, **env_changes):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", **env_changes})
+    return subprocess.run([sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_embedded_defaults_are_sqlite_and_in_process_tasks_said_at_start_up():
+    result = _run(["-c", PROBE])
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["name"] == str(BASE_DIR / "db.sqlite3")
+    assert values["eager"] is True
+    assert "No REDIS_URL set: Celery tasks run in-process" in result.stderr
+
+
+def test_database_url_and_redis_url_select_postgresql_and_a_real_broker():
+    result = _run(
+        ["-c", PROBE],
+        DATABASE_URL="postgres://portal:secret@db.internal:5432/portal",
+        REDIS_URL="redis://:hunter2@cache.internal:6379/0",
+    )
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.postgresql" and values["name"] == "portal"
+    assert values["eager"] is False and values["broker"] == "redis://:hunter2@cache.internal:6379/0"
+    assert "Celery broker: redis://:***@cache.internal:6379/0" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_production_settings_pass_check_deploy_with_zero_warnings():
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="k" * 20 + "-a-properly-long-and-random-production-secret-9f3b1c7e",
+        DJANGO_ALLOWED_HOSTS="portal.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_its_secrets(missing):
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+    }
+    env.pop(missing)
+    result = _run(["manage.py", "check"], **env)
+    assert result.returncode != 0
+    assert missing in result.stderr
