@@ -8,6 +8,7 @@ succeeded for an event is not run again, so dispatching twice is harmless.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -68,8 +69,6 @@ def all_registrations() -> dict[str, list[Registration]]:
 
 
 def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 
@@ -100,25 +99,29 @@ def dispatch(event_id: int) -> None:
 
 
 def _run_one(event: Event, registration: Registration) -> None:
-    error = ""
+    """Claim the (event, handler) row and hold its lock while the handler runs: a second dispatcher of the same
+    event waits on it, then finds the run succeeded and skips it. The handler's own writes commit with the claim,
+    so a worker killed mid-handler leaves no row and the next dispatch runs the handler again."""
+    with transaction.atomic():
+        run = _claim(event, registration.dotted_name)
+        if run.status == HandlerRun.Status.SUCCEEDED:
+            return
+        run.attempts += 1
+        try:
+            with transaction.atomic():
+                registration.handler(event)
+        except Exception:  # a handler's fault must not stop the others; it is recorded and logged
+            run.status, run.last_error = HandlerRun.Status.FAILED, traceback.format_exc()
+            logger.exception("Handler %s failed on event %s #%s", registration.dotted_name, event.name, event.pk)
+        else:
+            run.status, run.last_error = HandlerRun.Status.SUCCEEDED, ""
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "last_error", "finished_at"])
+
+
+def _claim(event: Event, handler: str) -> HandlerRun:
     try:
         with transaction.atomic():
-            registration.handler(event)
-    except Exception:  # a handler's fault must not stop the others; it is recorded and logged
-        error = traceback.format_exc()
-        logger.exception("Handler %s failed on event %s #%s", registration.dotted_name, event.name, event.pk)
-    status = HandlerRun.Status.FAILED if error else HandlerRun.Status.SUCCEEDED
-    run, created = HandlerRun.objects.get_or_create(
-        event=event,
-        handler=registration.dotted_name,
-        defaults={"status": status, "attempts": 1, "last_error": error},
-    )
-    if not created:
-        run.status = status
-        run.attempts += 1
-        run.last_error = error
-        run.finished_at = timezone.now()
-        try:
-            run.save(update_fields=["status", "attempts", "last_error", "finished_at"])
-        except IntegrityError:  # pragma: no cover - the unique pair already guards this row
-            logger.exception("Could not record handler run %s", run)
+            return HandlerRun.objects.create(event=event, handler=handler, status=HandlerRun.Status.RUNNING)
+    except IntegrityError:  # claimed before: wait for whoever holds it, then look at what they recorded
+        return HandlerRun.objects.select_for_update().get(event=event, handler=handler)

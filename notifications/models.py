@@ -27,6 +27,7 @@ class HandlerRun(models.Model):
     """One handler's reaction to one event. The unique pair makes a reaction happen once per event."""
 
     class Status(models.TextChoices):
+        RUNNING = "running", "Running"  # only ever seen inside the claiming transaction
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -35,7 +36,7 @@ class HandlerRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    finished_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="handler_run_once_per_event")]

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.cycles import add_months, next_due_date
+from billing.cycles import add_months
 from billing.fsm import apply_transition
 from billing.models import Client, Currency
 from notifications.bus import emit
@@ -95,11 +95,10 @@ def service_activate(*, service: Service, run_module_create: bool, send_welcome_
 
     Provisioning modules arrive in a later issue: today no module runs, and the log says so plainly.
     """
+    # The next due date stays on the first, unpaid period: payment advances it (billing issue), not acceptance.
     apply_transition(service.activate, label="activated")
     today = timezone.localdate()
-    if service.next_due_date is None or service.next_due_date <= service.registration_date:
-        service.next_due_date = next_due_date(service.registration_date, service.billing_cycle)
-    service.save(update_fields=["status", "next_due_date"])
+    service.save(update_fields=["status"])
     if run_module_create:
         outcome = "module create requested, but no provisioning module is available yet: no module ran"
     else:
@@ -167,8 +166,7 @@ def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) ->
         outcome = "activated without contacting a registrar (not requested)"
     today = timezone.localdate()
     apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
-    domain.next_due_date = domain.expiry_date
-    domain.save(update_fields=["status", "expiry_date", "next_due_date"])
+    domain.save(update_fields=["status", "expiry_date"])
     _log(actor, "domain_activated", domain, f"Domain {domain} activated: {outcome}")
     emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
     return outcome
