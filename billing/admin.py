@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from billing.admin_mixins import SaveChangedFieldsOnly
 from billing.models import Client, Currency, Invoice, InvoiceItem, Transaction
 
 
@@ -9,7 +10,7 @@ class CurrencyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(SaveChangedFieldsOnly):
     list_display = ("contact_name", "company_name", "email", "country", "currency", "credit_balance", "status")
     list_filter = ("status", "country", "currency")
     list_select_related = ("currency",)
@@ -31,7 +32,7 @@ class InvoiceItemInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(SaveChangedFieldsOnly):
     list_display = ("__str__", "client", "date", "due_date", "total", "currency", "status")
     list_filter = ("status", "date")
     list_select_related = ("client", "currency")

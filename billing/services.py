@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing.fsm import apply_transition
 from billing.models import Client, Currency, Invoice, InvoiceItem
 from billing.money import ZERO
+from billing.selectors import invoice_delete_blocker
 from notifications.bus import emit
 from notifications.services import Actor, activity_record
 
@@ -148,48 +149,75 @@ def _recalculate_totals(invoice: Invoice) -> None:
     invoice.save(update_fields=["subtotal", "tax_1", "tax_2", "total"])
 
 
-def _locked(invoice: Invoice) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+def _locked(invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice_id)
+
+
+def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
+    apply_transition(invoice.cancel, label="cancelled")
+    invoice.save(update_fields=["status"])
+    activity_record(
+        actor=actor,
+        action="invoice_cancelled",
+        subject=invoice,
+        client_id=invoice.client_id,
+        message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
+    )
+    emit("InvoiceCancelled", invoice_id=invoice.pk, client_id=invoice.client_id)
+
+
+def _reopen(invoice: Invoice, *, actor: Actor) -> None:
+    apply_transition(invoice.reopen, label="reopened")
+    invoice.save(update_fields=["status"])
+    activity_record(
+        actor=actor,
+        action="invoice_reopened",
+        subject=invoice,
+        client_id=invoice.client_id,
+        message=f"{invoice} reopened as Unpaid",
+    )
+    emit("InvoiceUnpaid", invoice_id=invoice.pk, client_id=invoice.client_id)
 
 
 def invoice_cancel(*, invoice: Invoice, actor: Actor, reason: str = "") -> Invoice:
     with transaction.atomic():
-        invoice = _locked(invoice)
-        apply_transition(invoice.cancel, label="cancelled")
-        invoice.save(update_fields=["status"])
-        activity_record(
-            actor=actor,
-            action="invoice_cancelled",
-            subject=invoice,
-            client_id=invoice.client_id,
-            message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
-        )
-        emit("InvoiceCancelled", invoice_id=invoice.pk, client_id=invoice.client_id)
+        invoice = _locked(invoice.pk)
+        _cancel(invoice, actor=actor, reason=reason)
     return invoice
 
 
 def invoice_reopen(*, invoice: Invoice, actor: Actor) -> Invoice:
     with transaction.atomic():
-        invoice = _locked(invoice)
-        apply_transition(invoice.reopen, label="reopened")
-        invoice.save(update_fields=["status"])
-        activity_record(
-            actor=actor,
-            action="invoice_reopened",
-            subject=invoice,
-            client_id=invoice.client_id,
-            message=f"{invoice} reopened as Unpaid",
-        )
-        emit("InvoiceUnpaid", invoice_id=invoice.pk, client_id=invoice.client_id)
+        invoice = _locked(invoice.pk)
+        _reopen(invoice, actor=actor)
+    return invoice
+
+
+def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice | None:
+    """Cancel the invoice if it is still Draft or Unpaid, deciding under its lock; a paid one is left alone."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
+            return None
+        _cancel(invoice, actor=actor, reason=reason)
+    return invoice
+
+
+def invoice_reopen_if_cancelled(*, invoice_id: int, actor: Actor) -> Invoice | None:
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status != Invoice.Status.CANCELLED:
+            return None
+        _reopen(invoice, actor=actor)
     return invoice
 
 
 def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
-    """Delete an invoice that no money has moved on; one with transactions must be refunded, not deleted."""
+    """Delete an invoice no money has touched; anything paid, credited or with payments stays on the books."""
     with transaction.atomic():
-        invoice = _locked(invoice)
-        if invoice.transactions.exists():
-            raise ValidationError(f"{invoice} has payments recorded against it; refund them instead of deleting it.")
+        invoice = _locked(invoice.pk)
+        if blocker := invoice_delete_blocker(invoice=invoice):
+            raise ValidationError(blocker)
         activity_record(
             actor=actor,
             action="invoice_deleted",

@@ -6,8 +6,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
+from billing.admin_mixins import SaveChangedFieldsOnly
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
+from orders.selectors import order_delete_blockers
 from orders.services import (
     ServiceAcceptOptions,
     order_accept,
@@ -91,7 +93,7 @@ class HistoryInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(SaveChangedFieldsOnly):
     list_display = ("number", "created_at", "client_link", "total_display", "status", "payment_status", "ip_address")
     list_filter = ("status", "created_at")
     list_select_related = ("client", "currency", "invoice")
@@ -293,6 +295,7 @@ class OrderAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "order": order,
+            "blockers": order_delete_blockers(order=order, services=services, domains=domains),
             "title": f"Delete {order}?",
             "all_services": services,
             "all_domains": domains,

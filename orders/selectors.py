@@ -1,7 +1,10 @@
 from django.db.models import QuerySet
 
 from billing.models import Client
+from billing.selectors import invoice_delete_blocker
 from orders.models import Order, Product
+from provisioning.models import Domain, Service
+from provisioning.selectors import live_items
 
 
 def client_orders(*, client: Client) -> QuerySet[Order]:
@@ -10,3 +13,17 @@ def client_orders(*, client: Client) -> QuerySet[Order]:
 
 def orderable_products() -> QuerySet[Product]:
     return Product.objects.filter(retired=False, hidden=False, group__hidden=False).select_related("group")
+
+
+def order_delete_blockers(*, order: Order, services: list[Service], domains: list[Domain]) -> list[str]:
+    """Why the order may not be deleted yet; empty when it may. Shown on the confirmation page and enforced by
+    order_delete under its locks."""
+    blockers = []
+    if live := live_items(services=services, domains=domains):
+        blockers.append(
+            f"{order} has live items ({', '.join(live)}). "
+            "Cancel the order first so they are terminated, then delete it."
+        )
+    if order.invoice_id and (reason := invoice_delete_blocker(invoice=order.invoice)):
+        blockers.append(reason)
+    return blockers

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from billing.admin_mixins import SaveChangedFieldsOnly
 from provisioning.models import Domain, Server, ServerGroup, Service
 
 
@@ -9,13 +10,13 @@ class ServerGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Server)
-class ServerAdmin(admin.ModelAdmin):
+class ServerAdmin(SaveChangedFieldsOnly):
     list_display = ("name", "hostname", "ip_address", "module", "max_accounts", "is_active")
     filter_horizontal = ("groups",)
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(SaveChangedFieldsOnly):
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")
@@ -36,9 +37,12 @@ class ServiceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # services and domains go with their order (cancel, then delete), never on their own
+
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(SaveChangedFieldsOnly):
     list_display = ("name", "client", "registration_type", "registration_period", "expiry_date", "status")
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
@@ -48,3 +52,6 @@ class DomainAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # services and domains go with their order (cancel, then delete), never on their own

@@ -120,6 +120,10 @@ class Service(FSMModelMixin, models.Model):
         self.termination_date = None
 
 
+# A domain name in one of these statuses belongs to a client here; a second live row for it is refused.
+DOMAIN_LIVE_STATUSES = ["pending", "pending_registration", "pending_transfer", "active", "expired"]
+
+
 class Domain(FSMModelMixin, models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -136,6 +140,7 @@ class Domain(FSMModelMixin, models.Model):
         TRANSFER = "transfer", "Transfer"
 
     _BEFORE_ACTIVE = [Status.PENDING, Status.PENDING_REGISTRATION, Status.PENDING_TRANSFER]
+    LIVE_STATUSES = DOMAIN_LIVE_STATUSES
 
     client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="domains")
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="domains")
@@ -158,6 +163,13 @@ class Domain(FSMModelMixin, models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["client", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(status__in=DOMAIN_LIVE_STATUSES),
+                name="provisioning_one_live_domain_per_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

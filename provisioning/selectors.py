@@ -4,6 +4,22 @@ from billing.models import Client
 from provisioning.models import Domain, Service
 
 LIVE_SERVICE_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+# A domain past Pending is at a registrar (or was): it is not removed without being cancelled first.
+DOMAIN_AT_REGISTRAR_STATUSES = tuple(status for status in Domain.LIVE_STATUSES if status != Domain.Status.PENDING)
+_RELEASED_SERVICE_STATUSES = (Service.Status.CANCELLED, Service.Status.FRAUD, Service.Status.TERMINATED)
+
+
+def holds_stock(item: Service | Domain) -> bool:
+    """Whether an item still counts against its product's stock (it may yet be delivered or is delivered)."""
+    if isinstance(item, Service):
+        return item.status not in _RELEASED_SERVICE_STATUSES
+    return item.status in Domain.LIVE_STATUSES
+
+
+def live_items(*, services: list[Service], domains: list[Domain]) -> list[str]:
+    """Names of the items that exist outside this database: accounts on servers, domains at a registrar."""
+    names = [str(s) for s in services if s.status in LIVE_SERVICE_STATUSES]
+    return names + [f"domain {d}" for d in domains if d.status in DOMAIN_AT_REGISTRAR_STATUSES]
 
 
 def lock_order_items(*, order_id: int) -> tuple[list[Service], list[Domain]]:

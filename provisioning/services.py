@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.cycles import add_months
@@ -82,8 +83,20 @@ def domain_create(
         registration_date=registration_date,
         next_due_date=registration_date,
     )
-    domain.save()
+    _save_domain(domain)
     return domain
+
+
+def _save_domain(domain: Domain, **kwargs: Any) -> None:
+    """Save, turning the one-live-row-per-name constraint into a message an admin or client can act on."""
+    try:
+        with transaction.atomic():
+            domain.save(**kwargs)
+    except IntegrityError as exc:
+        taken = Domain.objects.filter(name=domain.name, status__in=Domain.LIVE_STATUSES).exclude(pk=domain.pk)
+        if not taken.exists():
+            raise
+        raise ValidationError(f"{domain.name} is already ordered or registered here.") from exc
 
 
 def _log(actor: Actor, action: str, obj: Service | Domain, message: str) -> None:
@@ -104,14 +117,16 @@ def service_activate(*, service: Service, run_module_create: bool, send_welcome_
     else:
         outcome = "activated without running the module (not requested)"
     if send_welcome_email:
-        email_queue(
+        _email, queued = email_queue(
             template="service_welcome",
             to_address=service.client.email,
             client_id=service.client_id,
             idempotency_key=f"service_welcome:{service.pk}",
             context={"service_id": service.pk, "product": service.product.name, "domain": service.domain},
         )
-        outcome += "; welcome email queued"
+        outcome += (
+            "; welcome email queued" if queued else "; welcome email not queued again (sent on an earlier accept)"
+        )
     _log(actor, "service_activated", service, f"{service} activated on {today}: {outcome}")
     emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=False)
     return outcome
@@ -154,20 +169,23 @@ def service_set_pending(*, service: Service, actor: Actor) -> bool:
 
 
 def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> str:
-    """Pending → Active. With the registrar requested, the domain passes through Pending Registration/Transfer
-    (registrar modules arrive later: no registrar ran, and the log says so)."""
+    """Accept a pending domain. Sent to the registrar, it waits in Pending Registration / Transfer until the
+    registrar confirms (registrar modules arrive later: none runs yet, and the log says so). Not sent, the admin
+    handles it by hand and the domain is Active from today for its registration period."""
     if send_to_registrar:
         if domain.registration_type == Domain.RegistrationType.TRANSFER:
             apply_transition(domain.request_transfer, label="sent for transfer")
         else:
             apply_transition(domain.request_registration, label="sent for registration")
-        outcome = "registrar requested, but no registrar module is available yet: no registrar ran"
-    else:
-        outcome = "activated without contacting a registrar (not requested)"
+        domain.save(update_fields=["status"])
+        outcome = f"{domain.get_status_display()}: no registrar module is available yet, so no registrar ran"
+        _log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {outcome}")
+        return outcome
     today = timezone.localdate()
     apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
     domain.save(update_fields=["status", "expiry_date"])
-    _log(actor, "domain_activated", domain, f"Domain {domain} activated: {outcome}")
+    outcome = f"activated by hand without a registrar, expiring {domain.expiry_date}"
+    _log(actor, "domain_activated", domain, f"Domain {domain} {outcome}")
     emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
     return outcome
 
@@ -192,7 +210,7 @@ def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
     if domain.status not in (Domain.Status.CANCELLED, Domain.Status.FRAUD):
         return False
     domain.set_pending()
-    domain.save(update_fields=["status"])
+    _save_domain(domain, update_fields=["status"])
     _log(actor, "domain_pending", domain, f"Domain {domain} set back to pending")
     emit("DomainPending", domain_id=domain.pk, client_id=domain.client_id)
     return True

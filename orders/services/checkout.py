@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,17 +19,12 @@ from billing.services import InvoiceLine, invoice_create
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
+from orders.services.stock import stock_take
 from orders.validators import normalize_domain_name
 from provisioning.models import Domain
 from provisioning.services import DomainSpec, ServiceSpec, domain_create, service_create
 
 DOMAIN_YEARS = {BillingCycle.ANNUALLY: 1, BillingCycle.BIENNIALLY: 2, BillingCycle.TRIENNIALLY: 3}
-_LIVE_DOMAIN_STATUSES = (
-    Domain.Status.PENDING,
-    Domain.Status.PENDING_REGISTRATION,
-    Domain.Status.PENDING_TRANSFER,
-    Domain.Status.ACTIVE,
-)
 
 
 @dataclass(frozen=True)
@@ -64,13 +58,14 @@ def order_place(
     today = today or timezone.localdate()
     if not items:
         raise ValidationError("The cart is empty.")
-    if client.status != Client.Status.ACTIVE:
-        raise ValidationError(f"Client {client} is {client.get_status_display()}: only active clients can order.")
-    currency = client.currency
     with transaction.atomic():
+        client = Client.objects.select_for_update().select_related("currency").get(pk=client.pk)
+        if client.status != Client.Status.ACTIVE:
+            raise ValidationError(f"Client {client} is {client.get_status_display()}: only active clients can order.")
+        currency = client.currency
         priced = _price_items(items, currency)
         promotion = _apply_promotion(promo_code, priced, currency, today) if promo_code.strip() else None
-        _take_stock(priced)
+        stock_take(p.product.pk for p in priced)
         order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
         lines = _create_items(order, priced, client=client, currency=currency, today=today)
         if promotion is not None:
@@ -151,21 +146,10 @@ def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedI
                 raise ValidationError(f"Item {position}: {domain} is in the cart twice.")
             seen_domains.add(domain)
         priced.append(_PricedItem(cart_item=item, product=product, pricing=price, domain=domain))
-    taken = Domain.objects.filter(name__in=seen_domains, status__in=_LIVE_DOMAIN_STATUSES).values_list(
-        "name", flat=True
-    )
+    taken = Domain.objects.filter(name__in=seen_domains, status__in=Domain.LIVE_STATUSES).values_list("name", flat=True)
     if taken:
         raise ValidationError(f"{', '.join(sorted(taken))} is already ordered or registered here.")
     return priced
-
-
-def _take_stock(priced: list[_PricedItem]) -> None:
-    wanted = Counter(p.product.pk for p in priced)
-    for p in priced:
-        if p.product.stock_control and p.product.stock_quantity < wanted[p.product.pk]:
-            raise ValidationError(f"{p.product.name} is out of stock.")
-    for product_id, count in wanted.items():
-        Product.objects.filter(pk=product_id, stock_control=True).update(stock_quantity=F("stock_quantity") - count)
 
 
 def _apply_promotion(code: str, priced: list[_PricedItem], currency: Currency, today: datetime.date) -> Promotion:

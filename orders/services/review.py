@@ -10,13 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from billing.fsm import apply_transition
-from billing.models import Invoice
-from billing.services import invoice_cancel, invoice_delete, invoice_reopen
+from billing.services import invoice_cancel_if_open, invoice_delete, invoice_reopen_if_cancelled
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange
+from orders.selectors import order_delete_blockers
+from orders.services.stock import stock_release, stock_take
 from provisioning.models import Domain
-from provisioning.selectors import LIVE_SERVICE_STATUSES, lock_order_items
+from provisioning.selectors import holds_stock, lock_order_items
 from provisioning.services import (
     domain_activate,
     domain_cancel,
@@ -112,16 +113,20 @@ def _withdraw(order: Order, *, as_fraud: bool, actor: Actor, reason: str) -> lis
         else:
             _move(order, order.cancel, label="cancelled", actor=actor, reason=reason)
         services, domains = lock_order_items(order_id=order.pk)
-        outcomes = []
+        outcomes, released = [], []
         for service in services:
             if outcome := service_cancel(service=service, as_fraud=as_fraud, actor=actor, reason=reason):
                 outcomes.append(f"{service}: {outcome}")
+                released.append(service.product_id)
         for domain in domains:
             if outcome := domain_cancel(domain=domain, as_fraud=as_fraud, actor=actor, reason=reason):
                 outcomes.append(f"Domain {domain}: {outcome}")
-        if order.invoice_id and order.invoice.status in (Invoice.Status.UNPAID, Invoice.Status.DRAFT):
-            invoice_cancel(invoice=order.invoice, actor=actor, reason=f"{order} {order.get_status_display().lower()}")
-            outcomes.append(f"{order.invoice}: cancelled")
+                released.append(domain.product_id)
+        stock_release(pk for pk in released if pk)
+        if order.invoice_id:
+            why = f"{order} {order.get_status_display().lower()}"
+            if invoice := invoice_cancel_if_open(invoice_id=order.invoice_id, actor=actor, reason=why):
+                outcomes.append(f"{invoice}: cancelled")
         word = "marked as fraud" if as_fraud else "cancelled"
         _record(actor, "order_fraud" if as_fraud else "order_cancelled", order, f"{order} {word}", reason)
         emit("FraudOrder" if as_fraud else "CancelOrder", order_id=order.pk, client_id=order.client_id)
@@ -139,34 +144,31 @@ def order_mark_fraud(*, order: Order, actor: Actor, reason: str = "") -> list[st
 
 
 def order_set_pending(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
-    """Fraud/Cancelled → Pending: items back to Pending, the cancelled invoice back to Unpaid."""
+    """Fraud/Cancelled → Pending: items back to Pending (taking their stock again), the cancelled invoice back
+    to Unpaid. Refused, changing nothing, when stock ran out or a domain was ordered by someone else meanwhile."""
     with transaction.atomic():
         order = _lock(order)
         _move(order, order.set_pending, label="set back to pending", actor=actor, reason=reason)
         services, domains = lock_order_items(order_id=order.pk)
-        outcomes = [f"{s}: pending" for s in services if service_set_pending(service=s, actor=actor)]
-        outcomes += [f"Domain {d}: pending" for d in domains if domain_set_pending(domain=d, actor=actor)]
-        if order.invoice_id and order.invoice.status == Invoice.Status.CANCELLED:
-            invoice_reopen(invoice=order.invoice, actor=actor)
-            outcomes.append(f"{order.invoice}: unpaid")
+        reopened_services = [s for s in services if service_set_pending(service=s, actor=actor)]
+        reopened_domains = [d for d in domains if domain_set_pending(domain=d, actor=actor)]
+        stock_take(item.product_id for item in [*reopened_services, *reopened_domains] if item.product_id)
+        outcomes = [f"{s}: pending" for s in reopened_services] + [f"Domain {d}: pending" for d in reopened_domains]
+        if order.invoice_id and (invoice := invoice_reopen_if_cancelled(invoice_id=order.invoice_id, actor=actor)):
+            outcomes.append(f"{invoice}: unpaid")
         _record(actor, "order_pending", order, f"{order} set back to pending", reason)
         emit("PendingOrder", order_id=order.pk, client_id=order.client_id)
     return outcomes
 
 
 def order_delete(*, order: Order, actor: Actor) -> None:
-    """Remove the order, its services, domains and invoice. Refused while an account is live (cancel the order
-    first, which terminates it) or when money was recorded on the invoice."""
+    """Remove the order, its services, domains and invoice. Refused while an account is live or at the registrar
+    (cancel the order first) or when money was received or credited on the invoice."""
     with transaction.atomic():
         order = _lock(order)
         services, domains = lock_order_items(order_id=order.pk)
-        live = [str(s) for s in services if s.status in LIVE_SERVICE_STATUSES]
-        live += [f"domain {d}" for d in domains if d.status == Domain.Status.ACTIVE]
-        if live:
-            raise ValidationError(
-                f"{order} has live items ({', '.join(live)}). "
-                "Cancel the order first so they are terminated, then delete it."
-            )
+        if blockers := order_delete_blockers(order=order, services=services, domains=domains):
+            raise ValidationError(" ".join(blockers))
         invoice = order.invoice
         number, client_id = order.number, order.client_id
         _record(
@@ -177,6 +179,7 @@ def order_delete(*, order: Order, actor: Actor) -> None:
             + (f" and {invoice}" if invoice else ""),
             "",
         )
+        stock_release(item.product_id for item in [*services, *domains] if item.product_id and holds_stock(item))
         order_items_delete(order_id=order.pk, actor=actor)
         order.delete()
         if invoice is not None:

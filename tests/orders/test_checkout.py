@@ -77,16 +77,19 @@ def test_order_created_and_invoice_created_are_emitted_after_commit(customer, ho
     assert HandlerRun.objects.filter(status="succeeded").count() == 2
 
 
-def test_nothing_is_emitted_when_the_transaction_rolls_back(customer, hosting, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationError):
-        order_place(
-            client=customer,
-            actor=None,
-            items=[
-                CartItem(product_id=hosting.pk, billing_cycle="annually", domain="ok.example.com"),
-                CartItem(product_id=hosting.pk, billing_cycle="triennially", domain="ok.example.com"),
-            ],
-        )
+def test_a_failure_after_rows_were_written_rolls_everything_back(customer, django_capture_on_commit_callbacks):
+    """The invoice refuses a price with more places than the currency has: by then the order, its service and
+    the stock change are written, so only the transaction keeps them from staying."""
+    yen = CurrencyFactory(code="JPY", prefix="¥", decimal_places=0)
+    client = ClientFactory(currency=yen)
+    product = ProductFactory(stock_control=True, stock_quantity=3)
+    PricingFactory(product=product, currency=yen, price=Decimal("4.99"))
+    before = _counts()
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationError, match="decimal places"):
+        order_place(client=client, actor=None, items=[CartItem(product_id=product.pk, billing_cycle="monthly")])
+    assert _counts() == before
+    product.refresh_from_db()
+    assert product.stock_quantity == 3
     assert callbacks == []
 
 

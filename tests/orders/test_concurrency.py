@@ -78,3 +78,36 @@ def test_two_admins_accepting_at_once_accept_once(pending_order, admin_user):
 
     assert sorted(results.values(), key=len) == ["ok", f"Order {pending_order} is Active and cannot be accepted."]
     assert list(pending_order.history.values_list("to_status", flat=True)) == ["pending", "active"]
+
+
+def test_two_clients_ordering_the_same_domain_at_once_get_one_order(customer, domain_product, usd):
+    # Held by the product row lock checkout takes; the one-live-domain-per-name constraint stands behind it.
+    from billing.cycles import BillingCycle
+    from orders.services import CartItem, order_place
+    from provisioning.models import Domain
+    from tests.factories import ClientFactory
+
+    clients = [customer, ClientFactory(currency=usd)]
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def checkout(client):
+        def run():
+            barrier.wait(10)
+            order_place(
+                client=client,
+                actor=None,
+                items=[CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="race.com")],
+            )
+
+        return run
+
+    threads = [_in_thread(checkout(client), results, n) for n, client in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(results.values()) == ["ok", "race.com is already ordered or registered here."]
+    assert Domain.objects.filter(name="race.com").count() == 1
+    assert Order.objects.count() == 1
