@@ -153,44 +153,11 @@ def _locked(invoice_id: int) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice_id)
 
 
-def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
-    apply_transition(invoice.cancel, label="cancelled")
+def _move(invoice: Invoice, bound_transition, *, label: str, action: str, message: str, event: str, actor: Actor):
+    apply_transition(bound_transition, label=label)
     invoice.save(update_fields=["status"])
-    activity_record(
-        actor=actor,
-        action="invoice_cancelled",
-        subject=invoice,
-        client_id=invoice.client_id,
-        message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
-    )
-    emit("InvoiceCancelled", invoice_id=invoice.pk, client_id=invoice.client_id)
-
-
-def _reopen(invoice: Invoice, *, actor: Actor) -> None:
-    apply_transition(invoice.reopen, label="reopened")
-    invoice.save(update_fields=["status"])
-    activity_record(
-        actor=actor,
-        action="invoice_reopened",
-        subject=invoice,
-        client_id=invoice.client_id,
-        message=f"{invoice} reopened as Unpaid",
-    )
-    emit("InvoiceUnpaid", invoice_id=invoice.pk, client_id=invoice.client_id)
-
-
-def invoice_cancel(*, invoice: Invoice, actor: Actor, reason: str = "") -> Invoice:
-    with transaction.atomic():
-        invoice = _locked(invoice.pk)
-        _cancel(invoice, actor=actor, reason=reason)
-    return invoice
-
-
-def invoice_reopen(*, invoice: Invoice, actor: Actor) -> Invoice:
-    with transaction.atomic():
-        invoice = _locked(invoice.pk)
-        _reopen(invoice, actor=actor)
-    return invoice
+    activity_record(actor=actor, action=action, subject=invoice, client_id=invoice.client_id, message=message)
+    emit(event, invoice_id=invoice.pk, client_id=invoice.client_id)
 
 
 def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice | None:
@@ -199,16 +166,34 @@ def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -
         invoice = _locked(invoice_id)
         if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
             return None
-        _cancel(invoice, actor=actor, reason=reason)
+        message = f"{invoice} cancelled" + (f": {reason}" if reason else "")
+        _move(
+            invoice,
+            invoice.cancel,
+            label="cancelled",
+            action="invoice_cancelled",
+            message=message,
+            event="InvoiceCancelled",
+            actor=actor,
+        )
     return invoice
 
 
 def invoice_reopen_if_cancelled(*, invoice_id: int, actor: Actor) -> Invoice | None:
+    """Reopen a cancelled invoice as Unpaid (its order was set back to pending); any other is left alone."""
     with transaction.atomic():
         invoice = _locked(invoice_id)
         if invoice.status != Invoice.Status.CANCELLED:
             return None
-        _reopen(invoice, actor=actor)
+        _move(
+            invoice,
+            invoice.reopen,
+            label="reopened",
+            action="invoice_reopened",
+            message=f"{invoice} reopened as Unpaid",
+            event="InvoiceUnpaid",
+            actor=actor,
+        )
     return invoice
 
 

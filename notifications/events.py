@@ -19,6 +19,7 @@ EVENTS: dict[str, str] = {
     "ServiceCancelled": "A pending service was cancelled.",
     "ServiceFraud": "A pending service was marked as fraud.",
     "ServicePending": "A service was set back to pending.",
+    "DomainSentToRegistrar": "A domain was accepted for registration or transfer and waits for its registrar.",
     "DomainActivated": "A domain became active.",
     "DomainCancelled": "A domain was cancelled.",
     "DomainFraud": "A domain was marked as fraud.",

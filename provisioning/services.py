@@ -125,7 +125,7 @@ def service_activate(*, service: Service, run_module_create: bool, send_welcome_
             context={"service_id": service.pk, "product": service.product.name, "domain": service.domain},
         )
         outcome += (
-            "; welcome email queued" if queued else "; welcome email not queued again (sent on an earlier accept)"
+            "; welcome email queued" if queued else "; welcome email not queued again (queued on an earlier accept)"
         )
     _log(actor, "service_activated", service, f"{service} activated on {today}: {outcome}")
     emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=False)
@@ -180,6 +180,13 @@ def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) ->
         domain.save(update_fields=["status"])
         outcome = f"{domain.get_status_display()}: no registrar module is available yet, so no registrar ran"
         _log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {outcome}")
+        emit(
+            "DomainSentToRegistrar",
+            domain_id=domain.pk,
+            client_id=domain.client_id,
+            registration_type=domain.registration_type,
+            registrar_ran=False,
+        )
         return outcome
     today = timezone.localdate()
     apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
