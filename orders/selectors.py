@@ -2,17 +2,13 @@ from django.db.models import QuerySet
 
 from billing.models import Client
 from billing.selectors import invoice_delete_blocker
-from orders.models import Order, Product
+from orders.models import Order
 from provisioning.models import Domain, Service
 from provisioning.selectors import live_items
 
 
 def client_orders(*, client: Client) -> QuerySet[Order]:
     return Order.objects.filter(client=client).select_related("currency", "invoice").order_by("-created_at", "-id")
-
-
-def orderable_products() -> QuerySet[Product]:
-    return Product.objects.filter(retired=False, hidden=False, group__hidden=False).select_related("group")
 
 
 def order_delete_blockers(*, order: Order, services: list[Service], domains: list[Domain]) -> list[str]:

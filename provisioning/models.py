@@ -139,7 +139,7 @@ class Domain(FSMModelMixin, models.Model):
         REGISTER = "register", "Register"
         TRANSFER = "transfer", "Transfer"
 
-    _BEFORE_ACTIVE = [Status.PENDING, Status.PENDING_REGISTRATION, Status.PENDING_TRANSFER]
+    BEFORE_ACTIVE = [Status.PENDING, Status.PENDING_REGISTRATION, Status.PENDING_TRANSFER]
     LIVE_STATUSES = DOMAIN_LIVE_STATUSES
 
     client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="domains")
@@ -182,7 +182,7 @@ class Domain(FSMModelMixin, models.Model):
     def request_transfer(self) -> None:
         pass
 
-    @transition(field=status, source=_BEFORE_ACTIVE, target=Status.ACTIVE)
+    @transition(field=status, source=BEFORE_ACTIVE, target=Status.ACTIVE)
     def activate(self, *, expiry_date) -> None:
         self.expiry_date = expiry_date
 
@@ -194,11 +194,11 @@ class Domain(FSMModelMixin, models.Model):
     def mark_transferred_away(self) -> None:
         pass
 
-    @transition(field=status, source=[*_BEFORE_ACTIVE, Status.ACTIVE], target=Status.CANCELLED)
+    @transition(field=status, source=[*BEFORE_ACTIVE, Status.ACTIVE], target=Status.CANCELLED)
     def cancel(self) -> None:
         pass
 
-    @transition(field=status, source=_BEFORE_ACTIVE, target=Status.FRAUD)
+    @transition(field=status, source=BEFORE_ACTIVE, target=Status.FRAUD)
     def mark_fraud(self) -> None:
         pass
 

@@ -25,7 +25,6 @@ class ServiceSpec:
     """What was bought, copied from the catalog at checkout."""
 
     product_id: int
-    product_name: str
     billing_cycle: str
     recurring_amount: Decimal
     first_payment_amount: Decimal
@@ -199,10 +198,10 @@ def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) ->
 
 def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
     suffix = f": {reason}" if reason else ""
-    if as_fraud and domain.status in Domain._BEFORE_ACTIVE:
+    if as_fraud and domain.status in Domain.BEFORE_ACTIVE:
         domain.mark_fraud()
         word = "fraud"
-    elif domain.status in (*Domain._BEFORE_ACTIVE, Domain.Status.ACTIVE):
+    elif domain.status in (*Domain.BEFORE_ACTIVE, Domain.Status.ACTIVE):
         domain.cancel()
         word = "cancelled"
     else:
@@ -223,12 +222,7 @@ def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
     return True
 
 
-def order_items_delete(*, order_id: int, actor: Actor) -> tuple[int, int]:
-    """Remove an order's services and domains. The caller has checked none is live."""
-    with transaction.atomic():
-        services = Service.objects.filter(order_id=order_id)
-        domains = Domain.objects.filter(order_id=order_id)
-        service_count, domain_count = services.count(), domains.count()
-        services.delete()
-        domains.delete()
-    return service_count, domain_count
+def order_items_delete(*, order_id: int) -> None:
+    """Remove an order's services and domains. The caller holds their locks and has checked none is live."""
+    Service.objects.filter(order_id=order_id).delete()
+    Domain.objects.filter(order_id=order_id).delete()

@@ -59,7 +59,8 @@ def order_place(
     if not items:
         raise ValidationError("The cart is empty.")
     with transaction.atomic():
-        client = Client.objects.select_for_update().select_related("currency").get(pk=client.pk)
+        # of=("self",): lock the client only, not the currency row every checkout shares.
+        client = Client.objects.select_for_update(of=("self",)).select_related("currency").get(pk=client.pk)
         if client.status != Client.Status.ACTIVE:
             raise ValidationError(f"Client {client} is {client.get_status_display()}: only active clients can order.")
         currency = client.currency
@@ -111,8 +112,9 @@ def order_place(
 
 def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedItem]:
     product_ids = sorted({item.product_id for item in items})
-    # Locked in key order: stock is checked and taken under the lock, and two checkouts never deadlock.
-    products = {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")}
+    # Not locked here: stock_take locks the stock-controlled products it changes, and the one-live-domain
+    # constraint settles two checkouts racing for one name.
+    products = {p.pk: p for p in Product.objects.select_related("group").filter(pk__in=product_ids)}
     pricing = {
         (p.product_id, p.billing_cycle): p
         for p in ProductPricing.objects.filter(product_id__in=product_ids, currency=currency)
@@ -251,7 +253,6 @@ def _create_items(
                 registration_date=today,
                 spec=ServiceSpec(
                     product_id=product.pk,
-                    product_name=product.name,
                     billing_cycle=cycle,
                     recurring_amount=price.price,
                     first_payment_amount=first_payment,

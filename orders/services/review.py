@@ -37,7 +37,7 @@ class ServiceAcceptOptions:
 
 def _lock(order: Order) -> Order:
     try:
-        return Order.objects.select_for_update().select_related("client", "currency").get(pk=order.pk)
+        return Order.objects.select_for_update(of=("self",)).select_related("client", "currency").get(pk=order.pk)
     except Order.DoesNotExist:
         raise ValidationError(f"{order} no longer exists.") from None
 
@@ -180,7 +180,7 @@ def order_delete(*, order: Order, actor: Actor) -> None:
             "",
         )
         stock_release(item.product_id for item in [*services, *domains] if item.product_id and holds_stock(item))
-        order_items_delete(order_id=order.pk, actor=actor)
+        order_items_delete(order_id=order.pk)
         order.delete()
         if invoice is not None:
             invoice_delete(invoice=invoice, actor=actor)

@@ -81,33 +81,42 @@ def test_two_admins_accepting_at_once_accept_once(pending_order, admin_user):
 
 
 def test_two_clients_ordering_the_same_domain_at_once_get_one_order(customer, domain_product, usd):
-    # Held by the product row lock checkout takes; the one-live-domain-per-name constraint stands behind it.
     from billing.cycles import BillingCycle
     from orders.services import CartItem, order_place
     from provisioning.models import Domain
     from tests.factories import ClientFactory
 
-    clients = [customer, ClientFactory(currency=usd)]
-    barrier = threading.Barrier(2)
+    other = ClientFactory(currency=usd)
+    placed, release = threading.Event(), threading.Event()
     results = {}
 
     def checkout(client):
-        def run():
-            barrier.wait(10)
-            order_place(
-                client=client,
-                actor=None,
-                items=[CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="race.com")],
-            )
+        order_place(
+            client=client,
+            actor=None,
+            items=[CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="race.com")],
+        )
 
-        return run
+    def first():
+        with transaction.atomic():
+            checkout(customer)
+            placed.set()
+            release.wait(10)  # still uncommitted: the second checkout's "already ordered?" check sees nothing
 
-    threads = [_in_thread(checkout(client), results, n) for n, client in enumerate(clients)]
+    def second():
+        placed.wait(10)
+        checkout(other)
+
+    threads = [_in_thread(first, results, "first"), _in_thread(second, results, "second")]
     for thread in threads:
         thread.start()
+    placed.wait(10)
+    time.sleep(0.5)
+    release.set()
     for thread in threads:
         thread.join(20)
 
-    assert sorted(results.values()) == ["ok", "race.com is already ordered or registered here."]
+    # Nothing but the one-live-domain-per-name constraint stands between the two.
+    assert results == {"first": "ok", "second": "race.com is already ordered or registered here."}
     assert Domain.objects.filter(name="race.com").count() == 1
     assert Order.objects.count() == 1
