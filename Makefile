@@ -21,7 +21,7 @@ system-deps:
 	@bash .ci/system-deps
 
 ## Serve the portal on http://127.0.0.1:8000/ with SQLite and in-process tasks, after loading demo data.
-run: install
+run: install system-deps
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
