@@ -121,22 +121,53 @@ class Invoice(FSMModelMixin, models.Model):
     tax_1 = MoneyField()
     tax_2 = MoneyField()
     credit_applied = MoneyField()
-    total = MoneyField()
+    total = MoneyField(help_text="Subtotal + taxes - credit applied.")
+    amount_paid = MoneyField(help_text="Received through gateways towards the total (excess goes to credit).")
+    amount_refunded = MoneyField()
+    balance_due = MoneyField(help_text="Total - amount paid; what the client still owes.")
+    # The tax the invoice was computed with, kept so that later rule changes never alter an issued invoice.
+    tax_1_name = models.CharField(max_length=100, blank=True)
+    tax_1_rate = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
+    tax_2_name = models.CharField(max_length=100, blank=True)
+    tax_2_rate = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
+    tax_compound = models.BooleanField(default=False)
+    prices_include_tax = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-date", "-id"]
         indexes = [
             models.Index(fields=["client", "status"]),
+            models.Index(fields=["client", "-date", "-id"], name="billing_inv_client_date"),
             models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["-date", "-id"], name="billing_inv_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0, tax_1__gte=0, tax_2__gte=0, credit_applied__gte=0, total__gte=0)
+                & Q(amount_paid__gte=0, amount_refunded__gte=0, balance_due__gte=0),
+                name="billing_invoice_amounts_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Invoice {self.number or f'#{self.pk}'}"
 
+    PAYABLE_STATUSES = (Status.UNPAID, Status.COLLECTIONS)
+
     def not_sent(self) -> bool:
         return self.sent_at is None
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status in self.PAYABLE_STATUSES and self.balance_due > 0
+
+    @property
+    def refundable(self) -> Decimal:
+        """What went into this invoice (payments and credit) and has not gone back yet."""
+        return self.amount_paid + self.credit_applied - self.amount_refunded
 
     @transition(field=status, source=Status.DRAFT, target=Status.UNPAID)
     def publish(self) -> None:
@@ -204,10 +235,30 @@ class InvoiceItem(models.Model):
 
 
 class Transaction(models.Model):
-    """Every movement of money. (gateway, gateway transaction id) is unique: a payment is recorded once."""
+    """Every movement of money or credit. (gateway, gateway transaction id) is unique: a payment is recorded once.
 
+    `amount_in` is money received, `amount_out` money sent back; `credit_change` is what the movement did to
+    the client's credit balance, so the sum of a client's `credit_change` always equals its `credit_balance`.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        REFUND = "refund", "Refund"
+        CREDIT_ADDED = "credit_added", "Credit added"
+        CREDIT_REMOVED = "credit_removed", "Credit removed"
+        CREDIT_APPLIED = "credit_applied", "Credit applied"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAYMENT)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="transactions")
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
+    refund_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        help_text="The payment refunded.",
+    )
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
     gateway = models.CharField(max_length=64)
     gateway_transaction_id = models.CharField(max_length=200, blank=True)
@@ -216,6 +267,8 @@ class Transaction(models.Model):
     amount_in = MoneyField(validators=[MinValueValidator(Decimal("0"))])
     amount_out = MoneyField(validators=[MinValueValidator(Decimal("0"))])
     fees = MoneyField(validators=[MinValueValidator(Decimal("0"))])
+    credit_change = MoneyField(help_text="Effect on the client's credit balance (+ added, - used or removed).")
+    actor_label = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-date", "-id"]
@@ -225,7 +278,159 @@ class Transaction(models.Model):
                 condition=~Q(gateway_transaction_id=""),
                 name="billing_payment_recorded_once",
             ),
+            models.CheckConstraint(
+                condition=Q(amount_in__gte=0, amount_out__gte=0, fees__gte=0), name="billing_tx_amounts_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "-date"], name="billing_tx_client_date")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.gateway} {self.gateway_transaction_id or self.pk}"
+
+    @property
+    def amount(self) -> Decimal:
+        """Signed: a refund is a negative transaction."""
+        return self.amount_in - self.amount_out
+
+
+class BillingSettings(models.Model):
+    """The billing settings an admin edits: one row (pk=1), read with BillingSettings.load()."""
+
+    invoice_number_format = models.CharField(
+        max_length=64,
+        default="INV-{YEAR}-{SEQ:06}",
+        help_text="Placeholders: {YEAR}, {MONTH}, {SEQ} or {SEQ:06} (zero-padded). With {YEAR} the sequence "
+        "starts again at 1 each year, with {MONTH} each month.",
+    )
+    number_on_payment = models.BooleanField(
+        default=False,
+        help_text="Proforma invoices: an unpaid invoice has no number; it gets one when it is paid.",
+    )
+    taxes_enabled = models.BooleanField(default=True)
+    prices_include_tax = models.BooleanField(default=False, help_text="Catalog prices already include tax.")
+    compound_tax = models.BooleanField(default=False, help_text="Level 2 tax is charged on the amount plus level 1.")
+    auto_apply_credit = models.BooleanField(
+        default=False, help_text="Apply a client's credit balance to each new invoice automatically."
+    )
+    bank_transfer_instructions = models.TextField(
+        blank=True,
+        default="Please transfer the amount due to our bank account and quote the invoice number as reference.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "billing settings"
+
+    def __str__(self) -> str:
+        return "Billing settings"
+
+    @classmethod
+    def load(cls) -> "BillingSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class InvoiceNumberCounter(models.Model):
+    """The last number given in a scope ("all", a year or a month). Locked while a number is taken, so numbers
+    are gapless: a rolled-back invoice gives its number back with the rest of the transaction."""
+
+    scope = models.CharField(max_length=16, unique=True)
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.last_value}"
+
+
+class TaxRule(models.Model):
+    """A tax rate for a country (and a state/region where set). The most specific rule of each level wins:
+    country + state, then country, then a rule with no country (everywhere)."""
+
+    class Level(models.IntegerChoices):
+        ONE = 1, "Level 1"
+        TWO = 2, "Level 2"
+
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.ONE)
+    name = models.CharField(max_length=100, help_text="Shown on invoices, e.g. VAT.")
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166 code, e.g. DE.")],
+        help_text="Blank: every country.",
+    )
+    state = models.CharField(max_length=100, blank=True, help_text="Blank: the whole country.")
+    rate = models.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Percent, e.g. 19.",
+    )
+
+    class Meta:
+        ordering = ["level", "country", "state"]
+        constraints = [
+            models.UniqueConstraint(fields=["level", "country", "state"], name="billing_one_tax_rule_per_place"),
+            models.CheckConstraint(condition=Q(rate__gte=0, rate__lte=100), name="billing_tax_rate_percent"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.gateway} {self.gateway_transaction_id or self.pk}"
+        place = "/".join(part for part in (self.country, self.state) if part) or "everywhere"
+        return f"{self.name} {self.rate.normalize()}% ({place}, level {self.level})"
+
+
+class GatewayConfig(models.Model):
+    """A payment gateway as the admin enabled and configured it. The code names an implementation in
+    billing.gateways; settings hold its keys (e.g. Stripe's secret and webhook signing secret)."""
+
+    code = models.CharField(max_length=32, unique=True)
+    display_name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=False)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["sort_order", "display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class GatewayEvent(models.Model):
+    """A callback or webhook a gateway sent us, stored once per (gateway, event id) before it is applied in a
+    task. A replayed event finds its row and changes nothing."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    gateway = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="billing_gateway_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event_type} {self.event_id}"
+
+
+class InvoicePdf(models.Model):
+    """The rendered PDF of an invoice in one state. The key covers everything the PDF shows, so a stale
+    document is never served: a new state renders once and replaces the old one."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.CASCADE, related_name="pdf")
+    state_key = models.CharField(max_length=64)
+    content = models.BinaryField()
+    rendered_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"PDF of {self.invoice_id} ({self.state_key[:8]})"

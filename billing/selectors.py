@@ -1,6 +1,7 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from billing.models import Client, Invoice
+from billing.models import BillingSettings, Client, Invoice, TaxRule
+from billing.taxes import NO_TAX, TaxSetup
 
 
 def client_invoices(*, client: Client) -> QuerySet[Invoice]:
@@ -19,3 +20,27 @@ def invoice_delete_blocker(*, invoice: Invoice) -> str | None:
     if invoice.transactions.exists():
         return f"{invoice} has payments recorded against it; refund them instead of deleting it."
     return None
+
+
+def tax_setup_for(*, client: Client, billing: BillingSettings) -> TaxSetup:
+    """The taxes a new invoice for this client is computed with: per level, the most specific rule for the
+    client's country and state (country + state, then country, then everywhere); none for tax-exempt clients."""
+    if client.tax_exempt or not billing.taxes_enabled:
+        return NO_TAX
+    state = client.state.strip().casefold()
+    best: dict[int, tuple[int, TaxRule]] = {}
+    for rule in TaxRule.objects.filter(Q(country="") | Q(country=client.country)):
+        if rule.state and rule.state.strip().casefold() != state:
+            continue
+        specificity = (2 if rule.country else 0) + (1 if rule.state else 0)
+        if rule.level not in best or specificity > best[rule.level][0]:
+            best[rule.level] = (specificity, rule)
+    level_1, level_2 = best.get(1, (0, None))[1], best.get(2, (0, None))[1]
+    return TaxSetup(
+        rate_1=level_1.rate if level_1 else NO_TAX.rate_1,
+        name_1=level_1.name if level_1 else "",
+        rate_2=level_2.rate if level_2 else NO_TAX.rate_2,
+        name_2=level_2.name if level_2 else "",
+        compound=billing.compound_tax,
+        prices_include_tax=billing.prices_include_tax,
+    )

@@ -1,0 +1,51 @@
+"""Every write of the billing app. Import from here: `from billing.services import invoice_create`."""
+
+from billing.services.clients import client_create
+from billing.services.invoices import (
+    InvoiceLine,
+    invoice_cancel,
+    invoice_cancel_if_open,
+    invoice_create,
+    invoice_delete,
+    invoice_issue,
+    invoice_recalculate,
+    invoice_reopen_if_cancelled,
+    invoice_send,
+    invoice_send_to_collections,
+    number_format_validate,
+)
+from billing.services.payments import (
+    CREDIT_GATEWAY,
+    PaymentOutcome,
+    credit_add,
+    credit_apply,
+    credit_remove,
+    money_validate,
+    payment_record,
+    refund_record,
+    refundable_on,
+)
+
+__all__ = [
+    "CREDIT_GATEWAY",
+    "InvoiceLine",
+    "PaymentOutcome",
+    "client_create",
+    "credit_add",
+    "credit_apply",
+    "credit_remove",
+    "invoice_cancel",
+    "invoice_cancel_if_open",
+    "invoice_create",
+    "invoice_delete",
+    "invoice_issue",
+    "invoice_recalculate",
+    "invoice_reopen_if_cancelled",
+    "invoice_send",
+    "invoice_send_to_collections",
+    "money_validate",
+    "number_format_validate",
+    "payment_record",
+    "refund_record",
+    "refundable_on",
+]

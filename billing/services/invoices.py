@@ -1,0 +1,378 @@
+"""Invoices: creation with totals and taxes, numbering, and the status changes that are not payments."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from billing.fsm import apply_transition
+from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from billing.money import ZERO
+from billing.selectors import invoice_delete_blocker, tax_setup_for
+from billing.taxes import Line, TaxSetup, compute_totals
+from notifications.bus import emit
+from notifications.services import Actor, activity_record, email_queue
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    kind: str
+    description: str
+    amount: Decimal
+    related_id: int | None = None
+    period_start: datetime.date | None = None
+    period_end: datetime.date | None = None
+    taxed: bool = False
+
+
+# --- numbering -------------------------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(YEAR|MONTH|SEQ)(?::0?(\d{1,2}))?\}")
+
+
+def number_format_validate(number_format: str) -> None:
+    """Refuse a format that cannot give unique numbers or holds an unknown placeholder."""
+    if not any(m.group(1) == "SEQ" for m in _PLACEHOLDER.finditer(number_format)):
+        raise ValidationError("The invoice number format needs a {SEQ} placeholder, e.g. INV-{YEAR}-{SEQ:06}.")
+    leftover = _PLACEHOLDER.sub("", number_format)
+    if "{" in leftover or "}" in leftover:
+        raise ValidationError(
+            f"Unknown placeholder in {number_format!r}: use {{YEAR}}, {{MONTH}}, {{SEQ}} or {{SEQ:06}}."
+        )
+    if "MONTH" in number_format and "YEAR" not in number_format:
+        raise ValidationError("A format with {MONTH} needs {YEAR} too, or numbers would repeat every year.")
+
+
+def number_scope(number_format: str, on: datetime.date) -> str:
+    """The counter a format counts in: the sequence restarts each year with {YEAR}, each month with {MONTH}."""
+    if "{MONTH" in number_format:
+        return f"{on:%Y-%m}"
+    if "{YEAR" in number_format:
+        return f"{on:%Y}"
+    return "all"
+
+
+def number_format_apply(number_format: str, *, sequence: int, on: datetime.date) -> str:
+    def replace(match: re.Match) -> str:
+        name, width = match.group(1), int(match.group(2) or 0)
+        if name == "YEAR":
+            return f"{on:%Y}"
+        if name == "MONTH":
+            return f"{on:%m}"
+        return str(sequence).zfill(width)
+
+    return _PLACEHOLDER.sub(replace, number_format)
+
+
+def _number_allocate(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:
+    """Give the invoice the next number from its locked counter row. The caller holds a transaction (and the
+    invoice's lock), so a rollback hands the number back: numbers stay gapless."""
+    if invoice.number:
+        return
+    number_format = billing.invoice_number_format
+    scope = number_scope(number_format, on)
+    InvoiceNumberCounter.objects.bulk_create([InvoiceNumberCounter(scope=scope)], ignore_conflicts=True)
+    counter = InvoiceNumberCounter.objects.select_for_update().get(scope=scope)
+    counter.last_value += 1
+    counter.save(update_fields=["last_value"])
+    invoice.number = number_format_apply(number_format, sequence=counter.last_value, on=on)
+    if Invoice.objects.filter(number=invoice.number).exists():
+        raise ValidationError(
+            f"Invoice number {invoice.number} is already taken: the number format was changed to one that "
+            "repeats earlier numbers. Change the format in the billing settings."
+        )
+
+
+def _numbered_when_unpaid(billing: BillingSettings) -> bool:
+    return not billing.number_on_payment
+
+
+# --- totals ----------------------------------------------------------------------------------------------------
+
+
+def _tax_setup_of(invoice: Invoice) -> TaxSetup:
+    return TaxSetup(
+        rate_1=invoice.tax_1_rate,
+        rate_2=invoice.tax_2_rate,
+        name_1=invoice.tax_1_name,
+        name_2=invoice.tax_2_name,
+        compound=invoice.tax_compound,
+        prices_include_tax=invoice.prices_include_tax,
+    )
+
+
+def invoice_recalculate(invoice: Invoice, *, lines: list[Line] | None = None) -> None:
+    """Compute and store the invoice's totals and balance from its lines, with the taxes it was created with.
+    The one place totals are computed; the caller holds the invoice's lock."""
+    if lines is None:
+        lines = [Line(amount=amount, taxed=taxed) for amount, taxed in invoice.items.values_list("amount", "taxed")]
+    totals = compute_totals(
+        lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places, credit=invoice.credit_applied
+    )
+    if totals.subtotal < 0:
+        raise ValidationError(
+            f"The lines of {invoice} add up to {invoice.currency.format(totals.subtotal)}: "
+            "discounts cannot exceed the charges."
+        )
+    if totals.credit_applied != invoice.credit_applied:
+        raise ValidationError(
+            f"{invoice} would come to less than the credit already applied to it; remove the credit first."
+        )
+    invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total = (
+        totals.subtotal,
+        totals.tax_1,
+        totals.tax_2,
+        totals.total,
+    )
+    invoice.balance_due = max(ZERO, totals.total - invoice.amount_paid)
+    invoice.save(update_fields=["subtotal", "tax_1", "tax_2", "total", "balance_due", "updated_at"])
+
+
+def _lines_validate(lines: list[InvoiceLine], client: Client) -> None:
+    if not lines:
+        raise ValidationError("An invoice needs at least one line.")
+    currency = client.currency
+    for line in lines:
+        if not isinstance(line.amount, Decimal):
+            raise ValidationError(f"Line {line.description!r}: amounts are Decimal, not {type(line.amount).__name__}.")
+        if not line.amount.is_finite() or line.amount != currency.quantize(line.amount):
+            raise ValidationError(
+                f"Line {line.description!r}: {line.amount} has more than {currency.decimal_places} decimal places."
+            )
+
+
+def invoice_create(
+    *,
+    client: Client,
+    lines: list[InvoiceLine],
+    actor: Actor,
+    issue_date: datetime.date | None = None,
+    due_date: datetime.date | None = None,
+    status: str = Invoice.Status.UNPAID,
+) -> Invoice:
+    """Create an invoice in the client's currency with its lines, taxes and totals. An Unpaid one gets its
+    number (unless invoices are proforma) and, when the setting is on, the client's credit. InvoiceCreated is
+    emitted after commit."""
+    from billing.services.payments import credit_apply_locked  # payments build on invoices, not the reverse
+
+    if status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
+        raise ValidationError("A new invoice is either Draft or Unpaid.")
+    _lines_validate(lines, client)
+    issue_date = issue_date or timezone.localdate()
+    billing = BillingSettings.load()
+    tax = tax_setup_for(client=client, billing=billing)
+    currency = client.currency
+    with transaction.atomic():
+        invoice = Invoice(
+            client=client,
+            currency=currency,
+            date=issue_date,
+            due_date=due_date or issue_date,
+            tax_1_name=tax.name_1,
+            tax_1_rate=tax.rate_1,
+            tax_2_name=tax.name_2,
+            tax_2_rate=tax.rate_2,
+            tax_compound=tax.compound,
+            prices_include_tax=tax.prices_include_tax,
+        )
+        if status == Invoice.Status.UNPAID:
+            invoice.publish()
+            if _numbered_when_unpaid(billing):
+                _number_allocate(invoice, on=issue_date, billing=billing)
+        invoice.save()
+        InvoiceItem.objects.bulk_create(
+            InvoiceItem(
+                invoice=invoice,
+                kind=line.kind,
+                description=line.description,
+                amount=line.amount,
+                related_id=line.related_id,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                taxed=line.taxed,
+            )
+            for line in lines
+        )
+        invoice_recalculate(invoice, lines=[Line(amount=line.amount, taxed=line.taxed) for line in lines])
+        activity_record(
+            actor=actor,
+            action="invoice_created",
+            subject=invoice,
+            client_id=client.pk,
+            message=f"{invoice} created for {currency.format(invoice.total)}",
+        )
+        emit(
+            "InvoiceCreated",
+            invoice_id=invoice.pk,
+            client_id=client.pk,
+            total=str(invoice.total),
+            currency=currency.code,
+        )
+        if status == Invoice.Status.UNPAID and billing.auto_apply_credit and invoice.total > 0:
+            locked_client = Client.objects.select_for_update().get(pk=client.pk)
+            if locked_client.credit_balance > 0:
+                credit_apply_locked(invoice=invoice, client=locked_client, amount=None, actor=actor)
+    return invoice
+
+
+def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None = None) -> Invoice:
+    """Draft -> Unpaid: the invoice is final and gets its number (unless invoices are proforma)."""
+    today = today or timezone.localdate()
+    billing = BillingSettings.load()
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        apply_transition(invoice.publish, label="issued")
+        if _numbered_when_unpaid(billing):
+            _number_allocate(invoice, on=today, billing=billing)
+        invoice.save(update_fields=["status", "number", "updated_at"])
+        activity_record(
+            actor=actor,
+            action="invoice_issued",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice} issued",
+        )
+        emit("InvoiceIssued", invoice_id=invoice.pk, client_id=invoice.client_id, number=invoice.number or "")
+    return invoice
+
+
+# --- status changes --------------------------------------------------------------------------------------------
+
+
+def _locked(invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice_id)
+
+
+def _move(invoice: Invoice, bound_transition, *, label: str, action: str, message: str, event: str, actor: Actor):
+    apply_transition(bound_transition, label=label)
+    invoice.save(update_fields=["status", "updated_at"])
+    activity_record(actor=actor, action=action, subject=invoice, client_id=invoice.client_id, message=message)
+    emit(event, invoice_id=invoice.pk, client_id=invoice.client_id)
+
+
+def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice | None:
+    """Cancel the invoice if it is still Draft or Unpaid, deciding under its lock; a paid one is left alone."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
+            return None
+        message = f"{invoice} cancelled" + (f": {reason}" if reason else "")
+        _return_money_to_credit(invoice, actor=actor)
+        _move(
+            invoice,
+            invoice.cancel,
+            label="cancelled",
+            action="invoice_cancelled",
+            message=message,
+            event="InvoiceCancelled",
+            actor=actor,
+        )
+    return invoice
+
+
+def invoice_cancel(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
+    """An admin cancels a Draft or Unpaid invoice. Credit applied and partial payments go to the client's credit."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        _return_money_to_credit(invoice, actor=actor)
+        _move(
+            invoice,
+            invoice.cancel,
+            label="cancelled",
+            action="invoice_cancelled",
+            message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
+            event="InvoiceCancelled",
+            actor=actor,
+        )
+    return invoice
+
+
+def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        _move(
+            invoice,
+            invoice.send_to_collections,
+            label="sent to collections",
+            action="invoice_collections",
+            message=f"{invoice} sent to collections" + (f": {reason}" if reason else ""),
+            event="InvoiceCollections",
+            actor=actor,
+        )
+    return invoice
+
+
+def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
+    """Email the invoice to the client (again). Each call is a new email: an admin pressing "resend" means it."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("client", "currency").get(pk=invoice_id)
+        if invoice.status == Invoice.Status.DRAFT:
+            raise ValidationError(f"{invoice} is a draft: issue it before sending it.")
+        now = timezone.now()
+        email_queue(
+            template="invoice",
+            to_address=invoice.client.email,
+            idempotency_key=f"invoice:{invoice.pk}:sent:{now.isoformat()}",
+            context={"invoice_id": invoice.pk, "number": invoice.number or "", "balance_due": str(invoice.balance_due)},
+            client_id=invoice.client_id,
+        )
+        if invoice.sent_at is None:
+            invoice.sent_at = now
+            invoice.save(update_fields=["sent_at", "updated_at"])
+        activity_record(
+            actor=actor,
+            action="invoice_sent",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice} emailed",
+        )
+        emit("InvoiceSent", invoice_id=invoice.pk, client_id=invoice.client_id)
+    return invoice
+
+
+def _return_money_to_credit(invoice: Invoice, *, actor: Actor) -> None:
+    """A cancelled invoice keeps no money: the credit applied and any partial payment go to the client's credit."""
+    from billing.services.payments import credit_return_from_invoice
+
+    if invoice.credit_applied > 0 or invoice.amount_paid > 0:
+        credit_return_from_invoice(invoice=invoice, actor=actor)
+
+
+def invoice_reopen_if_cancelled(*, invoice_id: int, actor: Actor) -> Invoice | None:
+    """Reopen a cancelled invoice as Unpaid (its order was set back to pending); any other is left alone."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status != Invoice.Status.CANCELLED:
+            return None
+        _move(
+            invoice,
+            invoice.reopen,
+            label="reopened",
+            action="invoice_reopened",
+            message=f"{invoice} reopened as Unpaid",
+            event="InvoiceUnpaid",
+            actor=actor,
+        )
+    return invoice
+
+
+def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
+    """Delete an invoice no money has touched; anything paid, credited or with payments stays on the books."""
+    with transaction.atomic():
+        invoice = _locked(invoice.pk)
+        if blocker := invoice_delete_blocker(invoice=invoice):
+            raise ValidationError(blocker)
+        activity_record(
+            actor=actor,
+            action="invoice_deleted",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice} deleted",
+        )
+        invoice.delete()
