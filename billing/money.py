@@ -23,3 +23,12 @@ def quantize(amount: Decimal, places: int = MONEY_DECIMAL_PLACES) -> Decimal:
     if not isinstance(amount, Decimal):
         raise TypeError(f"Money must be a Decimal, not {type(amount).__name__}")
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def to_minor_units(amount: Decimal, places: int) -> int:
+    """An amount in the currency's smallest unit (cents), rounded ROUND_HALF_UP: never int(amount * 100)."""
+    return int(quantize(amount, places).scaleb(places).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def from_minor_units(minor: int, places: int) -> Decimal:
+    return Decimal(int(minor)).scaleb(-places)

@@ -122,6 +122,14 @@ CELERY_BROKER_URL_REDACTED = _redact(CELERY_BROKER_URL)
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")
 # Days a new order's invoice gives the client to pay.
 PORTAL_ORDER_INVOICE_DUE_DAYS = env.int("PORTAL_ORDER_INVOICE_DUE_DAYS", default=0)
+# The pretend card gateway for demos and browser tests; always offered when DEBUG is on.
+PORTAL_SANDBOX_GATEWAY = env.bool("PORTAL_SANDBOX_GATEWAY", default=False)
+# Shown on invoices and their PDFs.
+PORTAL_COMPANY_ADDRESS = env("PORTAL_COMPANY_ADDRESS", default="1 Example Street\n10115 Berlin\nGermany")
+PORTAL_COMPANY_TAX_ID = env("PORTAL_COMPANY_TAX_ID", default="")
+PORTAL_COMPANY_EMAIL = env("PORTAL_COMPANY_EMAIL", default="billing@example.com")
+# A PNG or JPEG file; empty: the company name is printed instead.
+PORTAL_COMPANY_LOGO = env("PORTAL_COMPANY_LOGO", default="")
 
 LOGGING = {
     "version": 1,
@@ -132,3 +140,10 @@ LOGGING = {
     # In-process tasks would log every event dispatch; workers keep their own task log.
     "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
 }
+
+# --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------
+# MaxMind-format databases (GeoLite2/GeoIP2, or built with `manage.py build_geoip_db`); the project ships none.
+# Empty or missing: the GeoIP rules are skipped with a warning. One file may serve as all three.
+FRAUD_GEOIP_CITY_DB = env("FRAUD_GEOIP_CITY_DB", default="")  # City or Country database
+FRAUD_GEOIP_ASN_DB = env("FRAUD_GEOIP_ASN_DB", default="")
+FRAUD_GEOIP_ANONYMOUS_DB = env("FRAUD_GEOIP_ANONYMOUS_DB", default="")

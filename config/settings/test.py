@@ -8,3 +8,4 @@ from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+PORTAL_SANDBOX_GATEWAY = True  # the browser tests pay with it
