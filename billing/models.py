@@ -157,6 +157,13 @@ class Invoice(FSMModelMixin, models.Model):
 
     PAYABLE_STATUSES = (Status.UNPAID, Status.COLLECTIONS)
 
+    @property
+    def display_number(self) -> str:
+        """The number, or what the invoice is until it has one."""
+        if self.number:
+            return self.number
+        return f"{'Draft' if self.status == self.Status.DRAFT else 'Proforma'} #{self.pk}"
+
     def not_sent(self) -> bool:
         return self.sent_at is None
 

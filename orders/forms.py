@@ -27,3 +27,48 @@ class AcceptOrderForm(ReasonForm):
                 required=False, initial=True, label="Send to registrar"
             )
             self.domain_rows.append((domain, self[f"dom_{domain.pk}_registrar"]))
+
+
+class AddToCartForm(forms.Form):
+    """A product with one of its prices, and the domain when the product needs one."""
+
+    billing_cycle = forms.ChoiceField(label="Billing cycle")
+    domain = forms.CharField(required=False, max_length=253, help_text="e.g. example.com")
+    domain_action = forms.ChoiceField(
+        required=False, choices=[("register", "Register it"), ("transfer", "Transfer it to us")], initial="register"
+    )
+
+    def __init__(self, *args, product, prices, currency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.product = product
+        self.fields["billing_cycle"].choices = [
+            (
+                price.billing_cycle,
+                f"{price.get_billing_cycle_display()}: {currency.format(price.price)}"
+                + (f" + {currency.format(price.setup_fee)} setup" if price.setup_fee else ""),
+            )
+            for price in prices
+        ]
+        needs_domain = product.requires_domain or product.type == "domain"
+        self.fields["domain"].required = needs_domain
+        if product.type != "domain":
+            del self.fields["domain_action"]
+        if not needs_domain:
+            self.fields["domain"].help_text = "Optional."
+
+
+class CheckoutForm(forms.Form):
+    promo_code = forms.CharField(required=False, max_length=50, label="Promotion code")
+    accept_terms = forms.BooleanField(label="I accept the terms of service")
+
+
+class ProfileForm(forms.Form):
+    company_name = forms.CharField(required=False, max_length=200)
+    contact_name = forms.CharField(max_length=200, label="Your name")
+    address_1 = forms.CharField(required=False, max_length=200, label="Address")
+    address_2 = forms.CharField(required=False, max_length=200, label="Address (line 2)")
+    city = forms.CharField(required=False, max_length=100)
+    state = forms.CharField(required=False, max_length=100, label="State / region")
+    postcode = forms.CharField(required=False, max_length=20)
+    country = forms.CharField(max_length=2, help_text="Two-letter code, e.g. DE")
+    phone = forms.CharField(required=False, max_length=40)

@@ -45,6 +45,7 @@ class Product(models.Model):
     requires_domain = models.BooleanField(default=False, help_text="The client names a domain for this service.")
     stock_control = models.BooleanField(default=False)
     stock_quantity = models.PositiveIntegerField(default=0)
+    taxable = models.BooleanField(default=True, help_text="Taxes apply to this product and its setup fee.")
     hidden = models.BooleanField(default=False)
     retired = models.BooleanField(default=False, help_text="No longer sold; existing services keep working.")
     sort_order = models.PositiveIntegerField(default=0)

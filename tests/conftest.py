@@ -87,3 +87,13 @@ def pending_order(customer, hosting, domain_product, place):
         CartItem(product_id=hosting.pk, billing_cycle=BillingCycle.MONTHLY, domain="shop.example.com"),
         CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="shop-example.com"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Log-in failure counts live in the cache: every test starts without any."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,6 +1,6 @@
 """Every write of the billing app. Import from here: `from billing.services import invoice_create`."""
 
-from billing.services.clients import client_create
+from billing.services.clients import client_create, client_update_contact
 from billing.services.invoices import (
     InvoiceLine,
     invoice_cancel,
@@ -31,6 +31,7 @@ __all__ = [
     "InvoiceLine",
     "PaymentOutcome",
     "client_create",
+    "client_update_contact",
     "credit_add",
     "credit_apply",
     "credit_remove",

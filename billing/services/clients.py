@@ -58,3 +58,41 @@ def client_create(
             message=f"Client {client} created",
         )
     return client
+
+
+CONTACT_FIELDS = (
+    "company_name",
+    "contact_name",
+    "address_1",
+    "address_2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "phone",
+)
+
+
+def client_update_contact(*, client_id: int, changes: dict[str, str], actor: Actor) -> Client:
+    """Change a client's contact details (not the login email, which is the account's identity)."""
+    unknown = set(changes) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValidationError(f"These details cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        client = Client.objects.select_for_update(of=("self",)).get(pk=client_id)
+        before = {field: getattr(client, field) for field in changes}
+        for field, value in changes.items():
+            setattr(client, field, value.strip().upper() if field == "country" else value.strip())
+        client.full_clean(exclude=["status", "user"])
+        changed = [field for field in changes if getattr(client, field) != before[field]]
+        if not changed:
+            return client
+        client.save(update_fields=changed)
+        activity_record(
+            actor=actor,
+            action="client_contact_changed",
+            subject=client,
+            client_id=client.pk,
+            message=f"Contact details changed: {', '.join(changed)}",
+        )
+    return client

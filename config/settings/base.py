@@ -3,6 +3,7 @@
 No DATABASE_URL: a SQLite file next to manage.py. No REDIS_URL: Celery tasks run in-process.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -77,6 +78,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed log-ins allowed per account and per IP address within the window (orders/auth.py).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clientarea:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -118,6 +122,18 @@ def _redact(url: str) -> str:
 
 CELERY_BROKER_URL_REDACTED = _redact(CELERY_BROKER_URL)
 
+# The cache holds log-in failure counts: shared through Redis when there is one, per process otherwise.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "portal"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Password reset links and other mail: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")
 # Days a new order's invoice gives the client to pay.
@@ -138,7 +154,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # In-process tasks would log every event dispatch; workers keep their own task log.
-    "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
+    "loggers": {
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
+        # WeasyPrint logs every step of every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------

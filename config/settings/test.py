@@ -9,3 +9,5 @@ from .base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 PORTAL_SANDBOX_GATEWAY = True  # the browser tests pay with it
+# Each test starts with an empty cache (tests/conftest.py clears it), whether or not REDIS_URL is set.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

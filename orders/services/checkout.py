@@ -70,14 +70,18 @@ def order_place(
         order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
         lines = _create_items(order, priced, client=client, currency=currency, today=today)
         if promotion is not None:
-            discount = sum((p.discount for p in priced), ZERO)
-            lines.append(
-                InvoiceLine(
-                    kind=InvoiceItem.Kind.PROMOTION,
-                    description=f"Promotion code {promotion.code}: {_promo_text(promotion, currency)}",
-                    amount=-discount,
-                )
-            )
+            # One discount line per tax treatment, so a discount on a taxed product lowers the taxed base only.
+            for taxed in (True, False):
+                discount = sum((p.discount for p in priced if p.product.taxable is taxed), ZERO)
+                if discount > 0:
+                    lines.append(
+                        InvoiceLine(
+                            kind=InvoiceItem.Kind.PROMOTION,
+                            description=f"Promotion code {promotion.code}: {_promo_text(promotion, currency)}",
+                            amount=-discount,
+                            taxed=taxed,
+                        )
+                    )
             Promotion.objects.filter(pk=promotion.pk).update(uses=F("uses") + 1)
         due = today + datetime.timedelta(days=settings.PORTAL_ORDER_INVOICE_DUE_DAYS)
         invoice = invoice_create(client=client, lines=lines, actor=actor, issue_date=today, due_date=due)
@@ -242,6 +246,7 @@ def _create_items(
                     description=f"Domain {action.label} - {domain.name} - {years} year{'s' if years > 1 else ''}",
                     period_start=today,
                     period_end=_period_end(today, 12 * years),
+                    taxed=product.taxable,
                 )
             )
             related_id = domain.pk
@@ -272,6 +277,7 @@ def _create_items(
                     description=f"{product.group.name} - {product.name}{f' ({p.domain})' if p.domain else ''}{period}",
                     period_start=today,
                     period_end=end,
+                    taxed=product.taxable,
                 )
             )
             related_id = service.pk
@@ -286,6 +292,7 @@ def _create_items(
                     amount=price.setup_fee,
                     description=f"Setup fee - {product.name}",
                     period_start=today,
+                    taxed=product.taxable,
                 )
             )
     return lines

@@ -1,0 +1,14 @@
+"""Client-area invoice pages, included by orders.urls under the "clientarea" namespace."""
+
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path("invoices/", views.invoice_list, name="invoice_list"),
+    path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:invoice_id>/pay/<slug:gateway_code>/", views.invoice_pay, name="invoice_pay"),
+    path("invoices/<int:invoice_id>/sandbox-charge/", views.sandbox_charge, name="sandbox_charge"),
+    path("invoices/<int:invoice_id>/apply-credit/", views.invoice_apply_credit, name="invoice_apply_credit"),
+    path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf_download, name="invoice_pdf"),
+]

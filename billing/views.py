@@ -1,0 +1,168 @@
+"""Client area: invoices. Every view finds its invoice through the logged-in client, so another client's id
+is a 404, never a 403: nobody learns what exists."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from billing.gateways import (
+    GatewayError,
+    GatewayNotAvailable,
+    PaymentDeclined,
+    SandboxCard,
+    gateway_for,
+    gateways_for_invoice,
+)
+from billing.models import Client, Invoice
+from billing.pdf import invoice_pdf, invoice_pdf_filename
+from billing.selectors import client_invoices
+from billing.services import credit_apply
+from billing.services.gateway_events import gateway_event_store
+
+logger = logging.getLogger(__name__)
+
+INVOICES_PER_PAGE = 25
+
+
+def client_of(request: HttpRequest) -> Client:
+    """The logged-in user's billing account; a user without one (staff) has no client area pages."""
+    client = getattr(request.user, "client", None)
+    if client is None:
+        raise Http404("This login has no client account.")
+    return client
+
+
+def _invoice_of(request: HttpRequest, invoice_id: int) -> Invoice:
+    client = client_of(request)
+    return get_object_or_404(client_invoices(client=client), pk=invoice_id)
+
+
+@login_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    client = client_of(request)
+    invoices = client_invoices(client=client)
+    status = request.GET.get("status", "")
+    if status in Invoice.Status.values:
+        invoices = invoices.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(invoices, INVOICES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "clientarea/invoice_list.html",
+        {"client": client, "page": page, "status": status, "statuses": Invoice.Status.choices},
+    )
+
+
+@login_required
+def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = _invoice_of(request, invoice_id)
+    client = invoice.client
+    context = {
+        "client": client,
+        "invoice": invoice,
+        "items": invoice.items.all(),
+        "transactions": invoice.transactions.order_by("date", "id"),
+        "gateways": gateways_for_invoice(invoice=invoice, client=client),
+        "credit_usable": min(client.credit_balance, invoice.balance_due) if invoice.is_payable else 0,
+    }
+    return render(request, "clientarea/invoice_detail.html", context)
+
+
+@login_required
+@require_POST
+def invoice_pay(request: HttpRequest, invoice_id: int, gateway_code: str) -> HttpResponse:
+    invoice = _invoice_of(request, invoice_id)
+    detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
+    offered = {g.code: g for g in gateways_for_invoice(invoice=invoice, client=invoice.client)}
+    gateway = offered.get(gateway_code)
+    if gateway is None:
+        messages.error(request, "That payment method is not available for this invoice.")
+        return redirect(detail_url)
+    return_url = request.build_absolute_uri(detail_url + "?paid=1")
+    cancel_url = request.build_absolute_uri(detail_url)
+    try:
+        start = gateway.start_payment(
+            invoice=invoice,
+            amount=invoice.balance_due,
+            return_url=return_url,
+            cancel_url=cancel_url,
+            actor=request.user,
+        )
+    except (PaymentDeclined, ValidationError) as refused:
+        messages.error(request, "; ".join(getattr(refused, "messages", [str(refused)])))
+        return redirect(detail_url)
+    except GatewayError:
+        logger.exception("starting a %s payment for invoice %s failed", gateway.code, invoice.pk)
+        messages.error(request, f"{gateway.name} is unavailable right now. Try again or choose another method.")
+        return redirect(detail_url)
+    if start.redirect_url:
+        return redirect(start.redirect_url)
+    if start.done:
+        messages.success(request, f"Paid with {gateway.name}.")
+        return redirect(detail_url)
+    template = start.form_template or "clientarea/payment_instructions.html"
+    return render(request, template, {"invoice": invoice, "gateway": gateway, "instructions": start.instructions})
+
+
+@login_required
+@require_POST
+def sandbox_charge(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """The sandbox card form's answer: approve or decline. Approved, it goes the way of a Stripe webhook."""
+    invoice = _invoice_of(request, invoice_id)
+    detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
+    try:
+        gateway = gateway_for(SandboxCard.code)
+    except GatewayNotAvailable:
+        raise Http404("No sandbox gateway") from None
+    if gateway.unavailable_reason() or not invoice.is_payable:
+        messages.error(request, "The sandbox card cannot pay this invoice.")
+        return redirect(detail_url)
+    try:
+        incoming = gateway.charge(
+            invoice=invoice, amount=invoice.balance_due, approve=request.POST.get("outcome") == "approve"
+        )
+    except PaymentDeclined as declined:
+        messages.error(request, str(declined))
+        return redirect(detail_url)
+    gateway_event_store(gateway_code=gateway.code, incoming=incoming)
+    messages.success(request, "Payment received. Thank you!")
+    return redirect(detail_url)
+
+
+@login_required
+@require_POST
+def invoice_apply_credit(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = _invoice_of(request, invoice_id)
+    detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
+    raw = request.POST.get("amount", "").strip()
+    try:
+        amount = Decimal(raw) if raw else None
+    except InvalidOperation:
+        messages.error(request, f"{raw!r} is not an amount.")
+        return redirect(detail_url)
+    try:
+        credit_apply(invoice_id=invoice.pk, client_id=invoice.client_id, amount=amount, actor=request.user)
+    except ValidationError as refused:
+        messages.error(request, "; ".join(refused.messages))
+    else:
+        messages.success(request, "Credit applied.")
+    return redirect(detail_url)
+
+
+@login_required
+def invoice_pdf_download(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = _invoice_of(request, invoice_id)
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+    return response

@@ -1,0 +1,11 @@
+"""Client-area service and domain pages, included by orders.urls under the "clientarea" namespace."""
+
+from django.urls import path
+
+from provisioning import views
+
+urlpatterns = [
+    path("services/", views.service_list, name="service_list"),
+    path("services/<int:service_id>/", views.service_detail, name="service_detail"),
+    path("domains/", views.domain_list, name="domain_list"),
+]
