@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from billing.cycles import BillingCycle
-from billing.models import Currency
-from billing.services import client_create
+from billing.models import Currency, TaxRule
+from billing.services import client_create, credit_add, payment_record
 from orders.models import Product, ProductGroup, ProductPricing, Promotion
 from orders.services import CartItem, order_accept, order_place
 from provisioning.models import AutoSetup, Server, ServerGroup
@@ -153,6 +153,9 @@ class Command(BaseCommand):
                         setup_fee=currency.quantize(Decimal(setup) * rate),
                     )
         Promotion.objects.create(code="WELCOME10", value=Decimal("10"))
+        TaxRule.objects.create(level=1, name="VAT", country="DE", rate=Decimal("19"))
+        TaxRule.objects.create(level=1, name="VAT", country="GB", rate=Decimal("20"))
+        TaxRule.objects.create(level=1, name="State tax", country="US", state="OR", rate=Decimal("0"))
 
         currency_for = {"DE": eur, "GB": eur, "US": usd}
         clients = [
@@ -181,6 +184,14 @@ class Command(BaseCommand):
             ],
         )
         order_accept(order=bob_order, actor=None, reason="Demo: accepted on load")
+        payment_record(
+            invoice_id=bob_order.invoice_id,
+            amount=bob_order.invoice.balance_due,
+            gateway="banktransfer",
+            gateway_transaction_id="DEMO-BANK-0001",
+            actor=None,
+        )
+        credit_add(client_id=carol.pk, amount=Decimal("20.00"), reason="Demo: welcome credit", actor=None)
         order_place(
             client=carol,
             actor=carol.user,
