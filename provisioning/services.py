@@ -10,11 +10,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.cycles import add_months
 from billing.fsm import apply_transition
-from billing.models import Client, Currency
+from billing.models import Client, Currency, InvoiceItem
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, email_queue
 from provisioning.models import Domain, Service
@@ -226,3 +227,27 @@ def order_items_delete(*, order_id: int) -> None:
     """Remove an order's services and domains. The caller holds their locks and has checked none is live."""
     Service.objects.filter(order_id=order_id).delete()
     Domain.objects.filter(order_id=order_id).delete()
+
+
+def items_paid_through(*, invoice_id: int) -> int:
+    """The invoice was paid: each service and domain it billed for a period is now due again the day after that
+    period. Only ever moves a due date forward, so handling the payment twice changes nothing. Returns how many
+    items moved."""
+    lines = InvoiceItem.objects.filter(
+        invoice_id=invoice_id,
+        kind__in=(InvoiceItem.Kind.SERVICE, InvoiceItem.Kind.DOMAIN),
+        related_id__isnull=False,
+        period_end__isnull=False,
+    ).values_list("kind", "related_id", "period_end")
+    moved = 0
+    with transaction.atomic():
+        for kind, related_id, period_end in lines:
+            model = Service if kind == InvoiceItem.Kind.SERVICE else Domain
+            paid_until = period_end + datetime.timedelta(days=1)
+            # Not a status: a plain set-based update of a date, guarded so it never moves backwards.
+            moved += (
+                model.objects.filter(pk=related_id)
+                .filter(Q(next_due_date__isnull=True) | Q(next_due_date__lt=paid_until))
+                .update(next_due_date=paid_until)
+            )
+    return moved

@@ -1,0 +1,12 @@
+"""How provisioning reacts to events of the layers below it. Registered in ProvisioningConfig.ready(); listed by
+`manage.py trigger_map`."""
+
+from notifications.bus import register
+from notifications.models import Event
+from provisioning.services import items_paid_through
+
+
+@register("InvoicePaid", priority=10)
+def extend_items_on_payment(event: Event) -> None:
+    """A paid invoice moves the next due date of what it billed past the period it paid for."""
+    items_paid_through(invoice_id=int(event.payload["invoice_id"]))
