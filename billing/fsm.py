@@ -13,9 +13,11 @@ def apply_transition(bound_transition: Any, *, label: str, **kwargs: Any) -> Non
     """
     instance = bound_transition.__self__
     if not can_proceed(bound_transition):
+        kind = instance._meta.verbose_name.capitalize()
+        name = str(instance)
+        # "Invoice INV-1 is Paid", not "Invoice Invoice INV-1 is Paid", for models whose str() names the kind.
+        subject = name if name.lower().startswith(kind.lower()) else f"{kind} {name}"
         raise ValidationError(
-            f"{instance._meta.verbose_name.capitalize()} {instance} is {instance.get_status_display()} "
-            f"and cannot be {label}.",
-            code="transition_refused",
+            f"{subject} is {instance.get_status_display()} and cannot be {label}.", code="transition_refused"
         )
     bound_transition(**kwargs)

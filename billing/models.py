@@ -289,7 +289,11 @@ class Transaction(models.Model):
                 condition=Q(amount_in__gte=0, amount_out__gte=0, fees__gte=0), name="billing_tx_amounts_not_negative"
             ),
         ]
-        indexes = [models.Index(fields=["client", "-date"], name="billing_tx_client_date")]
+        indexes = [
+            models.Index(fields=["client", "-date"], name="billing_tx_client_date"),
+            models.Index(fields=["-date", "-id"], name="billing_tx_date"),
+            models.Index(fields=["gateway_transaction_id"], name="billing_tx_gateway_tx_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.gateway} {self.gateway_transaction_id or self.pk}"
@@ -425,6 +429,7 @@ class GatewayEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["gateway", "event_id"], name="billing_gateway_event_once"),
         ]
+        indexes = [models.Index(fields=["status", "-id"], name="billing_gwevent_status")]
 
     def __str__(self) -> str:
         return f"{self.gateway} {self.event_type} {self.event_id}"

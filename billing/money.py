@@ -12,6 +12,8 @@ from django.db import models
 MONEY_MAX_DIGITS = 14
 MONEY_DECIMAL_PLACES = 2
 ZERO = Decimal("0")
+# The first amount a money column cannot hold.
+MONEY_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 
 
 def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like the field class it returns

@@ -77,7 +77,9 @@ def line_tax(amount: Decimal, setup: TaxSetup, places: int) -> LineTax:
         return LineTax(net=net, tax_1=taxes, tax_2=ZERO)
     if r1 == 0:
         return LineTax(net=net, tax_1=ZERO, tax_2=taxes)
-    tax_1 = quantize(net * r1, places)
+    # Split what the line holds in proportion to each level's share, so neither level can go negative.
+    share_1 = r1 / (r1 + r2 + (r1 * r2 if setup.compound else 0))
+    tax_1 = quantize(taxes * share_1, places)
     return LineTax(net=net, tax_1=tax_1, tax_2=taxes - tax_1)
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from billing.gateways import GatewayError, IncomingEvent, gateway_for
 from billing.models import GatewayEvent, Invoice, Transaction
 from billing.money import from_minor_units
-from billing.services.payments import money_validate, payment_record, refund_record, refundable_on
+from billing.services.payments import REFUNDABLE_KINDS, money_validate, payment_record, refund_limit, refund_record
 from notifications.bus import emit
 from notifications.services import Actor
 
@@ -112,40 +112,44 @@ class RefundMethod:
 
 
 def payment_refund(*, payment_id: int, amount: Decimal, method: str, actor: Actor, reason: str = "") -> Transaction:
-    """Refund (part of) a payment and record it. The refund is checked before the gateway is called, so the
-    gateway is only asked for what we will be able to record."""
-    try:
-        payment = Transaction.objects.select_related("invoice", "currency").get(pk=payment_id)
-    except Transaction.DoesNotExist:
-        raise ValidationError(f"There is no payment #{payment_id}.") from None
-    money_validate(amount, payment.currency, what="The refund")
-    if payment.invoice is None or payment.kind != Transaction.Kind.PAYMENT:
-        raise ValidationError("Only a payment on an invoice can be refunded.")
+    """Refund (part of) a payment and record it. The invoice stays locked from the check through the gateway
+    call to the record, so two admins refunding at once cannot both pass the check; the gateway is only asked
+    for what we are about to record. (A rare admin action: holding the lock over one API call is acceptable.)"""
     if method not in (RefundMethod.GATEWAY, RefundMethod.CREDIT, RefundMethod.MANUAL):
         raise ValidationError(f"Unknown refund method {method!r}.")
-    if payment.invoice.status != Invoice.Status.PAID:
-        raise ValidationError(
-            f"{payment.invoice} is {payment.invoice.get_status_display()}: only paid invoices are refunded."
-        )
-    if method != RefundMethod.CREDIT and amount > refundable_on(payment):
-        raise ValidationError(
-            f"A refund of {payment.currency.format(amount)} is more than the "
-            f"{payment.currency.format(refundable_on(payment))} that can still be refunded on this payment."
-        )
-    refund_id = ""
-    if method == RefundMethod.GATEWAY:
-        gateway = gateway_for(payment.gateway)
-        if not gateway.supports_refund:
+    with transaction.atomic():
+        try:
+            payment = Transaction.objects.select_related("currency").get(pk=payment_id)
+        except Transaction.DoesNotExist:
+            raise ValidationError(f"There is no payment #{payment_id}.") from None
+        if payment.invoice_id is None or payment.kind not in REFUNDABLE_KINDS:
+            raise ValidationError("Only a payment on an invoice can be refunded.")
+        if payment.kind == Transaction.Kind.CREDIT_APPLIED and method != RefundMethod.CREDIT:
+            raise ValidationError("Credit applied to an invoice can only be refunded to the client's credit.")
+        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=payment.invoice_id)
+        money_validate(amount, payment.currency, what="The refund")
+        if invoice.status != Invoice.Status.PAID:
+            raise ValidationError(f"{invoice} is {invoice.get_status_display()}: only paid invoices are refunded.")
+        limit = refund_limit(payment, invoice)
+        if amount > limit:
             raise ValidationError(
-                f"{gateway.name} cannot send money back: refund it yourself and record it as sent by hand, "
-                "or refund to the client's credit."
+                f"A refund of {payment.currency.format(amount)} is more than the "
+                f"{payment.currency.format(limit)} that can still be refunded on this payment."
             )
-        refund_id = gateway.refund(payment=payment, amount=amount)
-    return refund_record(
-        payment_id=payment_id,
-        amount=amount,
-        actor=actor,
-        to_credit=method == RefundMethod.CREDIT,
-        gateway_refund_id=refund_id,
-        reason=reason,
-    )
+        refund_id = ""
+        if method == RefundMethod.GATEWAY:
+            gateway = gateway_for(payment.gateway)
+            if not gateway.supports_refund:
+                raise ValidationError(
+                    f"{gateway.name} cannot send money back: refund it yourself and record it as sent by hand, "
+                    "or refund to the client's credit."
+                )
+            refund_id = gateway.refund(payment=payment, amount=amount)
+        return refund_record(
+            payment_id=payment_id,
+            amount=amount,
+            actor=actor,
+            to_credit=method == RefundMethod.CREDIT,
+            gateway_refund_id=refund_id,
+            reason=reason,
+        )

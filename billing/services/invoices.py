@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing.fsm import apply_transition
 from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
-from billing.money import ZERO
+from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
 from notifications.bus import emit
@@ -45,7 +45,8 @@ def number_format_validate(number_format: str) -> None:
         raise ValidationError(
             f"Unknown placeholder in {number_format!r}: use {{YEAR}}, {{MONTH}}, {{SEQ}} or {{SEQ:06}}."
         )
-    if "MONTH" in number_format and "YEAR" not in number_format:
+    used = {m.group(1) for m in _PLACEHOLDER.finditer(number_format)}
+    if "MONTH" in used and "YEAR" not in used:
         raise ValidationError("A format with {MONTH} needs {YEAR} too, or numbers would repeat every year.")
 
 
@@ -141,7 +142,11 @@ def _lines_validate(lines: list[InvoiceLine], client: Client) -> None:
     for line in lines:
         if not isinstance(line.amount, Decimal):
             raise ValidationError(f"Line {line.description!r}: amounts are Decimal, not {type(line.amount).__name__}.")
-        if not line.amount.is_finite() or line.amount != currency.quantize(line.amount):
+        if not line.amount.is_finite():
+            raise ValidationError(f"Line {line.description!r}: the amount is not a number.")
+        if abs(line.amount) >= MONEY_LIMIT:
+            raise ValidationError(f"Line {line.description!r}: {line.amount} is larger than the books can hold.")
+        if line.amount != currency.quantize(line.amount):
             raise ValidationError(
                 f"Line {line.description!r}: {line.amount} has more than {currency.decimal_places} decimal places."
             )
@@ -159,8 +164,6 @@ def invoice_create(
     """Create an invoice in the client's currency with its lines, taxes and totals. An Unpaid one gets its
     number (unless invoices are proforma) and, when the setting is on, the client's credit. InvoiceCreated is
     emitted after commit."""
-    from billing.services.payments import credit_apply_locked  # payments build on invoices, not the reverse
-
     if status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
         raise ValidationError("A new invoice is either Draft or Unpaid.")
     _lines_validate(lines, client)
@@ -183,8 +186,6 @@ def invoice_create(
         )
         if status == Invoice.Status.UNPAID:
             invoice.publish()
-            if _numbered_when_unpaid(billing):
-                _number_allocate(invoice, on=issue_date, billing=billing)
         invoice.save()
         InvoiceItem.objects.bulk_create(
             InvoiceItem(
@@ -200,6 +201,9 @@ def invoice_create(
             for line in lines
         )
         invoice_recalculate(invoice, lines=[Line(amount=line.amount, taxed=line.taxed) for line in lines])
+        if status == Invoice.Status.UNPAID:
+            # Numbered as late as possible: the counter row stays locked until commit, blocking other invoices.
+            _number_if_numbered_when_unpaid(invoice, on=issue_date, billing=billing)
         activity_record(
             actor=actor,
             action="invoice_created",
@@ -214,23 +218,43 @@ def invoice_create(
             total=str(invoice.total),
             currency=currency.code,
         )
-        if status == Invoice.Status.UNPAID and billing.auto_apply_credit and invoice.total > 0:
-            locked_client = Client.objects.select_for_update().get(pk=client.pk)
-            if locked_client.credit_balance > 0:
-                credit_apply_locked(invoice=invoice, client=locked_client, amount=None, actor=actor)
+        if status == Invoice.Status.UNPAID:
+            _settle_if_possible(invoice, billing=billing, actor=actor)
     return invoice
 
 
+def _number_if_numbered_when_unpaid(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:
+    if _numbered_when_unpaid(billing) and not invoice.number:
+        _number_allocate(invoice, on=on, billing=billing)
+        invoice.save(update_fields=["number", "updated_at"])
+
+
+def _settle_if_possible(invoice: Invoice, *, billing: BillingSettings, actor: Actor) -> None:
+    """A newly Unpaid invoice takes the client's credit when the setting is on, and one that comes to nothing
+    (a free product, a 100% promotion) is Paid at once: otherwise nothing could ever settle it."""
+    from billing.services.payments import credit_apply_locked, mark_paid_if_settled
+
+    if billing.auto_apply_credit and invoice.balance_due > 0:
+        client = Client.objects.select_for_update(of=("self",)).get(pk=invoice.client_id)
+        if client.credit_balance > 0:
+            credit_apply_locked(invoice=invoice, client=client, amount=None, actor=actor)
+            return  # credit_apply_locked marks it paid when the credit covered it
+    mark_paid_if_settled(invoice, at=timezone.now(), actor=actor)
+
+
 def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None = None) -> Invoice:
-    """Draft -> Unpaid: the invoice is final and gets its number (unless invoices are proforma)."""
+    """Draft -> Unpaid: the invoice is final, dated today and numbered (unless invoices are proforma); it takes
+    the client's credit when the setting is on."""
     today = today or timezone.localdate()
     billing = BillingSettings.load()
     with transaction.atomic():
         invoice = _locked(invoice_id)
         apply_transition(invoice.publish, label="issued")
-        if _numbered_when_unpaid(billing):
-            _number_allocate(invoice, on=today, billing=billing)
-        invoice.save(update_fields=["status", "number", "updated_at"])
+        # Dated the day it is issued, so its date and the year in its number agree.
+        invoice.due_date = max(invoice.due_date, today) if invoice.due_date else today
+        invoice.date = today
+        invoice.save(update_fields=["status", "date", "due_date", "updated_at"])
+        _number_if_numbered_when_unpaid(invoice, on=today, billing=billing)
         activity_record(
             actor=actor,
             action="invoice_issued",
@@ -239,6 +263,7 @@ def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None 
             message=f"{invoice} issued",
         )
         emit("InvoiceIssued", invoice_id=invoice.pk, client_id=invoice.client_id, number=invoice.number or "")
+        _settle_if_possible(invoice, billing=billing, actor=actor)
     return invoice
 
 
@@ -246,7 +271,10 @@ def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None 
 
 
 def _locked(invoice_id: int) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=invoice_id)
+    try:
+        return Invoice.objects.select_for_update(of=("self",)).select_related("currency").get(pk=invoice_id)
+    except Invoice.DoesNotExist:
+        raise ValidationError(f"There is no invoice #{invoice_id}.") from None
 
 
 def _move(invoice: Invoice, bound_transition, *, label: str, action: str, message: str, event: str, actor: Actor):

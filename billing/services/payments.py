@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing.fsm import apply_transition
 from billing.models import BillingSettings, Client, Currency, Invoice, Transaction
-from billing.money import ZERO
+from billing.money import MONEY_LIMIT, ZERO
 from billing.services.invoices import _number_allocate, invoice_recalculate
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label
@@ -35,6 +35,8 @@ def money_validate(amount: Decimal, currency: Currency, *, what: str = "The amou
         raise ValidationError(f"{what} must be a Decimal, not {type(amount).__name__}.")
     if not amount.is_finite():
         raise ValidationError(f"{what} is not a number.")
+    if abs(amount) >= MONEY_LIMIT:
+        raise ValidationError(f"{what} {amount} is larger than the books can hold ({MONEY_LIMIT - 1:,}).")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise ValidationError(f"{what} must be {'zero or more' if allow_zero else 'more than zero'}, not {amount}.")
     if amount != currency.quantize(amount):
@@ -54,7 +56,7 @@ def _lock_client(client_id: int) -> Client:
     return Client.objects.select_for_update(of=("self",)).get(pk=client_id)
 
 
-def _mark_paid_if_settled(invoice: Invoice, *, at: datetime.datetime, actor: Actor) -> bool:
+def mark_paid_if_settled(invoice: Invoice, *, at: datetime.datetime, actor: Actor) -> bool:
     if invoice.balance_due > 0:
         return False
     apply_transition(invoice.mark_paid, label="marked paid", at=at)
@@ -150,15 +152,25 @@ def payment_record(
             gateway=gateway,
         )
         if payable:
-            _mark_paid_if_settled(invoice, at=paid_at, actor=actor)
+            mark_paid_if_settled(invoice, at=paid_at, actor=actor)
     return PaymentOutcome(transaction=payment, created=True, invoice=invoice)
 
 
+REFUNDABLE_KINDS = (Transaction.Kind.PAYMENT, Transaction.Kind.CREDIT_APPLIED)
+
+
 def refundable_on(payment: Transaction) -> Decimal:
-    """What of a payment can still go back through its gateway: what paid the invoice, less refunds so far
-    (an overpayment's excess sits in the client's credit and is removed from there)."""
+    """What of a payment (or of credit applied) can still be refunded: what it put into the invoice, less
+    refunds against it so far. An overpayment's excess sits in the client's credit and is removed from there."""
     refunded = sum((r.amount_out for r in payment.refunds.all()), ZERO)
+    if payment.kind == Transaction.Kind.CREDIT_APPLIED:
+        return -payment.credit_change - refunded
     return payment.amount_in - max(payment.credit_change, ZERO) - refunded
+
+
+def refund_limit(payment: Transaction, invoice: Invoice) -> Decimal:
+    """The most that may be refunded against this payment now: its own remainder, within the invoice's."""
+    return max(ZERO, min(refundable_on(payment), invoice.refundable))
 
 
 def refund_record(
@@ -170,24 +182,33 @@ def refund_record(
     gateway_refund_id: str = "",
     reason: str = "",
 ) -> Transaction:
-    """Record a refund of (part of) a payment on a Paid invoice, as a negative transaction. Through the gateway
-    (the caller has made the gateway call and passes its refund id) or, with `to_credit`, into the client's
-    credit. When everything that went into the invoice has gone back, it moves Paid -> Refunded."""
+    """Record a refund of (part of) a payment on a Paid invoice, as a negative transaction: through the gateway
+    (the caller made the gateway call and passes its refund id) or, with `to_credit`, into the client's credit.
+    Credit applied to the invoice can be refunded too, to credit only. Every refund is limited by what its
+    source put in; when everything that went into the invoice has gone back, it moves Paid -> Refunded."""
     with transaction.atomic():
         try:
-            payment = Transaction.objects.get(pk=payment_id, kind=Transaction.Kind.PAYMENT, invoice__isnull=False)
+            payment = Transaction.objects.get(pk=payment_id, kind__in=REFUNDABLE_KINDS, invoice__isnull=False)
         except Transaction.DoesNotExist:
             raise ValidationError(f"There is no payment #{payment_id} on an invoice to refund.") from None
         invoice = _lock_invoice(payment.invoice_id)
         money_validate(amount, invoice.currency, what="The refund")
         if invoice.status != Invoice.Status.PAID:
             raise ValidationError(f"{invoice} is {invoice.get_status_display()}: only paid invoices are refunded.")
-        limit = invoice.refundable if to_credit else min(refundable_on(payment), invoice.refundable)
+        if payment.kind == Transaction.Kind.CREDIT_APPLIED and not to_credit:
+            raise ValidationError("Credit applied to an invoice can only be refunded to the client's credit.")
+        limit = refund_limit(payment, invoice)
         if amount > limit:
             raise ValidationError(
                 f"A refund of {invoice.currency.format(amount)} is more than the {invoice.currency.format(limit)} "
-                f"that can still be refunded {'on ' + str(invoice) if to_credit else 'on this payment'}."
+                "that can still be refunded on this payment."
             )
+        gateway_refund_id = gateway_refund_id.strip()
+        if gateway_refund_id:
+            gateway = CREDIT_GATEWAY if to_credit else payment.gateway
+            earlier = Transaction.objects.filter(gateway=gateway, gateway_transaction_id=gateway_refund_id).first()
+            if earlier is not None:  # the gateway answered a repeated request with the refund it made before
+                return earlier
         refund = Transaction.objects.create(
             kind=Transaction.Kind.REFUND,
             client_id=invoice.client_id,
@@ -195,7 +216,7 @@ def refund_record(
             refund_of=payment,
             currency=invoice.currency,
             gateway=CREDIT_GATEWAY if to_credit else payment.gateway,
-            gateway_transaction_id=gateway_refund_id.strip(),
+            gateway_transaction_id=gateway_refund_id,
             description=f"Refund of {invoice}" + (f": {reason}" if reason else ""),
             amount_out=amount,
             credit_change=amount if to_credit else ZERO,
@@ -259,10 +280,17 @@ def _credit_reason(reason: str) -> str:
     return reason
 
 
+def _lock_client_for_credit(client_id: int) -> Client:
+    try:
+        return Client.objects.select_for_update(of=("self",)).select_related("currency").get(pk=client_id)
+    except Client.DoesNotExist:
+        raise ValidationError(f"There is no client #{client_id}.") from None
+
+
 def credit_add(*, client_id: int, amount: Decimal, reason: str, actor: Actor) -> Transaction:
     reason = _credit_reason(reason)
     with transaction.atomic():
-        client = Client.objects.select_for_update(of=("self",)).select_related("currency").get(pk=client_id)
+        client = _lock_client_for_credit(client_id)
         money_validate(amount, client.currency)
         entry = _credit_entry(
             client=client, kind=Transaction.Kind.CREDIT_ADDED, change=amount, actor=actor, description=reason
@@ -281,7 +309,7 @@ def credit_add(*, client_id: int, amount: Decimal, reason: str, actor: Actor) ->
 def credit_remove(*, client_id: int, amount: Decimal, reason: str, actor: Actor) -> Transaction:
     reason = _credit_reason(reason)
     with transaction.atomic():
-        client = Client.objects.select_for_update(of=("self",)).select_related("currency").get(pk=client_id)
+        client = _lock_client_for_credit(client_id)
         money_validate(amount, client.currency)
         entry = _credit_entry(
             client=client, kind=Transaction.Kind.CREDIT_REMOVED, change=-amount, actor=actor, description=reason
@@ -351,7 +379,7 @@ def credit_apply_locked(*, invoice: Invoice, client: Client, amount: Decimal | N
         message=f"{invoice.currency.format(amount)} credit applied to {invoice}",
     )
     emit("InvoiceCreditApplied", invoice_id=invoice.pk, client_id=invoice.client_id, amount=str(amount))
-    _mark_paid_if_settled(invoice, at=timezone.now(), actor=actor)
+    mark_paid_if_settled(invoice, at=timezone.now(), actor=actor)
     return entry
 
 
