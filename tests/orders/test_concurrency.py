@@ -76,7 +76,7 @@ def test_two_admins_accepting_at_once_accept_once(pending_order, admin_user):
     for thread in threads:
         thread.join(20)
 
-    assert sorted(results.values(), key=len) == ["ok", f"Order {pending_order} is Active and cannot be accepted."]
+    assert sorted(results.values(), key=len) == ["ok", f"{pending_order} is Active and cannot be accepted."]
     assert list(pending_order.history.values_list("to_status", flat=True)) == ["pending", "active"]
 
 
