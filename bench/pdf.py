@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""Benchmark of the invoice PDF: a fresh render, and the cached re-download of an unchanged invoice.
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_pdf .venv/bin/python bench/pdf.py
+
+Without BENCH_DATABASE_URL it uses a throw-away SQLite file. The bench database is emptied first: never point
+it at a database you care about. The invoice has 10 lines, two tax levels and two payments. Each timed render
+starts from a deleted cache row, so it loads, hashes, renders with WeasyPrint and stores, as a download of a
+changed invoice does; the first render of the process (WeasyPrint's import and font list) is reported apart.
+Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/pdf.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Issue 3, requirement 11.
+TARGETS_MS = {"render p50": 100.0, "cached download p50": 5.0}
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _setup_django(database_url: str) -> None:
+    """As bench/run.py: create the PostgreSQL database if it is missing, migrate, empty it."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    if database_url.startswith("postgres"):
+        import psycopg
+
+        name = database_url.rsplit("/", 1)[1]
+        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def _invoice_with_lines_taxes_and_payments(line_count: int) -> int:
+    from decimal import Decimal
+
+    from billing.models import Currency, TaxRule
+    from billing.services import InvoiceLine, client_create, invoice_create, payment_record
+
+    usd = Currency.objects.create(code="USD", prefix="$", is_default=True)
+    TaxRule.objects.create(level=1, name="VAT", country="DE", rate=Decimal("19"))
+    TaxRule.objects.create(level=2, name="City tax", country="DE", rate=Decimal("2.5"))
+    client = client_create(
+        contact_name="Erika Mustermann",
+        company_name="Kunde GmbH",
+        email="erika@example.com",
+        address_1="Hauptstraße 5",
+        postcode="80331",
+        city="München",
+        country="DE",
+        currency=usd,
+        actor=None,
+    )
+    start = datetime.date(2026, 3, 1)
+    lines = [
+        InvoiceLine(
+            kind="manual",
+            description=f"Starter hosting shop{n}.example.com (monthly)",
+            amount=Decimal("9.99") + n,
+            taxed=n % 3 != 2,
+            period_start=start,
+            period_end=datetime.date(2026, 3, 31),
+        )
+        for n in range(line_count)
+    ]
+    invoice = invoice_create(client=client, lines=lines, actor=None, issue_date=start)
+    half = (invoice.total / 2).quantize(Decimal("0.01"))
+    for reference, amount in (("BT-1", half), ("pi_3PZ0aB2eZvKYlo2C", invoice.total - half)):
+        payment_record(
+            invoice_id=invoice.pk, amount=amount, gateway="banktransfer", gateway_transaction_id=reference, actor=None
+        )
+    return invoice.pk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=10)
+    parser.add_argument("--renders", type=int, default=30)
+    parser.add_argument("--downloads", type=int, default=500)
+    args = parser.parse_args()
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    _setup_django(database_url)
+
+    from django.db import connection
+
+    import billing.pdf as pdf_module
+    from billing.models import Invoice, InvoicePdf
+    from billing.pdf import invoice_pdf
+
+    invoice_id = _invoice_with_lines_taxes_and_payments(args.lines)
+    assert Invoice.objects.get(pk=invoice_id).status == Invoice.Status.PAID
+
+    started = time.perf_counter()
+    content = invoice_pdf(invoice_id)
+    first_render_ms = (time.perf_counter() - started) * 1000
+
+    render_ms, render_cpu_ms = [], []
+    for _ in range(args.renders):
+        InvoicePdf.objects.filter(invoice_id=invoice_id).delete()
+        renders = pdf_module.render_count
+        started, cpu_started = time.perf_counter(), time.process_time()
+        invoice_pdf(invoice_id)
+        render_ms.append((time.perf_counter() - started) * 1000)
+        render_cpu_ms.append((time.process_time() - cpu_started) * 1000)
+        assert pdf_module.render_count == renders + 1
+
+    renders = pdf_module.render_count
+    queries = []
+    with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+        invoice_pdf(invoice_id)
+    cached_ms = []
+    for _ in range(args.downloads):
+        started = time.perf_counter()
+        cached = invoice_pdf(invoice_id)
+        cached_ms.append((time.perf_counter() - started) * 1000)
+    assert pdf_module.render_count == renders, "a cached download rendered"
+    assert cached.startswith(b"%PDF-")
+
+    figures = {
+        "render p50": statistics.median(render_ms),
+        "render p95": _percentile(render_ms, 95),
+        "render CPU p50": statistics.median(render_cpu_ms),
+        "cached download p50": statistics.median(cached_ms),
+        "cached download p95": _percentile(cached_ms, 95),
+        "first render of the process": first_render_ms,
+    }
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    machine = (
+        f"{platform.node()} · {os.cpu_count()} cores · load {load} · Python {platform.python_version()} · "
+        f"{connection.vendor}"
+    )
+    result = {
+        "machine": machine,
+        "lines": args.lines,
+        "renders": args.renders,
+        "downloads": args.downloads,
+        "pdf_bytes": len(content),
+        "cached_download_queries": len(queries),
+        "figures_ms": figures,
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pdf.json").write_text(json.dumps(result, indent=2))
+
+    print(
+        f"{machine}; invoice of {args.lines} lines, 2 taxes, 2 payments ({len(content)} bytes); "
+        f"{args.renders} renders, {args.downloads} cached downloads of {len(queries)} queries"
+    )
+    print("| measure | ms | target |")
+    print("|---|---:|---:|")
+    failed = False
+    for name, value in figures.items():
+        target = TARGETS_MS.get(name)
+        ok = target is None or value <= target
+        failed |= not ok
+        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
