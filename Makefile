@@ -21,9 +21,11 @@ system-deps:
 	@bash .ci/system-deps
 
 ## Serve the portal on http://127.0.0.1:8000/ with SQLite and in-process tasks, after loading demo data.
+## The fraud check uses the demo GeoIP database load_demo builds, unless FRAUD_GEOIP_CITY_DB is set.
 run: install system-deps
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
+	export FRAUD_GEOIP_CITY_DB="$${FRAUD_GEOIP_CITY_DB:-$(CURDIR)/var/geoip-demo.mmdb}"; \
+	$(BIN)/python manage.py load_demo && \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole suite. Set DATABASE_URL / REDIS_URL (as .ci/run does) to include the integration tests.

@@ -173,14 +173,14 @@ def _parse_row(cells: list[str], row: int) -> NetworkRecord:
 
 def _data_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(lines)
-    first = True
+    header_possible = True  # the header may follow comment or blank lines, but no data row
     for cells in reader:
-        if first and cells and cells[0].strip().lower() == "network":
-            first = False
-            continue
-        first = False
         if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
             continue
+        if header_possible and cells[0].strip().lower() == "network":
+            header_possible = False
+            continue
+        header_possible = False
         yield reader.line_num, cells
 
 

@@ -9,6 +9,10 @@ EVENTS: dict[str, str] = {
     "FraudOrder": "An order and its items were marked as fraud.",
     "PendingOrder": "A cancelled or fraud order was set back to pending.",
     "DeleteOrder": "An order, its services, domains and invoice were deleted.",
+    "PreFraudCheck": "The fraud check is about to score an order (at checkout, or again by an admin).",
+    "AfterFraudCheck": "The fraud check scored an order, or failed (error=True); the result is on the order.",
+    "FraudCheckPassed": "An order scored below the fraud threshold, or the check was skipped by a setting.",
+    "FraudCheckFailed": "An order scored at or above the fraud threshold (at checkout it goes to Fraud).",
     # billing
     "InvoiceCreated": "An invoice was created.",
     "InvoiceCancelled": "An invoice was cancelled.",

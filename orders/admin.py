@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -7,6 +9,8 @@ from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
 from billing.admin_mixins import SaveChangedFieldsOnly
+from fraud.engine import RULES as FRAUD_RULES
+from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
 from orders.selectors import order_delete_blockers
@@ -18,6 +22,7 @@ from orders.services import (
     order_mark_fraud,
     order_set_pending,
 )
+from orders.services.fraud import order_fraud_recheck, stored_fraud_result
 from provisioning.selectors import order_items
 
 # Transition method on Order -> (url action, button label, service, confirmation question)
@@ -94,7 +99,16 @@ class HistoryInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(SaveChangedFieldsOnly):
-    list_display = ("number", "created_at", "client_link", "total_display", "status", "payment_status", "ip_address")
+    list_display = (
+        "number",
+        "created_at",
+        "client_link",
+        "total_display",
+        "status",
+        "payment_status",
+        "ip_address",
+        "fraud_score",
+    )
     list_filter = ("status", "created_at")
     list_select_related = ("client", "currency", "invoice")
     search_fields = ("number", "ip_address", "client__contact_name", "client__company_name", "client__email")
@@ -112,7 +126,6 @@ class OrderAdmin(SaveChangedFieldsOnly):
         "ip_address",
         "promo_code",
         "fraud_score",
-        "fraud_result",
     )
     fields = (
         "number",
@@ -125,7 +138,6 @@ class OrderAdmin(SaveChangedFieldsOnly):
         "ip_address",
         "promo_code",
         "fraud_score",
-        "fraud_result",
         "notes",
     )
     inlines = [HistoryInline]
@@ -167,6 +179,11 @@ class OrderAdmin(SaveChangedFieldsOnly):
                 self.admin_site.admin_view(self.transition_view),
                 name="orders_order_transition",
             ),
+            path(
+                "<int:order_id>/fraud-check/",
+                self.admin_site.admin_view(self.fraud_recheck_view),
+                name="orders_order_fraud_recheck",
+            ),
         ]
         return own + super().get_urls()
 
@@ -189,7 +206,11 @@ class OrderAdmin(SaveChangedFieldsOnly):
         if order is not None:
             services, domains = order_items(order_id=order.pk)
             extra_context.update(
-                review_buttons=self.review_buttons(order), order_services=services, order_domains=domains
+                review_buttons=self.review_buttons(order),
+                order_services=services,
+                order_domains=domains,
+                fraud=fraud_report(order),
+                fraud_recheck_url=reverse("admin:orders_order_fraud_recheck", args=[order.pk]),
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -301,3 +322,156 @@ class OrderAdmin(SaveChangedFieldsOnly):
             "all_domains": domains,
         }
         return TemplateResponse(request, "admin/orders/order/delete_order.html", context)
+
+    def fraud_recheck_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        """Run the fraud check again and store its result; the order keeps its status (the admin then decides
+        with the review buttons)."""
+        order = self._order_for_review(request, order_id)
+        if request.method == "POST":
+            try:
+                screening = order_fraud_recheck(order_id=order.pk, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return self._back(order)
+            if screening.failed:
+                self.message_user(
+                    request,
+                    f"The fraud check of {order} failed ({screening.stored['error']}); the stored result is unchanged.",
+                    messages.ERROR,
+                )
+                return self._back(order)
+            stored = screening.stored
+            verdict = "at or above" if screening.is_fraud else "below"
+            order.refresh_from_db()
+            self.message_user(
+                request,
+                f"Fraud check of {order} run again: score {stored['score']}, {verdict} the threshold "
+                f"{stored['threshold']}. The order stays {order.get_status_display()}; "
+                "use the review buttons to change it.",
+                messages.SUCCESS if not screening.is_fraud else messages.WARNING,
+            )
+            return self._back(order)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "order": order,
+            "title": f"Run the fraud check again: {order}",
+            "fraud": fraud_report(order),
+        }
+        return TemplateResponse(request, "admin/orders/order/fraud_recheck.html", context)
+
+
+# GeoIP facts shown on the order page, in this order: (key in the stored result, label).
+_GEOIP_ROWS = (
+    ("network", "Network"),
+    ("country", "Country"),
+    ("region", "Region"),
+    ("city", "City"),
+    ("location", "Location"),
+    ("network_owner", "Network owner"),
+    ("flags", "Flags"),
+    ("databases", "Databases used"),
+)
+_GEOIP_FLAGS = (
+    ("is_anonymous", "anonymous"),
+    ("is_anonymous_vpn", "anonymous VPN"),
+    ("is_public_proxy", "public proxy"),
+    ("is_tor_exit_node", "Tor exit node"),
+    ("is_residential_proxy", "residential proxy"),
+    ("is_hosting_provider", "hosting provider"),
+)
+
+
+def _geoip_rows(geoip: dict) -> list[tuple[str, str]]:
+    values = {
+        "network": geoip.get("network", ""),
+        "country": " ".join(part for part in (geoip.get("country_name", ""), f"({geoip['country_code']})") if part)
+        if geoip.get("country_code")
+        else "",
+        "region": geoip.get("region_name") or geoip.get("region_code", ""),
+        "city": geoip.get("city", ""),
+        "location": (
+            f"{geoip['latitude']}, {geoip['longitude']}"
+            + (f" (within {geoip['accuracy_radius_km']} km)" if geoip.get("accuracy_radius_km") else "")
+            if geoip.get("latitude") is not None and geoip.get("longitude") is not None
+            else ""
+        ),
+        "network_owner": f"AS{geoip['asn']} {geoip.get('as_organization', '')}".strip()
+        if geoip.get("asn") is not None
+        else geoip.get("as_organization", ""),
+        "flags": ", ".join(label for key, label in _GEOIP_FLAGS if geoip.get(key)),
+        "databases": ", ".join(geoip.get("databases", ())),
+    }
+    return [(label, values[key]) for key, label in _GEOIP_ROWS if values[key]]
+
+
+def fraud_report(order: Order) -> dict:
+    """The stored fraud result as the order page shows it, with today's GeoIP warnings (a database that is missing
+    now, whatever it was when the order was checked)."""
+    stored = order.fraud_result or {}
+    result = stored_fraud_result(stored)
+    report = {
+        "checked": bool(stored),
+        "error": stored.get("error", ""),
+        "checked_at": _when(stored.get("checked_at", "")),
+        "checked_by": stored.get("checked_by", ""),
+        "recheck": stored.get("recheck", False),
+        "geoip_warnings_now": geoip_warnings(),
+        "ip": stored.get("ip") or {},
+    }
+    if result is None:
+        return report
+    report.update(
+        result=result,
+        is_fraud=result.is_fraud,
+        rules=[
+            {
+                "code": rule.code,
+                "title": FRAUD_RULES[rule.code].title if rule.code in FRAUD_RULES else rule.code,
+                "points": rule.points,
+                "sentence": rule.sentence,
+            }
+            for rule in result.rules
+        ],
+        geoip_rows=_geoip_rows(stored.get("geoip") or {}),
+        geoip_unavailable=(stored.get("geoip") or {}).get("unavailable_reason", ""),
+        warnings=list(result.warnings),
+        fact_rows=_fact_rows(stored.get("facts") or {}),
+    )
+    return report
+
+
+_FACT_ROWS = (
+    ("billing_country", "Billing country"),
+    ("billing_city", "Billing city"),
+    ("email", "Email"),
+    ("client_age_days", "Client account age (days)"),
+    ("earlier_orders", "Earlier orders by the client"),
+    ("has_paid_invoice", "Client paid an earlier invoice"),
+    ("client_has_active_service", "Client has an active service"),
+    ("earlier_fraud_orders_same_client", "Earlier Fraud orders: same client"),
+    ("earlier_fraud_orders_same_email", "Earlier Fraud orders: same email"),
+    ("earlier_fraud_orders_same_ip", "Earlier Fraud orders: same IP"),
+    ("orders_from_ip_last_hour", "Earlier orders from the IP in the hour before"),
+    ("services_ordered", "Services ordered"),
+    ("paid_by_credit", "Paid by credit"),
+)
+
+
+def _when(text: str) -> datetime.datetime | str:
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _fact_rows(facts: dict) -> list[tuple[str, str]]:
+    rows = [(label, facts[key]) for key, label in _FACT_ROWS if facts.get(key) not in (None, "")]
+    if "order_total" in facts:
+        rows.append(
+            (
+                "Order total",
+                f"{facts['order_total']} {facts.get('currency', '')} (rate {facts.get('exchange_rate', '1')})",
+            )
+        )
+    return [(label, "yes" if value is True else "no" if value is False else str(value)) for label, value in rows]

@@ -138,7 +138,7 @@ class Order(FSMModelMixin, models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        help_text="Filled by the fraud check (a later issue).",
+        help_text="Score of the last fraud check (0-100); empty when the check did not run or failed.",
     )
     fraud_result = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)

@@ -1,6 +1,9 @@
-from django.db.models import Prefetch, QuerySet
+import datetime
+from dataclasses import dataclass
 
-from billing.models import Client
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+
+from billing.models import Client, Invoice
 from billing.selectors import invoice_delete_blocker
 from orders.models import Order, Product, ProductGroup, ProductPricing
 from provisioning.models import Domain, Service
@@ -57,3 +60,75 @@ def product_for_sale(*, product_id: int, currency) -> tuple[Product, list[Produc
         return None
     prices = list(ProductPricing.objects.filter(product=product, currency=currency))
     return (product, prices) if prices else None
+
+
+@dataclass(frozen=True)
+class OrderFraudHistory:
+    """What the portal knows about a client, an email address and an IP address before an order: the counts and
+    flags the fraud check takes (fraud.engine.OrderFacts). Counts never include the order itself."""
+
+    earlier_orders: int
+    earlier_fraud_orders_same_ip: int
+    earlier_fraud_orders_same_email: int
+    earlier_fraud_orders_same_client: int
+    orders_from_ip_last_hour: int
+    has_paid_invoice: bool
+    has_active_service: bool
+
+
+def order_fraud_history(*, order: Order, client: Client, email: str) -> OrderFraudHistory:
+    """Two queries whatever the history: one aggregate over the orders sharing the client, the IP address or the
+    email, one over the client's invoices and services. "Earlier" means placed before `order`; the hour is the
+    hour before it. The order's own invoice and services do not count (a recheck of an accepted order must not
+    find its own services)."""
+    ip_address = order.ip_address or None
+    email = email.strip()
+    fraud = Q(status=Order.Status.FRAUD)
+    same_client = Q(client_id=client.pk)
+    related = same_client
+    counts = {
+        "earlier_orders": Count("pk", filter=same_client),
+        "earlier_fraud_orders_same_client": Count("pk", filter=same_client & fraud),
+    }
+    if ip_address:
+        same_ip = Q(ip_address=ip_address)
+        related |= same_ip
+        counts["earlier_fraud_orders_same_ip"] = Count("pk", filter=same_ip & fraud)
+        hour_before = order.created_at - datetime.timedelta(hours=1)
+        counts["orders_from_ip_last_hour"] = Count("pk", filter=same_ip & Q(created_at__gte=hour_before))
+    if email:
+        same_email = Q(client__email__iexact=email)
+        related |= same_email
+        counts["earlier_fraud_orders_same_email"] = Count("pk", filter=same_email & fraud)
+    found = (
+        Order.objects.filter(related, created_at__lte=order.created_at)
+        .exclude(pk=order.pk)
+        .order_by()
+        .aggregate(**counts)
+    )
+    flags = (
+        Client.objects.filter(pk=client.pk)
+        .annotate(
+            has_paid_invoice=Exists(
+                Invoice.objects.filter(client_id=OuterRef("pk"), status=Invoice.Status.PAID).exclude(
+                    pk=order.invoice_id or 0
+                )
+            ),
+            has_active_service=Exists(
+                Service.objects.filter(client_id=OuterRef("pk"), status=Service.Status.ACTIVE).exclude(
+                    order_id=order.pk
+                )
+            ),
+        )
+        .values("has_paid_invoice", "has_active_service")
+        .get()
+    )
+    return OrderFraudHistory(
+        earlier_orders=found["earlier_orders"] or 0,
+        earlier_fraud_orders_same_ip=found.get("earlier_fraud_orders_same_ip") or 0,
+        earlier_fraud_orders_same_email=found.get("earlier_fraud_orders_same_email") or 0,
+        earlier_fraud_orders_same_client=found["earlier_fraud_orders_same_client"] or 0,
+        orders_from_ip_last_hour=found.get("orders_from_ip_last_hour") or 0,
+        has_paid_invoice=flags["has_paid_invoice"],
+        has_active_service=flags["has_active_service"],
+    )

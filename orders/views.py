@@ -18,6 +18,7 @@ from billing.selectors import client_invoices
 from billing.services import client_update_contact
 from billing.views import client_of
 from orders.forms import AddToCartForm, CheckoutForm, ProfileForm
+from orders.models import Order
 from orders.selectors import catalog, client_orders, product_for_sale
 from orders.services import CartItem, order_place
 from provisioning.models import Service
@@ -214,6 +215,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.error(request, message)
         return redirect("clientarea:cart")
     request.session[CART_SESSION_KEY] = []
+    if order.status == Order.Status.FRAUD:
+        # Said plainly, without telling a fraudster which rule caught them; an admin reviews the order.
+        messages.warning(
+            request, f"Order {order.number} was received and needs a manual review before it can go ahead."
+        )
+        return redirect("clientarea:order_list")
     messages.success(request, f"Thank you! Order {order.number} is placed.")
     if order.invoice_id:
         return redirect("clientarea:invoice_detail", order.invoice_id)

@@ -19,6 +19,8 @@ from billing.services import InvoiceLine, invoice_create
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
+from orders.services.fraud import OrderedProduct, fraud_reason, ip_address_for_storage, order_fraud_screen_at_checkout
+from orders.services.review import order_mark_fraud
 from orders.services.stock import stock_take
 from orders.validators import normalize_domain_name
 from provisioning.models import Domain
@@ -54,7 +56,11 @@ def order_place(
     today: datetime.date | None = None,
 ) -> Order:
     """Place an order: the Pending order, its Pending services and domains and one Unpaid invoice, in one
-    transaction. Any bad input raises ValidationError and writes nothing."""
+    transaction. Any bad input raises ValidationError and writes nothing.
+
+    The fraud check runs before the transaction commits: at or above the threshold the order, its items and its
+    invoice go to Fraud/Cancelled in the same transaction, so the order is never seen as Pending. A fault in the
+    check leaves the order Pending with the failure recorded in `fraud_result` (docs/FRAUD.md)."""
     today = today or timezone.localdate()
     if not items:
         raise ValidationError("The cart is empty.")
@@ -88,6 +94,17 @@ def order_place(
         order.invoice = invoice
         order.total = invoice.total
         order.save(update_fields=["invoice", "total"])
+        screening = order_fraud_screen_at_checkout(
+            order=order,
+            client=client,
+            invoice=invoice,
+            products=[
+                OrderedProduct(p.product.pk, p.product.name, is_domain=p.product.type == Product.Type.DOMAIN)
+                for p in priced
+            ],
+            raw_ip=ip_address,
+            actor=actor,
+        )
         OrderStatusChange.objects.create(
             order=order,
             from_status="",
@@ -110,7 +127,13 @@ def order_place(
             invoice_id=invoice.pk,
             total=str(order.total),
             currency=currency.code,
+            fraud_score=screening.score,
+            fraud=screening.is_fraud,
         )
+        if screening.is_fraud:
+            # The system, not the client, sends it to Fraud: the history and activity log say "system".
+            order_mark_fraud(order=order, actor=None, reason=fraud_reason(screening.stored))
+            order.refresh_from_db()
     return order
 
 
@@ -198,7 +221,7 @@ def _create_order(*, client: Client, currency: Currency, promo_code: str, ip_add
             client=client,
             currency=currency,
             promo_code=promo_code,
-            ip_address=ip_address or None,
+            ip_address=ip_address_for_storage(ip_address),
             number=f"{secrets.randbelow(9 * 10**9) + 10**9}",
         )
         try:

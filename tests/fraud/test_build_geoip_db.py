@@ -61,6 +61,11 @@ def test_comments_and_blank_lines_are_skipped(tmp_path):
     assert maxminddb.open_database(str(path)).get("81.2.69.1")["country"]["iso_code"] == "GB"
 
 
+def test_a_header_after_comment_lines_is_skipped(tmp_path):
+    path = build_database(tmp_path, "# demo networks\n\nnetwork,country\n81.2.69.0/24,GB\n")
+    assert maxminddb.open_database(str(path)).get("81.2.69.1")["country"]["iso_code"] == "GB"
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

@@ -279,7 +279,8 @@ def test_withdrawn_orders_give_their_stock_back_and_back_to_pending_takes_it_aga
 def test_back_to_pending_is_refused_when_stock_ran_out_meanwhile(customer, vps, place, admin_user):
     order = place(customer, CartItem(product_id=vps.pk, billing_cycle="monthly"))
     order_mark_fraud(order=order, actor=admin_user)
-    place(customer, CartItem(product_id=vps.pk, billing_cycle="monthly"))
+    # Someone else takes the last one: the same client's next order would go to Fraud (earlier Fraud order).
+    place(ClientFactory(currency=customer.currency), CartItem(product_id=vps.pk, billing_cycle="monthly"))
     with pytest.raises(ValidationError, match="VPS is out of stock"):
         order_set_pending(order=order, actor=admin_user)
     assert _statuses(order)[:2] == ("fraud", ["fraud"])

@@ -2,12 +2,20 @@
 
 Data is created once; the demo passwords are set anew on every run and printed, so whoever runs
 `make run` can always log in. Everything goes through the same services the portal uses.
+
+It also builds a small GeoIP database from fraud/demo/geoip-demo.csv (documentation networks only) at
+var/geoip-demo.mmdb; `make run` points FRAUD_GEOIP_CITY_DB at it, so the demo order Bob places from a Brazilian
+demo IP lands in Fraud with the reasons on its order page.
 """
 
+import io
 import secrets
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -50,6 +58,12 @@ DEMO_CLIENTS = [
 ]
 
 
+DEMO_GEOIP_CSV = Path(settings.BASE_DIR) / "fraud" / "demo" / "geoip-demo.csv"
+DEMO_GEOIP_DB = Path(settings.BASE_DIR) / "var" / "geoip-demo.mmdb"
+# The demo database maps this address to Brazil (a hosting network); Bob's billing country is GB.
+DEMO_FRAUD_IP = "192.0.2.200"
+
+
 def _password() -> str:
     return f"demo-{secrets.token_urlsafe(9)}"
 
@@ -57,7 +71,15 @@ def _password() -> str:
 class Command(BaseCommand):
     help = "Load demo data (once) and print fresh passwords for the demo admin and clients."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--geoip-db",
+            default=str(DEMO_GEOIP_DB),
+            help=f"where to write the demo GeoIP database (default {DEMO_GEOIP_DB}); point FRAUD_GEOIP_CITY_DB at it",
+        )
+
+    def handle(self, *args, geoip_db: str, **options) -> None:
+        self._build_geoip_db(Path(geoip_db))
         with transaction.atomic():
             if not Currency.objects.exists():
                 self._load()
@@ -71,6 +93,21 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  Client area http://127.0.0.1:8000/         user: {email:<18} password: {password}"
                 )
+
+    def _build_geoip_db(self, path: Path) -> None:
+        """Written on every run (it takes milliseconds, and is renamed over the old file so a running portal never
+        reads half of it)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        call_command("build_geoip_db", str(DEMO_GEOIP_CSV), str(path), stdout=io.StringIO())
+        self.stdout.write(f"Demo GeoIP database written to {path}.")
+        configured = settings.FRAUD_GEOIP_CITY_DB
+        if not configured or Path(configured).resolve() != path.resolve():
+            self.stdout.write(
+                self.style.WARNING(
+                    f"FRAUD_GEOIP_CITY_DB is {configured or 'not set'}: the fraud check does not use the demo "
+                    f"database. Set FRAUD_GEOIP_CITY_DB={path} (make run does)."
+                )
+            )
 
     def _reset_passwords(self) -> dict[str, str]:
         user_model = get_user_model()
@@ -212,4 +249,12 @@ class Command(BaseCommand):
                     domain_action="transfer",
                 ),
             ],
+        )
+        # From an address the demo GeoIP database puts in Brazil while Bob bills to GB: the fraud check sends it
+        # straight to Fraud, and its order page says why.
+        order_place(
+            client=bob,
+            actor=bob.user,
+            ip_address=DEMO_FRAUD_IP,
+            items=[CartItem(product_id=vps_product.pk, billing_cycle=BillingCycle.MONTHLY)],
         )
