@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 
 from billing.models import BillingSettings, Client, Invoice, TaxRule
 from billing.taxes import NO_TAX, TaxSetup
@@ -6,6 +6,37 @@ from billing.taxes import NO_TAX, TaxSetup
 
 def client_invoices(*, client: Client) -> QuerySet[Invoice]:
     return Invoice.objects.filter(client=client).select_related("currency").order_by("-date", "-id")
+
+
+def login_invoices(*, user_id: int) -> QuerySet[Invoice]:
+    """The invoices of the client this login belongs to, newest first; none when it has no client.
+
+    The client is looked up inside the same query (a subquery on its unique user_id), so a client-area page
+    needs no query of its own for it, and the invoices come in the order of the (client, -date, -id) index.
+    """
+    client_id = Client.objects.filter(user_id=user_id).order_by().values("id")
+    return Invoice.objects.filter(client_id=Subquery(client_id)).order_by("-date", "-id")
+
+
+# What the client-area invoice list shows of an invoice (and the currency its amounts are formatted in).
+INVOICE_LIST_FIELDS = (
+    "number",
+    "status",
+    "date",
+    "due_date",
+    "total",
+    "balance_due",
+    "currency__code",
+    "currency__prefix",
+    "currency__suffix",
+    "currency__decimal_places",
+)
+
+
+def login_invoice_list(*, user_id: int, status: str = "") -> QuerySet[Invoice]:
+    """The client-area invoice list: only the columns it shows, optionally of one status."""
+    invoices = login_invoices(user_id=user_id).select_related("currency").only(*INVOICE_LIST_FIELDS)
+    return invoices.filter(status=status) if status else invoices
 
 
 DELETABLE_INVOICE_STATUSES = (Invoice.Status.DRAFT, Invoice.Status.UNPAID, Invoice.Status.CANCELLED)
