@@ -52,6 +52,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import percentile, setup_django  # noqa: E402
 
 TARGET_P95_RATIO = 2.0
 # What the pages are held against: both pay Django's session and user lookups (see the module docstring).
@@ -65,35 +68,6 @@ BENCH_URLCONF = "bench_clientarea_urls"
 PAGES = ("list", "page", "bare", "bare + login")
 # Filled with INSERT ... SELECT, with their indexes and constraints dropped meanwhile.
 BULK_TABLES = ("auth_user", "billing_client", "billing_invoice", "billing_invoiceitem", "billing_transaction")
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def _setup_django(database_url: str, *, keep_data: bool) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["DJANGO_DEBUG"] = "False"  # no query log, cached templates: what production runs
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    if not keep_data:
-        call_command("flush", interactive=False, verbosity=0)
 
 
 def _generate(invoices: int) -> dict:
@@ -387,7 +361,8 @@ def main() -> None:
     database_url = os.environ.get("BENCH_DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         raise SystemExit("Set BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_ca (PostgreSQL only)")
-    _setup_django(database_url, keep_data=args.keep_data)
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
+    setup_django(database_url, flush=not args.keep_data, production_like=True)
 
     from django.db import connection
     from django.test import Client as HttpClient
@@ -429,7 +404,7 @@ def main() -> None:
     figures = {}
     for name in PAGES:
         figures[f"{name} p50"] = round(statistics.median(samples[name]), 2)
-        figures[f"{name} p95"] = round(_percentile(samples[name], 95), 2)
+        figures[f"{name} p95"] = round(percentile(samples[name], 95), 2)
     ratios = {
         f"{name} / {baseline} p95": round(figures[f"{name} p95"] / figures[f"{baseline} p95"], 2)
         for name in ("list", "page")

@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import percentile, setup_django  # noqa: E402
 
 TARGET_CHECK_MEDIAN_MS = 2.0  # issue 5
 FIRST_NETWORK = int(ipaddress.IPv4Address("16.0.0.0"))
@@ -47,11 +50,6 @@ PLACES = [
 ]
 
 
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def _write_csv(path: Path, networks: int) -> None:
     with path.open("w") as csv_file:
         csv_file.write("network,country,region,city,latitude,longitude,asn,as_org,is_anonymous,is_hosting\n")
@@ -63,32 +61,6 @@ def _write_csv(path: Path, networks: int) -> None:
                 f"{network}/24,{country},{region},{city},{latitude},{longitude},{64500 + variant},AS {variant} Ltd,"
                 f"{int(variant == 6)},{int(variant == 7)}\n"
             )
-
-
-def _setup_django(database_url: str, geoip_path: Path) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    # As in production: with DEBUG on, Django records every query and, on SQLite, runs a second query per query
-    # to show its parameters, which would triple the cost of the two queries the check makes.
-    os.environ["DJANGO_DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ["FRAUD_GEOIP_CITY_DB"] = str(geoip_path)
-    os.environ["FRAUD_GEOIP_ASN_DB"] = os.environ["FRAUD_GEOIP_ANONYMOUS_DB"] = ""
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def main() -> None:
@@ -104,7 +76,14 @@ def main() -> None:
     folder = Path(workdir.name)
     csv_path, geoip_path = folder / "networks.csv", folder / "bench.mmdb"
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{folder / 'bench.sqlite3'}"
-    _setup_django(database_url, geoip_path)
+    # DEBUG off, as in production: with DEBUG on, Django records every query and, on SQLite, runs a second query
+    # per query to show its parameters, which would triple the cost of the two queries the check makes.
+    setup_django(
+        database_url,
+        flush=False,
+        production_like=True,
+        env={"FRAUD_GEOIP_CITY_DB": str(geoip_path), "FRAUD_GEOIP_ASN_DB": "", "FRAUD_GEOIP_ANONYMOUS_DB": ""},
+    )
 
     import maxminddb
     from django.db import connection
@@ -190,7 +169,7 @@ def main() -> None:
         service_cpu_ms.append((time.thread_time() - started_cpu) * 1000)
 
     def ms(samples: list[float], cpu_samples: list[float], pct: float) -> str:
-        return f"{_percentile(samples, pct):.3f} ms ({_percentile(cpu_samples, pct):.3f} ms CPU)"
+        return f"{percentile(samples, pct):.3f} ms ({percentile(cpu_samples, pct):.3f} ms CPU)"
 
     figures = [
         (

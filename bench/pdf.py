@@ -23,37 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import percentile, setup_django  # noqa: E402
 
 # Issue 3, requirement 11.
 TARGETS_MS = {"render p50": 100.0, "cached download p50": 5.0}
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def _setup_django(database_url: str) -> None:
-    """As bench/run.py: create the PostgreSQL database if it is missing, migrate, empty it."""
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
 
 
 def _invoice_with_lines_taxes_and_payments(line_count: int) -> int:
@@ -104,7 +79,7 @@ def main() -> None:
     parser.add_argument("--downloads", type=int, default=500)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    _setup_django(database_url)
+    setup_django(database_url)
 
     from django.db import connection
 
@@ -143,10 +118,10 @@ def main() -> None:
 
     figures = {
         "render p50": statistics.median(render_ms),
-        "render p95": _percentile(render_ms, 95),
+        "render p95": percentile(render_ms, 95),
         "render CPU p50": statistics.median(render_cpu_ms),
         "cached download p50": statistics.median(cached_ms),
-        "cached download p95": _percentile(cached_ms, 95),
+        "cached download p95": percentile(cached_ms, 95),
         "first render of the process": first_render_ms,
     }
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())

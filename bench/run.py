@@ -20,36 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import percentile, setup_django  # noqa: E402
 
 # Targets chosen for this capability (issue 2 names none): an interactive checkout and admin list must feel instant.
 TARGETS_MS = {"checkout p95": 50.0, "accept p95": 50.0, "admin order list p95": 150.0}
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def _setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
 
 
 def main() -> None:
@@ -58,7 +34,7 @@ def main() -> None:
     parser.add_argument("--list-requests", type=int, default=50)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    _setup_django(database_url)
+    setup_django(database_url)
 
     from decimal import Decimal
 
@@ -121,11 +97,11 @@ def main() -> None:
 
     figures = {
         "checkout p50": statistics.median(checkout_ms),
-        "checkout p95": _percentile(checkout_ms, 95),
+        "checkout p95": percentile(checkout_ms, 95),
         "accept p50": statistics.median(accept_ms),
-        "accept p95": _percentile(accept_ms, 95),
+        "accept p95": percentile(accept_ms, 95),
         "admin order list p50": statistics.median(list_ms),
-        "admin order list p95": _percentile(list_ms, 95),
+        "admin order list p95": percentile(list_ms, 95),
     }
     machine = f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {connection.vendor}"
     result = {"machine": machine, "orders": args.orders, "admin_list_queries": len(queries), "figures_ms": figures}

@@ -1,0 +1,43 @@
+"""What every benchmark script shares: percentiles, and a Django set up on the bench database.
+
+The bench database is created when it is missing (PostgreSQL) and, unless asked to keep it, emptied: never
+point BENCH_DATABASE_URL at a database you care about. Tasks run in-process, so the figures are our code and
+the database, not a broker.
+"""
+
+import os
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def setup_django(
+    database_url: str, *, flush: bool = True, production_like: bool = False, env: dict[str, str] | None = None
+) -> None:
+    """Point Django at `database_url` (creating a PostgreSQL database if it is missing), migrate, and empty it
+    unless `flush` is off. `production_like` turns DEBUG off: no query log, cached templates."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    if production_like:
+        os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.update(env or {})
+    if database_url.startswith("postgres"):
+        import psycopg
+
+        name = database_url.rsplit("/", 1)[1]
+        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if flush:
+        call_command("flush", interactive=False, verbosity=0)
