@@ -41,3 +41,16 @@ def setup_django(
     call_command("migrate", verbosity=0)
     if flush:
         call_command("flush", interactive=False, verbosity=0)
+
+
+def print_targets(figures: dict[str, float], targets_ms: dict[str, float]) -> bool:
+    """Print the figures as a Markdown table with their targets; True when every target is met."""
+    print("| measure | ms | target |")
+    print("|---|---:|---:|")
+    met = True
+    for name, value in figures.items():
+        target = targets_ms.get(name)
+        ok = target is None or value <= target
+        met &= ok
+        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
+    return met

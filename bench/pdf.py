@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, setup_django  # noqa: E402
+from common import percentile, print_targets, setup_django  # noqa: E402
 
 # Issue 3, requirement 11.
 TARGETS_MS = {"render p50": 100.0, "cached download p50": 5.0}
@@ -146,15 +146,7 @@ def main() -> None:
         f"{machine}; invoice of {args.lines} lines, 2 taxes, 2 payments ({len(content)} bytes); "
         f"{args.renders} renders, {args.downloads} cached downloads of {len(queries)} queries"
     )
-    print("| measure | ms | target |")
-    print("|---|---:|---:|")
-    failed = False
-    for name, value in figures.items():
-        target = TARGETS_MS.get(name)
-        ok = target is None or value <= target
-        failed |= not ok
-        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if print_targets(figures, TARGETS_MS) else 1)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, setup_django  # noqa: E402
+from common import percentile, print_targets, setup_django  # noqa: E402
 
 # Targets chosen for this capability (issue 2 names none): an interactive checkout and admin list must feel instant.
 TARGETS_MS = {"checkout p95": 50.0, "accept p95": 50.0, "admin order list p95": 150.0}
@@ -110,15 +110,7 @@ def main() -> None:
     (out / "latest.json").write_text(json.dumps(result, indent=2))
 
     print(f"{machine}; {args.orders} orders of 2 items; admin list: {len(queries)} queries for 100 rows")
-    print("| measure | ms | target |")
-    print("|---|---:|---:|")
-    failed = False
-    for name, value in figures.items():
-        target = TARGETS_MS.get(name)
-        ok = target is None or value <= target
-        failed |= not ok
-        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if print_targets(figures, TARGETS_MS) else 1)
 
 
 if __name__ == "__main__":

@@ -290,17 +290,7 @@ def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -
         invoice = _locked(invoice_id)
         if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
             return None
-        message = f"{invoice} cancelled" + (f": {reason}" if reason else "")
-        _return_money_to_credit(invoice, actor=actor)
-        _move(
-            invoice,
-            invoice.cancel,
-            label="cancelled",
-            action="invoice_cancelled",
-            message=message,
-            event="InvoiceCancelled",
-            actor=actor,
-        )
+        _cancel(invoice, actor=actor, reason=reason)
     return invoice
 
 
@@ -308,17 +298,21 @@ def invoice_cancel(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoic
     """An admin cancels a Draft or Unpaid invoice. Credit applied and partial payments go to the client's credit."""
     with transaction.atomic():
         invoice = _locked(invoice_id)
-        _return_money_to_credit(invoice, actor=actor)
-        _move(
-            invoice,
-            invoice.cancel,
-            label="cancelled",
-            action="invoice_cancelled",
-            message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
-            event="InvoiceCancelled",
-            actor=actor,
-        )
+        _cancel(invoice, actor=actor, reason=reason)
     return invoice
+
+
+def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
+    _return_money_to_credit(invoice, actor=actor)
+    _move(
+        invoice,
+        invoice.cancel,
+        label="cancelled",
+        action="invoice_cancelled",
+        message=f"{invoice} cancelled" + (f": {reason}" if reason else ""),
+        event="InvoiceCancelled",
+        actor=actor,
+    )
 
 
 def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
