@@ -353,7 +353,7 @@ def _measure(browser, visits: list[dict], rng: random.Random) -> dict[str, list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invoices", type=int, default=1_000_000, help="a multiple of 100; quick: 100000")
-    parser.add_argument("--requests", type=int, default=300, help="of each page, each for a random client")
+    parser.add_argument("--requests", type=int, default=1000, help="of each page, each for a random client")
     parser.add_argument("--warmup", type=int, default=30, help="requests of each page before measuring")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep-data", action="store_true", help="skip generating when the data is there already")

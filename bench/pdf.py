@@ -75,7 +75,7 @@ def _invoice_with_lines_taxes_and_payments(line_count: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=10)
-    parser.add_argument("--renders", type=int, default=30)
+    parser.add_argument("--renders", type=int, default=60)
     parser.add_argument("--downloads", type=int, default=500)
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
