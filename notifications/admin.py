@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
+from notifications.models import ActivityLog, AutomationRun, AutomationStepRun, Event, HandlerRun, OutboundEmail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,3 +49,37 @@ class ActivityLogAdmin(ReadOnlyAdmin):
 class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "template", "to_address", "status")
     list_filter = ("status", "template")
+
+
+class AutomationStepRunInline(admin.TabularInline):
+    model = AutomationStepRun
+    extra = 0
+    fields = ("step", "status", "counts", "error_count", "errors", "started_at", "finished_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AutomationRun)
+class AutomationRunAdmin(ReadOnlyAdmin):
+    """The automation log per run: each run's steps with what they did and their errors."""
+
+    list_display = ("run_date", "trigger", "status", "started_at", "finished_at", "daily")
+    list_filter = ("status", "trigger")
+    date_hierarchy = "started_at"
+    inlines = [AutomationStepRunInline]
+
+
+@admin.register(AutomationStepRun)
+class AutomationStepRunAdmin(ReadOnlyAdmin):
+    """The automation log per step: one step's history across runs (filter by step)."""
+
+    list_display = ("step", "run_date", "status", "counts", "error_count", "started_at", "finished_at")
+    list_filter = ("step", "status")
+    list_select_related = ("run",)
+
+    @admin.display(description="run date", ordering="run__run_date")
+    def run_date(self, step: AutomationStepRun):
+        return step.run.run_date

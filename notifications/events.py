@@ -2,6 +2,10 @@
 instead of firing an event nobody listens to. The trigger map lists these with their handlers."""
 
 EVENTS: dict[str, str] = {
+    # the automation run
+    "PreCronJob": "The automation run is starting (for its date; also in a dry run, which is rolled back).",
+    "DailyCronJob": "The first automation run of a date that ran every step finished (once per date).",
+    "AfterCronJob": "An automation run finished (ok=False when a step had errors).",
     # orders
     "OrderCreated": "A client placed an order (checkout committed).",
     "AcceptOrder": "An admin accepted an order.",
@@ -39,4 +43,5 @@ EVENTS: dict[str, str] = {
     "DomainCancelled": "A domain was cancelled.",
     "DomainFraud": "A domain was marked as fraud.",
     "DomainPending": "A domain was set back to pending.",
+    "DomainExpired": "An active domain passed its expiry date without renewal: it is Expired.",
 }

@@ -89,3 +89,61 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to {self.to_address} ({self.status})"
+
+
+class AutomationRun(models.Model):
+    """One run of the scheduled automation for a date (today, or an earlier or later one given with --date).
+    Its steps' outcomes are its AutomationStepRun rows. Dry runs leave no row: they write nothing."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Had errors"
+
+    run_date = models.DateField(help_text="The date the steps ran as.")
+    trigger = models.CharField(max_length=32, help_text="What started it: the command, Celery beat, an admin.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    daily = models.BooleanField(
+        default=False, help_text="This run announced DailyCronJob: the first run of its date that ran every step."
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["run_date"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_date"], condition=models.Q(daily=True), name="automation_daily_event_once_per_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Automation run for {self.run_date} ({self.get_status_display()})"
+
+
+class AutomationStepRun(models.Model):
+    """What one step of a run did: its counts (e.g. invoices created, reminders sent) and its errors. A step
+    that found another run holding its lock is recorded as skipped."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Had errors"
+        SKIPPED = "skipped", "Skipped: another run held it"
+
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    counts = models.JSONField(default=dict, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.TextField(blank=True, help_text="The first errors, one per line (all of them are logged).")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["step", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.get_status_display()}"

@@ -1,8 +1,20 @@
+import datetime
+
 from celery import shared_task
+from django.utils import timezone
 
 from notifications import bus
+from notifications.scheduler import automation_run
 
 
 @shared_task(name="notifications.dispatch_event")
 def dispatch_event(event_id: int) -> None:
     bus.dispatch(event_id)
+
+
+@shared_task(name="notifications.automation_run")
+def automation_run_task(date: str | None = None) -> bool:
+    """The daily run, started by Celery beat (on the "automation" queue). Returns whether every step went well;
+    what each step did is in the automation log."""
+    today = datetime.date.fromisoformat(date) if date else timezone.localdate()
+    return automation_run(today=today, trigger="beat").ok

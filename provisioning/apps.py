@@ -6,4 +6,4 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self) -> None:
-        from provisioning import handlers  # noqa: F401 - registers the event handlers
+        from provisioning import automation, handlers  # noqa: F401 - registers the run's steps and the handlers

@@ -223,6 +223,17 @@ def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
     return True
 
 
+def domain_expire(*, domain: Domain, actor: Actor) -> bool:
+    """An active domain whose expiry date has passed becomes Expired. False when it is not active any more."""
+    if domain.status != Domain.Status.ACTIVE:
+        return False
+    domain.expire()
+    domain.save(update_fields=["status"])
+    _log(actor, "domain_expired", domain, f"Domain {domain} expired on {domain.expiry_date}")
+    emit("DomainExpired", domain_id=domain.pk, client_id=domain.client_id, expiry_date=domain.expiry_date)
+    return True
+
+
 def order_items_delete(*, order_id: int) -> None:
     """Remove an order's services and domains. The caller holds their locks and has checked none is live."""
     Service.objects.filter(order_id=order_id).delete()
