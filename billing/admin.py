@@ -20,6 +20,7 @@ from django_fsm import can_proceed
 from billing.admin_mixins import InputFilter, LargeTableAdmin, PositiveIdFilter, SaveChangedFieldsOnly
 from billing.forms import (
     ApplyCreditForm,
+    AutomationSettingsForm,
     BillingSettingsForm,
     ConfirmForm,
     CreditChangeForm,
@@ -31,6 +32,7 @@ from billing.forms import (
 )
 from billing.gateways import GATEWAY_CLASSES, GatewayError, GatewayNotAvailable
 from billing.models import (
+    AutomationSettings,
     BillingSettings,
     Client,
     Currency,
@@ -43,6 +45,7 @@ from billing.models import (
 )
 from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.services import (
+    automation_settings_update,
     credit_add,
     credit_apply,
     credit_remove,
@@ -783,6 +786,75 @@ class BillingSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AutomationSettings)
+class AutomationSettingsAdmin(admin.ModelAdmin):
+    """One row, edited in place like the billing settings; saved through the service, which logs the actor."""
+
+    form = AutomationSettingsForm
+    readonly_fields = ("updated_at",)
+    fieldsets = [
+        ("Run", {"fields": ("time_of_day", "updated_at")}),
+        (
+            "Invoicing",
+            {"fields": ("invoice_lead_days", "lead_days_by_cycle", "combined_invoicing", "continuous_invoicing")},
+        ),
+        ("Reminders", {"fields": ("reminder_levels",)}),
+        (
+            "Late fees",
+            {
+                "fields": (
+                    "late_fee_enabled",
+                    "late_fee_type",
+                    "late_fee_amount",
+                    "late_fee_minimum",
+                    "late_fee_after_days",
+                    "late_fee_repeat_days",
+                    "late_fee_max_count",
+                )
+            },
+        ),
+        (
+            "Suspension and termination",
+            {
+                "fields": (
+                    "suspend_enabled",
+                    "suspend_after_days",
+                    "suspend_email",
+                    "unsuspend_on_payment",
+                    "terminate_enabled",
+                    "terminate_after_days",
+                )
+            },
+        ),
+        (
+            "Orders and domains",
+            {
+                "fields": (
+                    "cancel_unpaid_orders_enabled",
+                    "cancel_unpaid_orders_after_days",
+                    "domain_renewal_notice_days",
+                )
+            },
+        ),
+    ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = AutomationSettings.load()
+        return HttpResponseRedirect(reverse("admin:billing_automationsettings_change", args=[row.pk]))
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Not obj.save(): the service checks the row again under its lock, saves it and logs who changed what.
+        automation_settings_update(actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data})
 
 
 # --- gateway events --------------------------------------------------------------------------------------------
