@@ -222,14 +222,19 @@ def invoice_delete_blocker(*, invoice: Invoice) -> str | None:
     return None
 
 
-def tax_setup_for(*, client: Client, billing: BillingSettings) -> TaxSetup:
+def tax_setup_for(*, client: Client, billing: BillingSettings, rules: list[TaxRule] | None = None) -> TaxSetup:
     """The taxes a new invoice for this client is computed with: per level, the most specific rule for the
-    client's country and state (country + state, then country, then everywhere); none for tax-exempt clients."""
+    client's country and state (country + state, then country, then everywhere); none for tax-exempt clients.
+    `rules`: every tax rule, read once by a caller creating many invoices (otherwise read here)."""
     if client.tax_exempt or not billing.taxes_enabled:
         return NO_TAX
     state = client.state.strip().casefold()
     best: dict[int, tuple[int, TaxRule]] = {}
-    for rule in TaxRule.objects.filter(Q(country="") | Q(country=client.country)):
+    if rules is None:
+        rules = list(TaxRule.objects.filter(Q(country="") | Q(country=client.country)))
+    for rule in rules:
+        if rule.country and rule.country != client.country:
+            continue
         if rule.state and rule.state.strip().casefold() != state:
             continue
         specificity = (2 if rule.country else 0) + (1 if rule.state else 0)

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # How many error lines a step run keeps (every error is logged, whatever the count).
 KEPT_ERRORS = 50
+# How many lines of what a step did are kept for the command to print (a run over a million services says less).
+KEPT_PLAN_LINES = 10_000
 
 Progress = Callable[[str, int, int | None], None]  # (step name, done, total or None)
 
@@ -48,6 +50,7 @@ class StepContext:
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
     plan: list[str] = field(default_factory=list)
+    plan_overflow: int = 0
     _progress: Progress | None = None
 
     def count(self, what: str, n: int = 1) -> None:
@@ -64,7 +67,10 @@ class StepContext:
 
     def say(self, line: str) -> None:
         """One line of what the step did, or would do: what a dry run prints."""
-        self.plan.append(line)
+        if len(self.plan) < KEPT_PLAN_LINES:
+            self.plan.append(line)
+        else:
+            self.plan_overflow += 1
 
     def progress(self, done: int, total: int | None = None) -> None:
         if self._progress is not None:
@@ -221,7 +227,7 @@ def _run_step(
         counts=dict(context.counts),
         error_count=context.error_count,
         errors=list(context.errors),
-        plan=list(context.plan),
+        plan=list(context.plan) + ([f"... and {context.plan_overflow} more"] if context.plan_overflow else []),
     )
 
 

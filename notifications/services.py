@@ -35,6 +35,23 @@ def activity_record(
     )
 
 
+def activity_record_many(*, actor: Actor, action: str, entries: list[tuple[models.Model, int | None, str]]) -> None:
+    """activity_record for many subjects in one INSERT: (subject, client id, message) each."""
+    user, label = actor_user(actor), actor_label(actor)
+    ActivityLog.objects.bulk_create(
+        ActivityLog(
+            actor=user,
+            actor_label=label,
+            action=action,
+            subject_type=subject._meta.label_lower,
+            subject_id=subject.pk,
+            client_id=client_id,
+            message=message,
+        )
+        for subject, client_id, message in entries
+    )
+
+
 def email_queue(
     *, template: str, to_address: str, idempotency_key: str, context: dict[str, Any], client_id: int | None = None
 ) -> tuple[OutboundEmail, bool]:

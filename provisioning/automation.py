@@ -2,13 +2,213 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from billing.cycles import BillingCycle, add_months
+from billing.models import AutomationSettings, InvoiceItem
+from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
-from provisioning.models import Domain
+from provisioning.models import Domain, Service
 from provisioning.services import domain_expire
 
 BATCH_SIZE = 500
+# Renewal invoicing works through the clients with something due, this many at a time: a client's services
+# and domains are always in one batch, so combined invoicing gives each client one invoice per due date.
+CLIENT_BATCH_SIZE = 500
+INVOICED_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+_DOMAIN_CYCLES = {1: BillingCycle.ANNUALLY, 2: BillingCycle.BIENNIALLY, 3: BillingCycle.TRIENNIALLY}
+
+
+def lead_days(settings: AutomationSettings, cycle: str) -> int:
+    """How many days before its due date a period of this cycle is invoiced."""
+    return int(settings.lead_days_by_cycle.get(cycle, settings.invoice_lead_days))
+
+
+@dataclass(frozen=True)
+class _Billable:
+    """A service or a domain, as renewal invoicing sees it."""
+
+    kind: str  # InvoiceItem.Kind.SERVICE or DOMAIN
+    id: int
+    client_id: int
+    next_due_date: datetime.date
+    months: int
+    cycle: str
+    amount: Decimal
+    taxed: bool
+    label: str
+
+
+def _period_end(start: datetime.date, months: int) -> datetime.date:
+    return add_months(start, months) - datetime.timedelta(days=1)
+
+
+def _periods_due(item: _Billable, invoiced: set[datetime.date], *, today, settings) -> list[datetime.date]:
+    """The period starts to invoice now: from the next due date on, each period whose invoicing day (its start
+    less the lead days) has come and that has no invoice line yet. Without continuous invoicing only the period
+    at the next due date can be billed: the next one waits until it is paid (and the due date moves)."""
+    horizon = today + datetime.timedelta(days=lead_days(settings, item.cycle))
+    starts, start = [], item.next_due_date
+    while start <= horizon:
+        if start not in invoiced:
+            starts.append(start)
+        if not settings.continuous_invoicing:
+            break
+        start = add_months(start, item.months)
+    return starts
+
+
+def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billable]:
+    """The batch's services and domains that renew and are due by the horizon, locked (PostgreSQL skips rows
+    another run holds: that run bills them)."""
+    services = (
+        Service.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(client_id__in=client_ids, status__in=INVOICED_STATUSES, next_due_date__lte=horizon)
+        .filter(recurring_amount__gt=0)
+        .exclude(billing_cycle=BillingCycle.ONE_TIME)
+        .select_related("product__group")
+        .order_by("client_id", "next_due_date", "id")
+    )
+    found = [
+        _Billable(
+            kind=InvoiceItem.Kind.SERVICE,
+            id=service.pk,
+            client_id=service.client_id,
+            next_due_date=service.next_due_date,
+            months=BillingCycle(service.billing_cycle).months,
+            cycle=service.billing_cycle,
+            amount=service.recurring_amount,
+            taxed=service.product.taxable,
+            label=f"{service.product.group.name} - {service.product.name}"
+            + (f" ({service.domain})" if service.domain else ""),
+        )
+        for service in services
+    ]
+    domains = (
+        Domain.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(client_id__in=client_ids, status=Domain.Status.ACTIVE, next_due_date__lte=horizon)
+        .filter(recurring_amount__gt=0, registration_period__gte=1)
+        .select_related("product")
+        .order_by("client_id", "next_due_date", "id")
+    )
+    for domain in domains:
+        years = domain.registration_period
+        found.append(
+            _Billable(
+                kind=InvoiceItem.Kind.DOMAIN,
+                id=domain.pk,
+                client_id=domain.client_id,
+                next_due_date=domain.next_due_date,
+                months=12 * years,
+                cycle=_DOMAIN_CYCLES.get(years, BillingCycle.ANNUALLY),
+                amount=domain.recurring_amount,
+                taxed=domain.product.taxable if domain.product else False,
+                label=f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
+            )
+        )
+    return found
+
+
+def _invoiced_periods(billables: list[_Billable]) -> dict[tuple[str, int], set[datetime.date]]:
+    """Which period starts already have an invoice line, per (kind, id), from the earliest due date on."""
+    if not billables:
+        return {}
+    since = min(item.next_due_date for item in billables)
+    by_kind = defaultdict(list)
+    for item in billables:
+        by_kind[item.kind].append(item.id)
+    condition = Q()
+    for kind, ids in by_kind.items():
+        condition |= Q(kind=kind, related_id__in=ids)
+    rows = InvoiceItem.objects.filter(condition, period_start__gte=since).values_list(
+        "kind", "related_id", "period_start"
+    )
+    invoiced = defaultdict(set)
+    for kind, related_id, period_start in rows:
+        invoiced[(kind, related_id)].add(period_start)
+    return invoiced
+
+
+def renewal_drafts(client_ids: list[int], *, today: datetime.date, settings: AutomationSettings) -> list[InvoiceDraft]:
+    """The renewal invoices due now for these clients: one line per service or domain and period, one invoice
+    per client and due date with combined invoicing (else one per line)."""
+    longest = max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
+    horizon = today + datetime.timedelta(days=longest)
+    billables = _billables(client_ids, horizon=horizon)
+    invoiced = _invoiced_periods(billables)
+    grouped: dict[tuple[int, datetime.date], list[InvoiceLine]] = defaultdict(list)
+    singles: list[InvoiceDraft] = []
+    for item in billables:
+        for start in _periods_due(item, invoiced.get((item.kind, item.id), set()), today=today, settings=settings):
+            end = _period_end(start, item.months)
+            line = InvoiceLine(
+                kind=item.kind,
+                related_id=item.id,
+                amount=item.amount,
+                description=f"{item.label} ({start:%Y-%m-%d} - {end:%Y-%m-%d})",
+                period_start=start,
+                period_end=end,
+                taxed=item.taxed,
+            )
+            if settings.combined_invoicing:
+                grouped[(item.client_id, start)].append(line)
+            else:
+                singles.append(InvoiceDraft(client_id=item.client_id, due_date=start, lines=[line]))
+    combined = [
+        InvoiceDraft(client_id=client_id, due_date=due_date, lines=lines)
+        for (client_id, due_date), lines in sorted(grouped.items())
+    ]
+    return combined + singles
+
+
+def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
+    services = (
+        Service.objects.filter(status__in=INVOICED_STATUSES, next_due_date__lte=horizon, recurring_amount__gt=0)
+        .exclude(billing_cycle=BillingCycle.ONE_TIME)
+        .values_list("client_id", flat=True)
+    )
+    domains = Domain.objects.filter(
+        status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0
+    ).values_list("client_id", flat=True)
+    return sorted(set(services.distinct()) | set(domains.distinct()))
+
+
+@automation_step(
+    "renewal_invoicing",
+    order=10,
+    description="Invoice the services and domains due within the lead days (nothing moves until it is paid).",
+)
+def invoice_renewals(context: StepContext) -> None:
+    settings = AutomationSettings.load()
+    longest = max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
+    client_ids = _clients_with_renewals(horizon=context.today + datetime.timedelta(days=longest))
+    for done, batch in enumerate(in_batches(client_ids, CLIENT_BATCH_SIZE)):
+        try:
+            with transaction.atomic():
+                drafts = renewal_drafts(batch, today=context.today, settings=settings)
+                invoices = invoices_create_bulk(drafts=drafts, issue_date=context.today, actor=None)
+        except IntegrityError as clash:
+            # Another run billed some of these at the same moment (only possible without PostgreSQL's locks):
+            # this batch is rolled back whole, and the next run bills whatever is still due.
+            context.error(
+                f"Clients {batch[0]}..{batch[-1]}: a period was invoiced meanwhile ({clash}); retried next run."
+            )
+            continue
+        context.count("invoices created", len(invoices))
+        context.count("lines", sum(len(draft.lines) for draft in drafts))
+        for invoice, draft in zip(invoices, drafts, strict=True):
+            context.say(
+                f"{invoice.display_number} for client #{invoice.client_id}, due {draft.due_date}: "
+                f"{invoice.currency.format(invoice.total)}"
+                + "".join(f"\n    {line.description}: {invoice.currency.format(line.amount)}" for line in draft.lines)
+            )
+        context.progress(min((done + 1) * CLIENT_BATCH_SIZE, len(client_ids)), len(client_ids))
 
 
 @automation_step("domain_expiry", order=90, description="Active domains whose expiry date has passed become Expired.")

@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 from billing.cycles import BillingCycle
 from billing.models import AutomationSettings
 from billing.money import MONEY_DECIMAL_PLACES, MONEY_LIMIT, quantize
+from notifications.scheduler import daily_run_schedule
 from notifications.services import Actor, activity_record
 
 # Every field an admin sets; updated_at and the primary key are the row's own.
@@ -297,4 +298,6 @@ def automation_settings_update(*, actor: Actor, **changes: Any) -> AutomationSet
             subject=row,
             message="Automation settings changed: " + "; ".join(notes),
         )
+        if "time_of_day" in changed:
+            daily_run_schedule(at=row.time_of_day)  # Celery beat starts the run at the new time
     return row

@@ -12,12 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.fsm import apply_transition
-from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter, TaxRule
 from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
-from notifications.bus import emit
-from notifications.services import Actor, activity_record, email_queue
+from notifications.bus import emit, emit_many
+from notifications.services import Actor, activity_record, activity_record_many, email_queue
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,122 @@ def invoice_create(
         if status == Invoice.Status.UNPAID:
             _settle_if_possible(invoice, billing=billing, actor=actor)
     return invoice
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    """One invoice for invoices_create_bulk: whose, when due, and its lines."""
+
+    client_id: int
+    due_date: datetime.date
+    lines: list[InvoiceLine]
+
+
+def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.date, actor: Actor) -> list[Invoice]:
+    """Many Unpaid invoices at once, each as invoice_create makes one (taxes, totals, a number, the activity log,
+    InvoiceCreated after commit, the client's credit when the setting is on), in a number of queries that does
+    not grow with the number of invoices: the renewal step of the automation run makes its batches with it.
+    The numbers of the batch are taken in one go from the locked counter, so they stay gapless and follow the
+    drafts' order. Only invoices that can settle at once (nothing due, or credit to apply) cost queries of their
+    own. Runs inside the caller's transaction: a batch is all or nothing."""
+    if not drafts:
+        return []
+    billing = BillingSettings.load()
+    rules = list(TaxRule.objects.all())
+    clients = Client.objects.select_related("currency").in_bulk({draft.client_id for draft in drafts})
+    invoices: list[Invoice] = []
+    for draft in drafts:
+        client = clients[draft.client_id]
+        _lines_validate(draft.lines, client)
+        tax = tax_setup_for(client=client, billing=billing, rules=rules)
+        invoice = Invoice(
+            client=client,
+            currency=client.currency,
+            date=issue_date,
+            due_date=draft.due_date,
+            tax_1_name=tax.name_1,
+            tax_1_rate=tax.rate_1,
+            tax_2_name=tax.name_2,
+            tax_2_rate=tax.rate_2,
+            tax_compound=tax.compound,
+            prices_include_tax=tax.prices_include_tax,
+        )
+        invoice.publish()
+        totals = compute_totals(
+            [Line(amount=line.amount, taxed=line.taxed) for line in draft.lines],
+            tax,
+            places=client.currency.decimal_places,
+        )
+        if totals.subtotal < 0:
+            raise ValidationError(f"The lines for {client} add up to less than nothing.")
+        invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total = (
+            totals.subtotal,
+            totals.tax_1,
+            totals.tax_2,
+            totals.total,
+        )
+        invoice.balance_due = totals.total
+        invoices.append(invoice)
+    if _numbered_when_unpaid(billing):
+        _numbers_allocate(invoices, on=issue_date, billing=billing)
+    Invoice.objects.bulk_create(invoices)
+    InvoiceItem.objects.bulk_create(
+        InvoiceItem(
+            invoice=invoice,
+            kind=line.kind,
+            description=line.description,
+            amount=line.amount,
+            related_id=line.related_id,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            taxed=line.taxed,
+        )
+        for invoice, draft in zip(invoices, drafts, strict=True)
+        for line in draft.lines
+    )
+    activity_record_many(
+        actor=actor,
+        action="invoice_created",
+        entries=[
+            (invoice, invoice.client_id, f"{invoice} created for {invoice.currency.format(invoice.total)}")
+            for invoice in invoices
+        ],
+    )
+    emit_many(
+        "InvoiceCreated",
+        [
+            {
+                "invoice_id": invoice.pk,
+                "client_id": invoice.client_id,
+                "total": str(invoice.total),
+                "currency": invoice.currency.code,
+            }
+            for invoice in invoices
+        ],
+    )
+    for invoice in invoices:
+        if invoice.balance_due <= 0 or (billing.auto_apply_credit and invoice.client.credit_balance > 0):
+            _settle_if_possible(invoice, billing=billing, actor=actor)
+    return invoices
+
+
+def _numbers_allocate(invoices: list[Invoice], *, on: datetime.date, billing: BillingSettings) -> None:
+    """_number_allocate for a batch: the counter row is locked and moved once for all of them."""
+    number_format = billing.invoice_number_format
+    scope = number_scope(number_format, on)
+    InvoiceNumberCounter.objects.bulk_create([InvoiceNumberCounter(scope=scope)], ignore_conflicts=True)
+    counter = InvoiceNumberCounter.objects.select_for_update().get(scope=scope)
+    first = counter.last_value + 1
+    counter.last_value += len(invoices)
+    counter.save(update_fields=["last_value"])
+    for sequence, invoice in enumerate(invoices, start=first):
+        invoice.number = number_format_apply(number_format, sequence=sequence, on=on)
+    taken = Invoice.objects.filter(number__in=[invoice.number for invoice in invoices]).values_list("number", flat=True)
+    if taken:
+        raise ValidationError(
+            f"Invoice number {taken[0]} is already taken: the number format was changed to one that repeats "
+            "earlier numbers. Change the format in the billing settings."
+        )
 
 
 def _number_if_numbered_when_unpaid(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:

@@ -525,3 +525,17 @@ def test_the_form_shows_the_current_levels_as_text(admin_user):
     assert form["reminder_levels"].value() == "-2 reminder_2\n5 reminder_5"
     assert form["domain_renewal_notice_days"].value() == "30, 7"
     assert form["lead_days_by_cycle"].value() == ""
+
+
+@pytest.mark.django_db
+def test_changing_the_time_of_day_moves_celery_beats_daily_run():
+    import datetime
+
+    from django_celery_beat.models import PeriodicTask
+
+    from billing.services import automation_settings_update
+    from notifications.scheduler import DAILY_TASK_NAME
+
+    automation_settings_update(actor=None, time_of_day=datetime.time(5, 15))
+    crontab = PeriodicTask.objects.get(name=DAILY_TASK_NAME).crontab
+    assert (crontab.hour, crontab.minute) == ("5", "15")

@@ -31,6 +31,10 @@ def _domain(client, name, expiry_date, status=Domain.Status.ACTIVE):
     )
 
 
+def _step(outcome, name):
+    return next(step for step in outcome.steps if step.name == name)
+
+
 def _row_counts() -> dict[str, int]:
     return {model._meta.label: model.objects.count() for model in apps.get_models()}
 
@@ -78,7 +82,7 @@ def test_a_run_of_chosen_steps_is_not_the_days_run(domains, monkeypatch):
 def test_running_the_same_date_again_does_nothing_twice(domains):
     automation_run(today=DAY)
     again = automation_run(today=DAY)
-    assert again.steps[0].counts == {} and again.ok
+    assert _step(again, "domain_expiry").counts == {} and again.ok
     assert Event.objects.filter(name="DomainExpired").count() == 1
     # DailyCronJob once per date; PreCronJob and AfterCronJob once per run.
     assert Event.objects.filter(name="DailyCronJob").count() == 1
@@ -93,8 +97,10 @@ def test_a_dry_run_says_what_would_happen_and_writes_nothing(domains):
     before = _row_counts()
     outcome = automation_run(today=DAY, dry_run=True)
     assert _row_counts() == before
-    assert outcome.run_id is None and outcome.steps[0].counts == {"domains expired": 1}
-    assert outcome.steps[0].plan == [f"gone.example (client #{domains['yesterday'].client_id}) expired on 2026-12-09"]
+    assert outcome.run_id is None and _step(outcome, "domain_expiry").counts == {"domains expired": 1}
+    assert _step(outcome, "domain_expiry").plan == [
+        f"gone.example (client #{domains['yesterday'].client_id}) expired on 2026-12-09"
+    ]
     assert Domain.objects.get(pk=domains["yesterday"].pk).status == Domain.Status.ACTIVE
 
 
@@ -112,7 +118,7 @@ def broken_step(monkeypatch):
 @pytest.mark.django_db
 def test_a_failing_step_is_recorded_and_the_next_step_still_runs(domains, broken_step):
     outcome = automation_run(today=DAY)
-    assert [step.name for step in outcome.steps] == ["broken", "domain_expiry"]
+    assert [step.name for step in outcome.steps] == ["broken", "renewal_invoicing", "domain_expiry"]
     assert not outcome.ok
     broken = AutomationStepRun.objects.get(run_id=outcome.run_id, step="broken")
     assert broken.status == "failed" and broken.error_count == 1
@@ -173,7 +179,7 @@ def test_two_runs_at_once_expire_each_domain_once(customer):
     for thread in threads:
         thread.join(60)
     assert crashes == [] and len(outcomes) == 2
-    expired = sum(outcome.steps[0].counts.get("domains expired", 0) for outcome in outcomes)
+    expired = sum(_step(outcome, "domain_expiry").counts.get("domains expired", 0) for outcome in outcomes)
     assert expired == 40
     assert Event.objects.filter(name="DomainExpired").count() == 40
     assert Domain.objects.filter(status=Domain.Status.EXPIRED).count() == 40

@@ -136,3 +136,29 @@ def test_trigger_map_lists_events_and_handlers(handlers):
     assert "FraudOrder: An order and its items were marked as fraud." in text
     assert "5  tests.notifications.test_bus.test_trigger_map_lists_events_and_handlers.<locals>.alert_admin" in text
     assert "OrderCreated" in text
+
+
+def test_emit_many_writes_once_and_dispatches_the_lot_after_commit(db, handlers, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.bus import emit_many
+
+    heard = []
+
+    @handlers("InvoicePaid")
+    def listener(event):
+        heard.append(event.payload["invoice_id"])
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            emit_many("InvoiceCreated", [{"invoice_id": n} for n in range(50)])
+        assert len(queries) == 1  # one INSERT for the fifty
+        emit_many("InvoicePaid", [{"invoice_id": 1}, {"invoice_id": 2}])
+        assert heard == []  # nothing before commit
+    assert len(callbacks) == 2  # one dispatch task per call, not per event
+    assert heard == [1, 2]
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+    assert Event.objects.filter(name="InvoiceCreated").count() == 50
+    with pytest.raises(ValueError, match="Unknown event"):
+        emit_many("InvoiceCreatd", [{}])
