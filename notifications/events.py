@@ -31,10 +31,15 @@ EVENTS: dict[str, str] = {
     "InvoiceCreditApplied": "Client credit was applied to an invoice.",
     "ClientCreditAdded": "Credit was added to a client's balance (by an admin, an overpayment or a cancelled invoice).",
     "ClientCreditRemoved": "An admin removed credit from a client's balance.",
+    "InvoicePaymentReminder": "A payment reminder level was reached for an unpaid invoice (its email queued).",
+    "AddInvoiceLateFee": "A late fee was added to an overdue invoice.",
     "GatewayEventFailed": "A gateway callback could not be applied; it is kept for a retry.",
     # provisioning
     "ServiceActivated": "A service became active.",
     "ServiceTerminated": "A live service was terminated.",
+    "ServiceSuspended": "A service was suspended (reason: overdue, abuse or admin).",
+    "ServiceUnsuspended": "A suspended service was made active again (e.g. its overdue invoice was paid).",
+    "CancellationRequest": "A cancellation of a service was requested (immediately or at the end of its period).",
     "ServiceCancelled": "A pending service was cancelled.",
     "ServiceFraud": "A pending service was marked as fraud.",
     "ServicePending": "A service was set back to pending.",
@@ -43,5 +48,6 @@ EVENTS: dict[str, str] = {
     "DomainCancelled": "A domain was cancelled.",
     "DomainFraud": "A domain was marked as fraud.",
     "DomainPending": "A domain was set back to pending.",
+    "DomainRenewalNotice": "A domain's owner was reminded that it expires soon (one notice per configured day).",
     "DomainExpired": "An active domain passed its expiry date without renewal: it is Expired.",
 }
