@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from billing.cycles import BillingCycle, add_months
-from billing.models import AutomationSettings, InvoiceItem
+from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
 from provisioning.models import Domain, Service
-from provisioning.services import domain_expire
+from provisioning.services import (
+    domain_expire,
+    services_suspend_overdue,
+    services_terminate_overdue,
+    services_unsuspend_paid,
+)
 
 BATCH_SIZE = 500
 # Renewal invoicing works through the clients with something due, this many at a time: a client's services
@@ -225,3 +230,103 @@ def expire_domains(context: StepContext) -> None:
                     context.count("domains expired")
                     context.say(f"{domain.name} (client #{domain.client_id}) expired on {domain.expiry_date}")
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+
+
+# --- overdue: suspension, unsuspension, termination -------------------------------------------------------------
+
+
+def _overdue_since(cutoff: datetime.date) -> Exists:
+    """The service is billed on an Unpaid invoice due on or before `cutoff`."""
+    return Exists(
+        InvoiceItem.objects.filter(
+            kind=InvoiceItem.Kind.SERVICE,
+            related_id=OuterRef("pk"),
+            invoice__status=Invoice.Status.UNPAID,
+            invoice__due_date__lte=cutoff,
+        )
+    )
+
+
+def _in_locked_batches(context: StepContext, candidates, change) -> None:
+    """Run `change(services)` over `candidates` a batch at a time, each batch locked (PostgreSQL skips rows
+    another run holds) and checked again under the lock, and committed on its own."""
+    ids = list(candidates.order_by("id").values_list("id", flat=True))
+    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+        with transaction.atomic():
+            locked = list(
+                candidates.filter(pk__in=batch)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("product")
+            )
+            change(locked)
+        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+
+
+def _days(n: int) -> datetime.timedelta:
+    return datetime.timedelta(days=n)
+
+
+@automation_step(
+    "overdue_suspension",
+    order=40,
+    description="Suspend active services on an invoice unpaid for the settings' days after its due date.",
+)
+def suspend_overdue(context: StepContext) -> None:
+    settings = AutomationSettings.load()
+    if not settings.suspend_enabled:
+        return
+    cutoff = context.today - _days(settings.suspend_after_days)
+    candidates = Service.objects.filter(_overdue_since(cutoff), status=Service.Status.ACTIVE)
+
+    def change(services: list[Service]) -> None:
+        for service in services_suspend_overdue(services=services, actor=None):
+            context.count("services suspended")
+            context.say(f"{service} (client #{service.client_id}) suspended: an invoice due by {cutoff} is unpaid")
+
+    _in_locked_batches(context, candidates, change)
+
+
+@automation_step(
+    "overdue_unsuspension",
+    order=45,
+    description="Lift overdue suspensions whose invoices are settled (never a suspension for another reason).",
+)
+def unsuspend_paid(context: StepContext) -> None:
+    settings = AutomationSettings.load()
+    if not settings.unsuspend_on_payment:
+        return
+    cutoff = context.today - _days(settings.suspend_after_days)
+    # Still suspended for being overdue, but no invoice of theirs is overdue that long any more: paid,
+    # cancelled, or (after the settings changed) not yet that late.
+    candidates = Service.objects.filter(
+        ~_overdue_since(cutoff), status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE
+    )
+
+    def change(services: list[Service]) -> None:
+        for service in services_unsuspend_paid(services=services, actor=None):
+            context.count("services unsuspended")
+            context.say(f"{service} (client #{service.client_id}) unsuspended: nothing overdue any more")
+
+    _in_locked_batches(context, candidates, change)
+
+
+@automation_step(
+    "overdue_termination",
+    order=50,
+    description="Terminate services on an invoice unpaid for the settings' termination days after its due date.",
+)
+def terminate_overdue(context: StepContext) -> None:
+    settings = AutomationSettings.load()
+    if not settings.terminate_enabled:
+        return
+    cutoff = context.today - _days(settings.terminate_after_days)
+    candidates = Service.objects.filter(
+        _overdue_since(cutoff), status__in=(Service.Status.ACTIVE, Service.Status.SUSPENDED)
+    )
+
+    def change(services: list[Service]) -> None:
+        for service in services_terminate_overdue(services=services, on=context.today, actor=None):
+            context.count("services terminated")
+            context.say(f"{service} (client #{service.client_id}) terminated: an invoice due by {cutoff} is unpaid")
+
+    _in_locked_batches(context, candidates, change)

@@ -3,10 +3,18 @@
 
 from notifications.bus import register
 from notifications.models import Event
-from provisioning.services import items_paid_through
+from provisioning.services import items_paid_through, services_unsuspend_after_payment
 
 
 @register("InvoicePaid", priority=10)
 def extend_items_on_payment(event: Event) -> None:
     """A paid invoice moves the next due date of what it billed past the period it paid for."""
     items_paid_through(invoice_id=int(event.payload["invoice_id"]))
+
+
+@register("InvoicePaid", priority=20)
+def unsuspend_on_payment(event: Event) -> None:
+    """A paid invoice lifts the overdue suspension of the services it billed, when the settings say so and
+    nothing else of theirs is overdue that long (the daily run's overdue_unsuspension step does the same for
+    anything this missed)."""
+    services_unsuspend_after_payment(invoice_id=int(event.payload["invoice_id"]))

@@ -12,12 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from billing.cycles import add_months
 from billing.fsm import apply_transition
-from billing.models import Client, Currency, InvoiceItem
-from notifications.bus import emit
-from notifications.services import Actor, activity_record, email_queue
+from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
+from notifications.bus import emit, emit_many
+from notifications.services import Actor, activity_record, activity_record_many, email_queue
 from provisioning.models import Domain, Service
 
 
@@ -232,6 +233,94 @@ def domain_expire(*, domain: Domain, actor: Actor) -> bool:
     _log(actor, "domain_expired", domain, f"Domain {domain} expired on {domain.expiry_date}")
     emit("DomainExpired", domain_id=domain.pk, client_id=domain.client_id, expiry_date=domain.expiry_date)
     return True
+
+
+# --- the automation run's overdue steps: many services at a time -------------------------------------------------
+# Each service still goes through its FSM transition (the transition checks the source status and sets the
+# reason); only the writes are grouped: one UPDATE, one INSERT of activity rows, one of events per batch.
+# The module calls (suspend/unsuspend/terminate the account on its server) come with the provisioning modules;
+# until then the status, the reason and the events change, as the issue says.
+
+
+def _save_many(
+    changed: list[Service], *, fields: list[str], action: str, event: str, message, actor: Actor
+) -> list[Service]:
+    if changed:
+        Service.objects.bulk_update(changed, fields)
+        activity_record_many(actor=actor, action=action, entries=[(s, s.client_id, message(s)) for s in changed])
+        emit_many(event, [{"service_id": s.pk, "client_id": s.client_id, "reason": "overdue"} for s in changed])
+    return changed
+
+
+def services_suspend_overdue(*, services: list[Service], actor: Actor) -> list[Service]:
+    """Active services on an invoice overdue beyond the settings' days: Suspended, reason overdue."""
+    changed = [service for service in services if can_proceed(service.suspend)]
+    for service in changed:
+        service.suspend(reason=Service.SuspensionReason.OVERDUE)
+    return _save_many(
+        changed,
+        fields=["status", "suspension_reason"],
+        action="service_suspended",
+        event="ServiceSuspended",
+        message=lambda s: f"{s} suspended: overdue on payment",
+        actor=actor,
+    )
+
+
+def services_unsuspend_paid(*, services: list[Service], actor: Actor) -> list[Service]:
+    """Services suspended for being overdue whose overdue invoices are settled: Active again. A suspension for
+    any other reason (abuse, an admin's) is never lifted by a payment."""
+    changed = [
+        service
+        for service in services
+        if service.suspension_reason == Service.SuspensionReason.OVERDUE and can_proceed(service.unsuspend)
+    ]
+    for service in changed:
+        service.unsuspend()
+    return _save_many(
+        changed,
+        fields=["status", "suspension_reason"],
+        action="service_unsuspended",
+        event="ServiceUnsuspended",
+        message=lambda s: f"{s} unsuspended: the overdue invoice is settled",
+        actor=actor,
+    )
+
+
+def services_unsuspend_after_payment(*, invoice_id: int, today: datetime.date | None = None) -> list[Service]:
+    """The InvoicePaid reaction: the invoice's services suspended for being overdue are lifted, unless another
+    of their invoices is still overdue beyond the suspension days."""
+    settings = AutomationSettings.load()
+    if not settings.unsuspend_on_payment:
+        return []
+    cutoff = (today or timezone.localdate()) - datetime.timedelta(days=settings.suspend_after_days)
+    billed = InvoiceItem.objects.filter(invoice_id=invoice_id, kind=InvoiceItem.Kind.SERVICE).values("related_id")
+    still_overdue = InvoiceItem.objects.filter(
+        kind=InvoiceItem.Kind.SERVICE, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
+    ).values("related_id")
+    with transaction.atomic():
+        services = list(
+            Service.objects.select_for_update()
+            .filter(pk__in=billed, status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE)
+            .exclude(pk__in=still_overdue)
+            .select_related("product")
+        )
+        return services_unsuspend_paid(services=services, actor=None)
+
+
+def services_terminate_overdue(*, services: list[Service], on: datetime.date, actor: Actor) -> list[Service]:
+    """Active or suspended services on an invoice overdue beyond the termination days: Terminated."""
+    changed = [service for service in services if can_proceed(service.terminate)]
+    for service in changed:
+        service.terminate(on=on)
+    return _save_many(
+        changed,
+        fields=["status", "termination_date", "suspension_reason"],
+        action="service_terminated",
+        event="ServiceTerminated",
+        message=lambda s: f"{s} terminated on {on}: overdue on payment",
+        actor=actor,
+    )
 
 
 def order_items_delete(*, order_id: int) -> None:

@@ -1,0 +1,174 @@
+"""Overdue services: suspended X days after the due date of an unpaid invoice, lifted when it is settled (only
+an overdue suspension), terminated after Y days; each once, in batches."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.cycles import BillingCycle
+from billing.models import AutomationSettings, Invoice, InvoiceItem
+from billing.services import InvoiceLine, invoice_cancel, invoice_create, payment_record
+from notifications.models import Event
+from notifications.scheduler import automation_run
+from provisioning.models import Service
+from tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+DUE = datetime.date(2026, 12, 1)
+D = Decimal
+
+
+def _service(client, product, status=Service.Status.ACTIVE, reason=""):
+    return Service.objects.create(
+        client=client,
+        product=product,
+        currency=client.currency,
+        billing_cycle=BillingCycle.MONTHLY,
+        recurring_amount=D("4.99"),
+        auto_setup="never",
+        next_due_date=DUE,
+        status=status,
+        suspension_reason=reason,
+    )
+
+
+def _invoice(client, *services, due=DUE):
+    lines = [
+        InvoiceLine(
+            kind=InvoiceItem.Kind.SERVICE,
+            related_id=s.pk,
+            description=f"S{s.pk}",
+            amount=D("4.99"),
+            period_start=due,
+            period_end=due + datetime.timedelta(days=30),
+        )
+        for s in services
+    ]
+    return invoice_create(client=client, lines=lines, actor=None, issue_date=due, due_date=due)
+
+
+def _run(day, *steps, **settings):
+    if settings:
+        AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(**settings)
+    outcome = automation_run(today=day, only=list(steps), trigger="test")
+    assert outcome.ok, [step.errors for step in outcome.steps]
+    return {step.name: step.counts for step in outcome.steps}
+
+
+def _status(service):
+    service.refresh_from_db()
+    return service.status, service.suspension_reason
+
+
+def _days(n):
+    return DUE + datetime.timedelta(days=n)
+
+
+def test_suspended_on_the_day_it_is_x_days_overdue_and_only_once(customer, hosting):
+    service = _service(customer, hosting)
+    _invoice(customer, service)
+    assert _run(_days(6), "overdue_suspension") == {"overdue_suspension": {}}
+    assert _status(service) == ("active", "")
+    assert _run(_days(7), "overdue_suspension") == {"overdue_suspension": {"services suspended": 1}}
+    assert _status(service) == ("suspended", "overdue")
+    assert _run(_days(8), "overdue_suspension") == {"overdue_suspension": {}}
+    assert Event.objects.filter(name="ServiceSuspended", payload__service_id=service.pk).count() == 1
+
+
+def test_nothing_is_suspended_when_the_setting_is_off_or_the_invoice_is_paid(customer, hosting):
+    off, paid = _service(customer, hosting), _service(customer, hosting)
+    _invoice(customer, off)
+    invoice = _invoice(customer, paid)
+    payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
+    assert _run(_days(30), "overdue_suspension", suspend_enabled=False) == {"overdue_suspension": {}}
+    assert _run(_days(30), "overdue_suspension", suspend_enabled=True) == {
+        "overdue_suspension": {"services suspended": 1}
+    }
+    assert _status(paid) == ("active", "")
+
+
+def test_paying_lifts_an_overdue_suspension_at_once_but_never_an_abuse_one(
+    customer, hosting, django_capture_on_commit_callbacks
+):
+    overdue = _service(customer, hosting, status=Service.Status.SUSPENDED, reason="overdue")
+    abuse = _service(customer, hosting, status=Service.Status.SUSPENDED, reason="abuse")
+    invoice = _invoice(customer, overdue, abuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
+    assert _status(overdue) == ("active", "")
+    assert _status(abuse) == ("suspended", "abuse")
+    assert Event.objects.filter(name="ServiceUnsuspended").count() == 1
+
+
+def test_no_lift_while_another_invoice_is_still_that_late(customer, hosting, django_capture_on_commit_callbacks):
+    service = _service(customer, hosting)
+    older = _invoice(customer, service, due=DUE - datetime.timedelta(days=40))
+    newer = _invoice(customer, service)
+    _run(_days(7), "overdue_suspension")
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record(invoice_id=newer.pk, amount=newer.balance_due, gateway="banktransfer", actor=None)
+    assert _run(_days(8), "overdue_unsuspension") == {"overdue_unsuspension": {}}
+    assert _status(service) == ("suspended", "overdue")
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record(invoice_id=older.pk, amount=older.balance_due, gateway="banktransfer", actor=None)
+    assert _status(service) == ("active", "")
+
+
+def test_the_run_lifts_what_payment_handling_missed_and_respects_the_setting(customer, hosting):
+    service = _service(customer, hosting)
+    invoice = _invoice(customer, service)
+    _run(_days(7), "overdue_suspension")
+    invoice_cancel(invoice_id=invoice.pk, actor=None)  # the admin cancelled it: nothing is overdue any more
+    assert _run(_days(8), "overdue_unsuspension", unsuspend_on_payment=False) == {"overdue_unsuspension": {}}
+    assert _status(service) == ("suspended", "overdue")
+    assert _run(_days(8), "overdue_unsuspension", unsuspend_on_payment=True) == {
+        "overdue_unsuspension": {"services unsuspended": 1}
+    }
+    assert _status(service) == ("active", "")
+
+
+def test_terminated_y_days_overdue_from_active_or_suspended(customer, hosting):
+    active, suspended = _service(customer, hosting), _service(customer, hosting, Service.Status.SUSPENDED, "abuse")
+    _invoice(customer, active, suspended)
+    assert _run(_days(29), "overdue_termination", terminate_enabled=True) == {"overdue_termination": {}}
+    assert _run(_days(30), "overdue_termination") == {"overdue_termination": {"services terminated": 2}}
+    for service in (active, suspended):
+        service.refresh_from_db()
+        assert (service.status, service.termination_date, service.suspension_reason) == ("terminated", _days(30), "")
+    assert _run(_days(31), "overdue_termination") == {"overdue_termination": {}}
+
+
+def test_termination_is_off_by_default(customer, hosting):
+    service = _service(customer, hosting)
+    _invoice(customer, service)
+    assert _run(_days(400), "overdue_termination") == {"overdue_termination": {}}
+    assert _status(service)[0] == "active"
+
+
+def test_a_full_run_suspends_then_terminates_in_order(customer, hosting):
+    service = _service(customer, hosting)
+    _invoice(customer, service)
+    AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(terminate_enabled=True)
+    automation_run(today=_days(7))
+    assert _status(service) == ("suspended", "overdue")
+    automation_run(today=_days(30))
+    assert _status(service)[0] == "terminated"
+    assert Invoice.objects.get().status == Invoice.Status.UNPAID  # the debt stays on the books
+
+
+def test_queries_grow_with_batches_not_with_services(hosting, usd):
+    def queries_for(count):
+        client = ClientFactory(currency=usd)
+        services = [_service(client, hosting) for _ in range(count)]
+        _invoice(client, *services)
+        with CaptureQueriesContext(connection) as queries:
+            counts = _run(_days(7), "overdue_suspension")
+        assert counts == {"overdue_suspension": {"services suspended": count}}
+        return len(queries)
+
+    queries_for(1)  # creates the settings row
+    assert queries_for(2) == queries_for(40)
