@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from billing.admin_mixins import SaveChangedFieldsOnly
-from provisioning.models import Domain, Server, ServerGroup, Service
+from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
+from provisioning.services import cancellation_refusal, cancellation_request
 
 
 @admin.register(ServerGroup)
@@ -55,3 +58,41 @@ class DomainAdmin(SaveChangedFieldsOnly):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # services and domains go with their order (cancel, then delete), never on their own
+
+
+class CancellationRequestForm(forms.ModelForm):
+    class Meta:
+        model = CancellationRequest
+        fields = ("service", "when", "reason")
+
+    def clean(self):
+        cleaned = super().clean()
+        service = cleaned.get("service")
+        refusal = cancellation_refusal(service) if service is not None else None
+        if refusal:
+            raise ValidationError(refusal)
+        return cleaned
+
+
+@admin.register(CancellationRequest)
+class CancellationRequestAdmin(admin.ModelAdmin):
+    """Requests are added here (or by clients); the automation run carries them out."""
+
+    form = CancellationRequestForm
+    list_display = ("service", "when", "status", "requested_at", "requested_by", "done_on")
+    list_filter = ("status", "when")
+    list_select_related = ("service__product",)
+    raw_id_fields = ("service",)
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("service", "when", "reason", "status", "requested_at", "requested_by", "done_on") if obj else ()
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return  # a request is not edited: it is carried out by the run
+        created = cancellation_request(service_id=obj.service_id, when=obj.when, reason=obj.reason, actor=request.user)
+        obj.pk = created.pk
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,8 +14,9 @@ from billing.cycles import BillingCycle, add_months
 from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
-from provisioning.models import Domain, Service
+from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.services import (
+    cancellations_carry_out,
     domain_expire,
     services_suspend_overdue,
     services_terminate_overdue,
@@ -77,6 +78,8 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
         .filter(client_id__in=client_ids, status__in=INVOICED_STATUSES, next_due_date__lte=horizon)
         .filter(recurring_amount__gt=0)
         .exclude(billing_cycle=BillingCycle.ONE_TIME)
+        # Being cancelled: no new period is invoiced (an end-of-period cancellation ends it at its due date).
+        .exclude(cancellation_requests__status=CancellationRequest.Status.OPEN)
         .select_related("product__group")
         .order_by("client_id", "next_due_date", "id")
     )
@@ -182,6 +185,35 @@ def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
         status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0
     ).values_list("client_id", flat=True)
     return sorted(set(services.distinct()) | set(domains.distinct()))
+
+
+@automation_step(
+    "cancellation_requests",
+    order=5,
+    description="Carry out cancellation requests: immediate ones at once, end-of-period ones on the due date.",
+)
+def carry_out_cancellations(context: StepContext) -> None:
+    due = CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN).filter(
+        Q(when=CancellationRequest.When.IMMEDIATE)
+        | Q(when=CancellationRequest.When.END_OF_PERIOD, service__next_due_date__lte=context.today)
+    )
+    ids = list(due.order_by("id").values_list("id", flat=True))
+    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+        with transaction.atomic():
+            requests = list(
+                due.filter(pk__in=batch)
+                .select_for_update(skip_locked=True, of=("self", "service"))
+                .select_related("service__product")
+            )
+            ended = {service.pk for service in cancellations_carry_out(requests=requests, today=context.today)}
+            for request in requests:
+                service = request.service
+                context.count("services cancelled" if service.pk in ended else "requests closed")
+                context.say(
+                    f"{service} (client #{service.client_id}): "
+                    + ("terminated, as requested" if service.pk in ended else "request closed, the service had ended")
+                )
+        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 
 @automation_step(

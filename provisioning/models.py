@@ -205,3 +205,36 @@ class Domain(FSMModelMixin, models.Model):
     @transition(field=status, source=[Status.CANCELLED, Status.FRAUD], target=Status.PENDING)
     def set_pending(self) -> None:
         pass
+
+
+class CancellationRequest(models.Model):
+    """A client's or an admin's request to end a service: at once, or at the end of the period it is paid for.
+    The automation run carries it out; a service has at most one open request."""
+
+    class When(models.TextChoices):
+        IMMEDIATE = "immediate", "Immediately"
+        END_OF_PERIOD = "end_of_period", "At the end of the billing period"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Carried out"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cancellation_requests")
+    when = models.CharField(max_length=16, choices=When.choices)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.CharField(max_length=150, help_text="Who asked: a user name, or 'system'.")
+    done_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"], condition=models.Q(status="open"), name="provisioning_one_open_cancellation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Cancel {self.service_id} {self.get_when_display().lower()} ({self.get_status_display()})"

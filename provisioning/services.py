@@ -18,8 +18,8 @@ from billing.cycles import add_months
 from billing.fsm import apply_transition
 from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from notifications.bus import emit, emit_many
-from notifications.services import Actor, activity_record, activity_record_many, email_queue
-from provisioning.models import Domain, Service
+from notifications.services import Actor, activity_record, activity_record_many, actor_label, email_queue
+from provisioning.models import CancellationRequest, Domain, Service
 
 
 @dataclass(frozen=True)
@@ -321,6 +321,66 @@ def services_terminate_overdue(*, services: list[Service], on: datetime.date, ac
         message=lambda s: f"{s} terminated on {on}: overdue on payment",
         actor=actor,
     )
+
+
+# --- cancellation requests ---------------------------------------------------------------------------------------
+
+
+def cancellation_refusal(service: Service) -> str | None:
+    """Why this service cannot be asked to end now, or None."""
+    if service.status not in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        return f"{service} is {service.get_status_display()}: only a live service can be cancelled."
+    if service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).exists():
+        return f"{service} already has an open cancellation request."
+    return None
+
+
+def cancellation_request(*, service_id: int, when: str, reason: str, actor: Actor) -> CancellationRequest:
+    """Ask for a live service to end, at once or at the end of its paid period; the automation run carries it
+    out. Refused for a service that is not live or already has an open request."""
+    if when not in CancellationRequest.When.values:
+        raise ValidationError(f"When to cancel must be one of: {', '.join(CancellationRequest.When.values)}.")
+    with transaction.atomic():
+        service = Service.objects.select_for_update().select_related("product").get(pk=service_id)
+        refusal = cancellation_refusal(service)
+        if refusal:
+            raise ValidationError(refusal)
+        try:  # the unique open request decides between two requests at once
+            with transaction.atomic():
+                request = CancellationRequest.objects.create(
+                    service=service, when=when, reason=reason.strip(), requested_by=actor_label(actor)
+                )
+        except IntegrityError:
+            raise ValidationError(f"{service} already has an open cancellation request.") from None
+        timing = "at once" if when == CancellationRequest.When.IMMEDIATE else f"on {service.next_due_date}"
+        _log(actor, "cancellation_requested", service, f"Cancellation of {service} requested ({timing})")
+        emit(
+            "CancellationRequest", service_id=service.pk, client_id=service.client_id, when=when, request_id=request.pk
+        )
+    return request
+
+
+def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> list[Service]:
+    """End the services of these open requests (their rows and services locked by the caller): live ones are
+    terminated; the requests are closed either way. Returns the services terminated."""
+    ended = [request.service for request in requests if can_proceed(request.service.terminate)]
+    for service in ended:
+        service.terminate(on=today)
+    for request in requests:
+        request.status, request.done_on = CancellationRequest.Status.DONE, today
+    CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
+    if ended:
+        Service.objects.bulk_update(ended, ["status", "termination_date", "suspension_reason"])
+        activity_record_many(
+            actor=None,
+            action="service_terminated",
+            entries=[(s, s.client_id, f"{s} terminated on {today}: cancellation requested") for s in ended],
+        )
+        emit_many(
+            "ServiceTerminated",
+            [{"service_id": s.pk, "client_id": s.client_id, "reason": "cancellation requested"} for s in ended],
+        )
+    return ended
 
 
 def order_items_delete(*, order_id: int) -> None:
