@@ -20,7 +20,7 @@ import logging
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -175,18 +175,23 @@ def _run(
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
     with transaction.atomic():
-        if _first_complete_run_of_the_day(run, outcomes):
+        if _first_complete_run_of_the_day(run):
             emit("DailyCronJob", run_id=run.pk, date=today)
         emit("AfterCronJob", run_id=run.pk, date=today, ok=not failed, dry_run=dry_run)
     return RunOutcome(run_date=today, dry_run=dry_run, steps=outcomes, run_id=run.pk)
 
 
-def _first_complete_run_of_the_day(run: AutomationRun, outcomes: list[StepOutcome]) -> bool:
-    """DailyCronJob is announced once per date, by the first run that ran every step (with errors or not; not
-    a run of chosen steps, nor one that found a step held by another run). The unique (run_date, daily) key
-    decides between two runs finishing at once."""
-    ran = {outcome.name for outcome in outcomes if outcome.status != AutomationStepRun.Status.SKIPPED}
-    if ran != {step.name for step in registered_steps()}:
+def _first_complete_run_of_the_day(run: AutomationRun) -> bool:
+    """DailyCronJob is announced once per date, when every registered step has run for that date (with errors
+    or not), by this run or by others: two overlapping runs each skip the steps the other holds, and the one
+    that finishes last completes the day. The unique (run_date, daily) key decides between two at once."""
+    ran = set(
+        AutomationStepRun.objects.filter(
+            run__run_date=run.run_date,
+            status__in=(AutomationStepRun.Status.SUCCEEDED, AutomationStepRun.Status.FAILED),
+        ).values_list("step", flat=True)
+    )
+    if not ran >= {step.name for step in registered_steps()}:
         return False
     try:
         with transaction.atomic():
@@ -207,8 +212,10 @@ def _run_step(
             logger.info("automation step %s skipped: another run holds it", step.name)
         else:
             try:
-                # A savepoint, so that a step failing half-way inside a dry run's transaction leaves it usable.
-                with transaction.atomic():
+                # A real run gives the step no transaction: its batches commit one by one, so a run killed
+                # half-way keeps what it finished. A dry run's step gets a savepoint, so that one failing half-way
+                # leaves the dry run's transaction usable for the next step.
+                with transaction.atomic() if dry_run else nullcontext():
                     step.run(context)
             except Exception as failure:  # one step's fault must not stop the run; it is recorded and logged
                 logger.exception("automation step %s failed for %s", step.name, today)

@@ -1,0 +1,157 @@
+"""Exactly once, by the database (PostgreSQL): two runs at once, a run killed with SIGKILL in the middle and
+started again, and a run after missed days each leave every period invoiced once and the numbers gapless."""
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+
+from billing.cycles import BillingCycle, add_months
+from billing.models import AutomationSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from notifications.scheduler import automation_run
+from provisioning.models import Service
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+BASE_DIR = Path(settings.BASE_DIR)
+TODAY = datetime.date(2026, 12, 1)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _world(customer, hosting, clients: int) -> list[int]:
+    """`clients` clients with one monthly service each, due within the lead days of TODAY."""
+    owners = Client.objects.bulk_create(
+        Client(contact_name=f"C{n}", email=f"c{n}@example.com", currency=customer.currency, country="US")
+        for n in range(clients)
+    )
+    services = Service.objects.bulk_create(
+        Service(
+            client=owner,
+            product=hosting,
+            currency=customer.currency,
+            billing_cycle=BillingCycle.MONTHLY,
+            recurring_amount=Decimal("4.99"),
+            auto_setup="never",
+            next_due_date=TODAY + datetime.timedelta(days=n % 10),
+            status=Service.Status.ACTIVE,
+        )
+        for n, owner in enumerate(owners)
+    )
+    return [service.pk for service in services]
+
+
+def _assert_each_service_invoiced_once_and_numbers_gapless(service_ids: list[int]) -> None:
+    per_service = dict(
+        InvoiceItem.objects.filter(kind="service", related_id__in=service_ids)
+        .values("related_id")
+        .annotate(n=Count("id"))
+        .values_list("related_id", "n")
+    )
+    assert sorted(per_service) == sorted(service_ids), "a service was not invoiced"
+    assert set(per_service.values()) == {1}, "a service was invoiced twice"
+    sequences = sorted(int(number.rsplit("-", 1)[1]) for number in Invoice.objects.values_list("number", flat=True))
+    assert sequences == list(range(1, len(sequences) + 1)), "invoice numbers have a gap or a repeat"
+    assert InvoiceNumberCounter.objects.get().last_value == len(sequences)
+
+
+def test_two_runs_started_at_once_invoice_everything_once(customer, hosting):
+    service_ids = _world(customer, hosting, 1200)
+    barrier = threading.Barrier(2)
+    outcomes, crashes = [], []
+
+    def run():
+        try:
+            barrier.wait(10)
+            outcomes.append(automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test"))
+        except Exception as error:  # collected: a crash in a thread must fail the test
+            crashes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert crashes == [] and len(outcomes) == 2
+    statuses = sorted(outcome.steps[0].status for outcome in outcomes)
+    # The advisory lock lets one run do the step; the other records it as skipped.
+    assert statuses == ["skipped", "succeeded"]
+    _assert_each_service_invoiced_once_and_numbers_gapless(service_ids)
+
+
+def test_a_run_killed_mid_way_and_started_again_finishes_without_duplicate_or_gap(customer, hosting, tmp_path):
+    service_ids = _world(customer, hosting, 2600)  # six batches of 500 clients
+    AutomationSettings.load()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": _database_url()}
+    env.pop("REDIS_URL", None)  # tasks in-process, as in `make run`
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_automation", "--date", TODAY.isoformat(), "--step", "renewal_invoicing"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    blocker = psycopg.connect(_database_url(), autocommit=False)
+    try:
+        # Once the first batch has committed, hold the number counter: the run's next batch blocks on it with
+        # its transaction open, and the kill lands in the middle of that batch.
+        deadline = time.monotonic() + 120
+        while Invoice.objects.count() == 0:
+            assert process.poll() is None, (tmp_path / "run.log").read_text()
+            assert time.monotonic() < deadline, "the run made no invoice in 120 s"
+            time.sleep(0.005)
+        blocker.execute("SELECT last_value FROM billing_invoicenumbercounter FOR UPDATE")
+        time.sleep(1.0)  # the run is now waiting for the counter inside its batch
+        assert process.poll() is None, "the run finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        log.close()
+    assert process.returncode == -signal.SIGKILL
+    invoiced = Invoice.objects.count()
+    assert 0 < invoiced < len(service_ids) and invoiced % 500 == 0, "a batch was left half done"
+
+    outcome = automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test")
+    assert outcome.ok and outcome.steps[0].counts["invoices created"] == len(service_ids) - invoiced
+    _assert_each_service_invoiced_once_and_numbers_gapless(service_ids)
+
+
+def test_missed_days_are_caught_up_once(customer, hosting):
+    AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(continuous_invoicing=True)
+    service_ids = _world(customer, hosting, 30)
+    automation_run(today=TODAY, trigger="test")
+    # No run for 70 days: the next one invoices every period that came due meanwhile, once.
+    later = TODAY + datetime.timedelta(days=70)
+    automation_run(today=later, trigger="test")
+    automation_run(today=later, trigger="test")
+    for service in Service.objects.filter(pk__in=service_ids):
+        starts = list(
+            InvoiceItem.objects.filter(kind="service", related_id=service.pk)
+            .order_by("period_start")
+            .values_list("period_start", flat=True)
+        )
+        expected, start = [], service.next_due_date  # unpaid: the due date has not moved
+        while start <= later + datetime.timedelta(days=14):  # the default 14 lead days
+            expected.append(start)
+            start = add_months(start, 1)
+        assert starts == expected, service.pk
