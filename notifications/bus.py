@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from notifications.events import EVENTS
 from notifications.models import Event, HandlerRun
+from notifications.rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def emit(event_name: str, **payload: Any) -> Event:
     return event
 
 
-def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[Event]:
+def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
     """emit() for many events of one name at once (a batch of the automation run): one INSERT, and one dispatch
     task for the lot after commit instead of one per event."""
     if event_name not in EVENTS:
@@ -91,13 +92,27 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[Event]:
     if not payloads:
         return []
     now = timezone.now()
-    events = Event.objects.bulk_create(
-        [Event(name=event_name, payload=_json_safe(payload), created_at=now) for payload in payloads]
+    # Nobody listens (no hook, webhook or email handler registered): the events are recorded as dispatched
+    # already, the way dispatch() would mark them, and no task is sent for them.
+    silent = not handlers_for(event_name)
+    ids = insert_rows(
+        Event,
+        [
+            {
+                "name": event_name,
+                "payload": _json_safe(payload),
+                "created_at": now,
+                "dispatched_at": now if silent else None,
+            }
+            for payload in payloads
+        ],
+        ids=not silent,
     )
-    from notifications.tasks import dispatch_events
+    if not silent:
+        from notifications.tasks import dispatch_events
 
-    dispatch_events.delay_on_commit([event.pk for event in events])
-    return events
+        dispatch_events.delay_on_commit(ids)
+    return ids
 
 
 def dispatch_many(event_ids: list[int]) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.utils import timezone
 
 from notifications.models import ActivityLog, OutboundEmail
+from notifications.rows import insert_rows
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -35,20 +38,35 @@ def activity_record(
     )
 
 
-def activity_record_many(*, actor: Actor, action: str, entries: list[tuple[models.Model, int | None, str]]) -> None:
-    """activity_record for many subjects in one INSERT: (subject, client id, message) each."""
+@dataclass(frozen=True)
+class Subject:
+    """What an activity row names, for a caller that holds no model instance (a batch of plain rows)."""
+
+    label: str  # the model's label_lower, e.g. "billing.invoice"
+    pk: int
+
+
+def activity_record_many(
+    *, actor: Actor, action: str, entries: list[tuple[models.Model | Subject, int | None, str]]
+) -> None:
+    """activity_record for many subjects in one statement: (subject, client id, message) each."""
     user, label = actor_user(actor), actor_label(actor)
-    ActivityLog.objects.bulk_create(
-        ActivityLog(
-            actor=user,
-            actor_label=label,
-            action=action,
-            subject_type=subject._meta.label_lower,
-            subject_id=subject.pk,
-            client_id=client_id,
-            message=message,
-        )
-        for subject, client_id, message in entries
+    now = timezone.now()
+    insert_rows(
+        ActivityLog,
+        [
+            {
+                "created_at": now,
+                "actor_id": user.pk if user is not None else None,
+                "actor_label": label,
+                "action": action,
+                "subject_type": subject.label if isinstance(subject, Subject) else subject._meta.label_lower,
+                "subject_id": subject.pk,
+                "client_id": client_id,
+                "message": message,
+            }
+            for subject, client_id, message in entries
+        ],
     )
 
 
@@ -59,4 +77,33 @@ def email_queue(
     return OutboundEmail.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={"template": template, "to_address": to_address, "context": context, "client_id": client_id},
+    )
+
+
+@dataclass(frozen=True)
+class EmailToQueue:
+    """One email for email_queue_many: what email_queue takes."""
+
+    template: str
+    to_address: str
+    idempotency_key: str
+    context: dict[str, Any]
+    client_id: int | None = None
+
+
+def email_queue_many(emails: list[EmailToQueue]) -> None:
+    """email_queue for many emails in one INSERT (a batch of the automation run). An email whose idempotency key
+    was queued before is left as it was: queued once, like email_queue."""
+    OutboundEmail.objects.bulk_create(
+        [
+            OutboundEmail(
+                template=email.template,
+                to_address=email.to_address,
+                idempotency_key=email.idempotency_key,
+                context=email.context,
+                client_id=email.client_id,
+            )
+            for email in emails
+        ],
+        ignore_conflicts=True,
     )

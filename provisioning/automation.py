@@ -26,9 +26,10 @@ from provisioning.services import (
 BATCH_SIZE = 500
 # Renewal invoicing works through the clients with something due, this many at a time: a client's services
 # and domains are always in one batch, so combined invoicing gives each client one invoice per due date.
-CLIENT_BATCH_SIZE = 500
+CLIENT_BATCH_SIZE = 1000
 INVOICED_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
 _DOMAIN_CYCLES = {1: BillingCycle.ANNUALLY, 2: BillingCycle.BIENNIALLY, 3: BillingCycle.TRIENNIALLY}
+_CYCLE_MONTHS = {cycle.value: cycle.months for cycle in BillingCycle}
 
 
 def lead_days(settings: AutomationSettings, cycle: str) -> int:
@@ -72,7 +73,8 @@ def _periods_due(item: _Billable, invoiced: set[datetime.date], *, today, settin
 
 def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billable]:
     """The batch's services and domains that renew and are due by the horizon, locked (PostgreSQL skips rows
-    another run holds: that run bills them)."""
+    another run holds: that run bills them). Read as plain values: a model instance per service was most of
+    the step's time at a million services."""
     services = (
         Service.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(client_id__in=client_ids, status__in=INVOICED_STATUSES, next_due_date__lte=horizon)
@@ -80,63 +82,72 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
         .exclude(billing_cycle=BillingCycle.ONE_TIME)
         # Being cancelled: no new period is invoiced (an end-of-period cancellation ends it at its due date).
         .exclude(cancellation_requests__status=CancellationRequest.Status.OPEN)
-        .select_related("product__group")
         .order_by("client_id", "next_due_date", "id")
+        .values_list(
+            "id",
+            "client_id",
+            "next_due_date",
+            "billing_cycle",
+            "recurring_amount",
+            "product__taxable",
+            "product__name",
+            "product__group__name",
+            "domain",
+        )
     )
     found = [
         _Billable(
             kind=InvoiceItem.Kind.SERVICE,
-            id=service.pk,
-            client_id=service.client_id,
-            next_due_date=service.next_due_date,
-            months=BillingCycle(service.billing_cycle).months,
-            cycle=service.billing_cycle,
-            amount=service.recurring_amount,
-            taxed=service.product.taxable,
-            label=f"{service.product.group.name} - {service.product.name}"
-            + (f" ({service.domain})" if service.domain else ""),
+            id=service_id,
+            client_id=client_id,
+            next_due_date=next_due_date,
+            months=_CYCLE_MONTHS[cycle],
+            cycle=cycle,
+            amount=amount,
+            taxed=taxed,
+            label=f"{group} - {product}" + (f" ({domain})" if domain else ""),
         )
-        for service in services
+        for service_id, client_id, next_due_date, cycle, amount, taxed, product, group, domain in services
     ]
     domains = (
         Domain.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(client_id__in=client_ids, status=Domain.Status.ACTIVE, next_due_date__lte=horizon)
         .filter(recurring_amount__gt=0, registration_period__gte=1)
-        .select_related("product")
         .order_by("client_id", "next_due_date", "id")
+        .values_list(
+            "id", "client_id", "next_due_date", "registration_period", "recurring_amount", "product__taxable", "name"
+        )
     )
-    for domain in domains:
-        years = domain.registration_period
+    for domain_id, client_id, next_due_date, years, amount, taxed, name in domains:
         found.append(
             _Billable(
                 kind=InvoiceItem.Kind.DOMAIN,
-                id=domain.pk,
-                client_id=domain.client_id,
-                next_due_date=domain.next_due_date,
+                id=domain_id,
+                client_id=client_id,
+                next_due_date=next_due_date,
                 months=12 * years,
                 cycle=_DOMAIN_CYCLES.get(years, BillingCycle.ANNUALLY),
-                amount=domain.recurring_amount,
-                taxed=domain.product.taxable if domain.product else False,
-                label=f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
+                amount=amount,
+                taxed=bool(taxed),
+                label=f"Domain renewal - {name} - {years} year{'s' if years > 1 else ''}",
             )
         )
     return found
 
 
-def _invoiced_periods(billables: list[_Billable]) -> dict[tuple[str, int], set[datetime.date]]:
-    """Which period starts already have an invoice line, per (kind, id), from the earliest due date on."""
+def _invoiced_periods(client_ids: list[int], billables: list[_Billable]) -> dict[tuple[str, int], set[datetime.date]]:
+    """Which period starts already have an invoice line, per (kind, id), from the earliest due date on. The
+    services and domains are named through their clients (a few hundred parameters, not one per service)."""
     if not billables:
         return {}
     since = min(item.next_due_date for item in billables)
-    by_kind = defaultdict(list)
-    for item in billables:
-        by_kind[item.kind].append(item.id)
-    condition = Q()
-    for kind, ids in by_kind.items():
-        condition |= Q(kind=kind, related_id__in=ids)
-    rows = InvoiceItem.objects.filter(condition, period_start__gte=since).values_list(
-        "kind", "related_id", "period_start"
-    )
+    services = Service.objects.filter(client_id__in=client_ids).values("id")
+    domains = Domain.objects.filter(client_id__in=client_ids).values("id")
+    rows = InvoiceItem.objects.filter(
+        Q(kind=InvoiceItem.Kind.SERVICE, related_id__in=services)
+        | Q(kind=InvoiceItem.Kind.DOMAIN, related_id__in=domains),
+        period_start__gte=since,
+    ).values_list("kind", "related_id", "period_start")
     invoiced = defaultdict(set)
     for kind, related_id, period_start in rows:
         invoiced[(kind, related_id)].add(period_start)
@@ -149,7 +160,7 @@ def renewal_drafts(client_ids: list[int], *, today: datetime.date, settings: Aut
     longest = max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
     horizon = today + datetime.timedelta(days=longest)
     billables = _billables(client_ids, horizon=horizon)
-    invoiced = _invoiced_periods(billables)
+    invoiced = _invoiced_periods(client_ids, billables)
     grouped: dict[tuple[int, datetime.date], list[InvoiceLine]] = defaultdict(list)
     singles: list[InvoiceDraft] = []
     for item in billables:
@@ -179,11 +190,14 @@ def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
     services = (
         Service.objects.filter(status__in=INVOICED_STATUSES, next_due_date__lte=horizon, recurring_amount__gt=0)
         .exclude(billing_cycle=BillingCycle.ONE_TIME)
+        .order_by()
         .values_list("client_id", flat=True)
     )
-    domains = Domain.objects.filter(
-        status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0
-    ).values_list("client_id", flat=True)
+    domains = (
+        Domain.objects.filter(status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0)
+        .order_by()
+        .values_list("client_id", flat=True)
+    )
     return sorted(set(services.distinct()) | set(domains.distinct()))
 
 
@@ -241,7 +255,7 @@ def invoice_renewals(context: StepContext) -> None:
         context.count("lines", sum(len(draft.lines) for draft in drafts))
         for invoice, draft in zip(invoices, drafts, strict=True):
             context.say(
-                f"{invoice.display_number} for client #{invoice.client_id}, due {draft.due_date}: "
+                f"{invoice.display_number} for client #{invoice.client_id}, due {invoice.due_date}: "
                 f"{invoice.currency.format(invoice.total)}"
                 + "".join(f"\n    {line.description}: {invoice.currency.format(line.amount)}" for line in draft.lines)
             )
@@ -279,18 +293,31 @@ def _overdue_since(cutoff: datetime.date) -> Exists:
     )
 
 
-def _in_locked_batches(context: StepContext, candidates, change) -> None:
-    """Run `change(services)` over `candidates` a batch at a time, each batch locked (PostgreSQL skips rows
-    another run holds) and checked again under the lock, and committed on its own."""
-    ids = list(candidates.order_by("id").values_list("id", flat=True))
+def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
+    """Which of these services are billed on an Unpaid invoice due on or before `cutoff` (one indexed query)."""
+    return set(
+        InvoiceItem.objects.filter(
+            kind=InvoiceItem.Kind.SERVICE,
+            related_id__in=ids,
+            invoice__status=Invoice.Status.UNPAID,
+            invoice__due_date__lte=cutoff,
+        ).values_list("related_id", flat=True)
+    )
+
+
+def _in_locked_batches(context: StepContext, *, base, cutoff: datetime.date, overdue: bool, change) -> None:
+    """Run `change(services)` over the services of `base` that are (or, with overdue=False, are no longer)
+    overdue since `cutoff`, a batch at a time: each batch locked (PostgreSQL skips rows another run holds),
+    checked again under the lock, and committed on its own."""
+    since = _overdue_since(cutoff)
+    ids = list(base.filter(since if overdue else ~since).order_by("id").values_list("id", flat=True))
     for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
         with transaction.atomic():
             locked = list(
-                candidates.filter(pk__in=batch)
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("product")
+                base.filter(pk__in=batch).select_for_update(skip_locked=True, of=("self",)).select_related("product")
             )
-            change(locked)
+            late = _overdue_among([service.pk for service in locked], cutoff)
+            change([service for service in locked if (service.pk in late) == overdue])
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 
@@ -308,14 +335,14 @@ def suspend_overdue(context: StepContext) -> None:
     if not settings.suspend_enabled:
         return
     cutoff = context.today - _days(settings.suspend_after_days)
-    candidates = Service.objects.filter(_overdue_since(cutoff), status=Service.Status.ACTIVE)
 
     def change(services: list[Service]) -> None:
         for service in services_suspend_overdue(services=services, actor=None):
             context.count("services suspended")
             context.say(f"{service} (client #{service.client_id}) suspended: an invoice due by {cutoff} is unpaid")
 
-    _in_locked_batches(context, candidates, change)
+    base = Service.objects.filter(status=Service.Status.ACTIVE)
+    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=True, change=change)
 
 
 @automation_step(
@@ -328,18 +355,16 @@ def unsuspend_paid(context: StepContext) -> None:
     if not settings.unsuspend_on_payment:
         return
     cutoff = context.today - _days(settings.suspend_after_days)
+
     # Still suspended for being overdue, but no invoice of theirs is overdue that long any more: paid,
     # cancelled, or (after the settings changed) not yet that late.
-    candidates = Service.objects.filter(
-        ~_overdue_since(cutoff), status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE
-    )
-
     def change(services: list[Service]) -> None:
         for service in services_unsuspend_paid(services=services, actor=None):
             context.count("services unsuspended")
             context.say(f"{service} (client #{service.client_id}) unsuspended: nothing overdue any more")
 
-    _in_locked_batches(context, candidates, change)
+    base = Service.objects.filter(status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE)
+    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=False, change=change)
 
 
 @automation_step(
@@ -352,13 +377,11 @@ def terminate_overdue(context: StepContext) -> None:
     if not settings.terminate_enabled:
         return
     cutoff = context.today - _days(settings.terminate_after_days)
-    candidates = Service.objects.filter(
-        _overdue_since(cutoff), status__in=(Service.Status.ACTIVE, Service.Status.SUSPENDED)
-    )
 
     def change(services: list[Service]) -> None:
         for service in services_terminate_overdue(services=services, on=context.today, actor=None):
             context.count("services terminated")
             context.say(f"{service} (client #{service.client_id}) terminated: an invoice due by {cutoff} is unpaid")
 
-    _in_locked_batches(context, candidates, change)
+    base = Service.objects.filter(status__in=(Service.Status.ACTIVE, Service.Status.SUSPENDED))
+    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=True, change=change)

@@ -243,10 +243,13 @@ def domain_expire(*, domain: Domain, actor: Actor) -> bool:
 
 
 def _save_many(
-    changed: list[Service], *, fields: list[str], action: str, event: str, message, actor: Actor
+    changed: list[Service], *, source: list[str], values: dict, action: str, event: str, message, actor: Actor
 ) -> list[Service]:
+    """Write what the transitions set, one UPDATE for the batch (the same values for every service in it),
+    guarded by the status the transitions started from; then the activity rows and the events, one INSERT
+    each."""
     if changed:
-        Service.objects.bulk_update(changed, fields)
+        Service.objects.filter(pk__in=[s.pk for s in changed], status__in=source).update(**values)
         activity_record_many(actor=actor, action=action, entries=[(s, s.client_id, message(s)) for s in changed])
         emit_many(event, [{"service_id": s.pk, "client_id": s.client_id, "reason": "overdue"} for s in changed])
     return changed
@@ -259,7 +262,8 @@ def services_suspend_overdue(*, services: list[Service], actor: Actor) -> list[S
         service.suspend(reason=Service.SuspensionReason.OVERDUE)
     return _save_many(
         changed,
-        fields=["status", "suspension_reason"],
+        source=[Service.Status.ACTIVE],
+        values={"status": Service.Status.SUSPENDED, "suspension_reason": Service.SuspensionReason.OVERDUE},
         action="service_suspended",
         event="ServiceSuspended",
         message=lambda s: f"{s} suspended: overdue on payment",
@@ -279,7 +283,8 @@ def services_unsuspend_paid(*, services: list[Service], actor: Actor) -> list[Se
         service.unsuspend()
     return _save_many(
         changed,
-        fields=["status", "suspension_reason"],
+        source=[Service.Status.SUSPENDED],
+        values={"status": Service.Status.ACTIVE, "suspension_reason": Service.SuspensionReason.NONE},
         action="service_unsuspended",
         event="ServiceUnsuspended",
         message=lambda s: f"{s} unsuspended: the overdue invoice is settled",
@@ -315,7 +320,8 @@ def services_terminate_overdue(*, services: list[Service], on: datetime.date, ac
         service.terminate(on=on)
     return _save_many(
         changed,
-        fields=["status", "termination_date", "suspension_reason"],
+        source=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+        values={"status": Service.Status.TERMINATED, "termination_date": on, "suspension_reason": ""},
         action="service_terminated",
         event="ServiceTerminated",
         message=lambda s: f"{s} terminated on {on}: overdue on payment",

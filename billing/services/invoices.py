@@ -12,12 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.fsm import apply_transition
-from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter, TaxRule
+from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, InvoiceNumberCounter, TaxRule
 from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
 from notifications.bus import emit, emit_many
-from notifications.services import Actor, activity_record, activity_record_many, email_queue
+from notifications.rows import insert_rows
+from notifications.services import Actor, Subject, activity_record, activity_record_many, email_queue
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,38 @@ def _tax_setup_of(invoice: Invoice) -> TaxSetup:
     )
 
 
+TOTAL_FIELDS = ["subtotal", "tax_1", "tax_2", "total", "balance_due", "updated_at"]
+
+
 def invoice_recalculate(invoice: Invoice, *, lines: list[Line] | None = None) -> None:
     """Compute and store the invoice's totals and balance from its lines, with the taxes it was created with.
     The one place totals are computed; the caller holds the invoice's lock."""
     if lines is None:
         lines = [Line(amount=amount, taxed=taxed) for amount, taxed in invoice.items.values_list("amount", "taxed")]
+    _totals_apply(invoice, lines)
+    invoice.save(update_fields=TOTAL_FIELDS)
+
+
+def invoices_recalculate_bulk(invoices: list[Invoice], *, lines_by_invoice: dict[int, list[Line]]) -> None:
+    """invoice_recalculate for many invoices in one UPDATE (SQLite splits a big one). Each invoice's lines, all
+    of them, are given by its id; its totals are computed as invoice_recalculate computes them. The caller holds
+    the invoices' locks."""
+    if not invoices:
+        return
+    now = timezone.now()
+    for invoice in invoices:
+        _totals_apply(invoice, lines_by_invoice.get(invoice.pk, []))
+        invoice.updated_at = now  # bulk_update does not touch auto_now fields
+    Invoice.objects.bulk_update(invoices, TOTAL_FIELDS)
+
+
+def lines_total(invoice: Invoice, lines: list[Line]) -> Decimal:
+    """What these lines come to on this invoice, with its taxes and before credit: computed as its totals are."""
+    return compute_totals(lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places).before_credit
+
+
+def _totals_apply(invoice: Invoice, lines: list[Line]) -> None:
+    """Set the invoice's totals and balance from its lines (not saved): what invoice_recalculate stores."""
     totals = compute_totals(
         lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places, credit=invoice.credit_applied
     )
@@ -132,7 +160,6 @@ def invoice_recalculate(invoice: Invoice, *, lines: list[Line] | None = None) ->
         totals.total,
     )
     invoice.balance_due = max(ZERO, totals.total - invoice.amount_paid)
-    invoice.save(update_fields=["subtotal", "tax_1", "tax_2", "total", "balance_due", "updated_at"])
 
 
 def _lines_validate(lines: list[InvoiceLine], client: Client) -> None:
@@ -232,36 +259,46 @@ class InvoiceDraft:
     lines: list[InvoiceLine]
 
 
-def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.date, actor: Actor) -> list[Invoice]:
+@dataclass(frozen=True)
+class NewInvoice:
+    """An invoice invoices_create_bulk made: what its caller reports of it."""
+
+    id: int
+    number: str
+    client_id: int
+    due_date: datetime.date
+    total: Decimal
+    currency: Currency
+
+    @property
+    def display_number(self) -> str:
+        return self.number or f"Proforma #{self.id}"
+
+
+def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.date, actor: Actor) -> list[NewInvoice]:
     """Many Unpaid invoices at once, each as invoice_create makes one (taxes, totals, a number, the activity log,
-    InvoiceCreated after commit, the client's credit when the setting is on), in a number of queries that does
-    not grow with the number of invoices: the renewal step of the automation run makes its batches with it.
-    The numbers of the batch are taken in one go from the locked counter, so they stay gapless and follow the
-    drafts' order. Only invoices that can settle at once (nothing due, or credit to apply) cost queries of their
-    own. Runs inside the caller's transaction: a batch is all or nothing."""
+    InvoiceCreated after commit, the client's credit when the setting is on), in a number of statements that
+    does not grow with the number of invoices: the renewal step of the automation run makes its batches with
+    it. The numbers of the batch are taken in one go from the locked counter, so they stay gapless and follow
+    the drafts' order. Rows are written as plain values (notifications.rows.insert_rows: COPY on PostgreSQL).
+    Only invoices that can settle at once (nothing due, or credit to apply) cost queries of their own. Runs
+    inside the caller's transaction: a batch is all or nothing."""
     if not drafts:
         return []
     billing = BillingSettings.load()
     rules = list(TaxRule.objects.all())
-    clients = Client.objects.select_related("currency").in_bulk({draft.client_id for draft in drafts})
-    invoices: list[Invoice] = []
+    # What the invoices need of their clients: currency, tax rules' inputs, credit.
+    clients = (
+        Client.objects.select_related("currency")
+        .only("currency", "country", "state", "tax_exempt", "credit_balance")
+        .in_bulk({draft.client_id for draft in drafts})
+    )
+    now = timezone.now()
+    rows, totals_of = [], []
     for draft in drafts:
         client = clients[draft.client_id]
         _lines_validate(draft.lines, client)
         tax = tax_setup_for(client=client, billing=billing, rules=rules)
-        invoice = Invoice(
-            client=client,
-            currency=client.currency,
-            date=issue_date,
-            due_date=draft.due_date,
-            tax_1_name=tax.name_1,
-            tax_1_rate=tax.rate_1,
-            tax_2_name=tax.name_2,
-            tax_2_rate=tax.rate_2,
-            tax_compound=tax.compound,
-            prices_include_tax=tax.prices_include_tax,
-        )
-        invoice.publish()
         totals = compute_totals(
             [Line(amount=line.amount, taxed=line.taxed) for line in draft.lines],
             tax,
@@ -269,74 +306,117 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
         )
         if totals.subtotal < 0:
             raise ValidationError(f"The lines for {client} add up to less than nothing.")
-        invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total = (
-            totals.subtotal,
-            totals.tax_1,
-            totals.tax_2,
-            totals.total,
+        totals_of.append(totals)
+        rows.append(
+            {
+                "client_id": client.pk,
+                "currency_id": client.currency_id,
+                # Created Unpaid, the state invoice_create's publish() gives a new invoice: no stored state moves.
+                "status": Invoice.Status.UNPAID,
+                "date": issue_date,
+                "due_date": draft.due_date,
+                "subtotal": totals.subtotal,
+                "tax_1": totals.tax_1,
+                "tax_2": totals.tax_2,
+                "total": totals.total,
+                "balance_due": totals.total,
+                "tax_1_name": tax.name_1,
+                "tax_1_rate": tax.rate_1,
+                "tax_2_name": tax.name_2,
+                "tax_2_rate": tax.rate_2,
+                "tax_compound": tax.compound,
+                "prices_include_tax": tax.prices_include_tax,
+                "number": "",
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-        invoice.balance_due = totals.total
-        invoices.append(invoice)
     if _numbered_when_unpaid(billing):
-        _numbers_allocate(invoices, on=issue_date, billing=billing)
-    Invoice.objects.bulk_create(invoices)
-    InvoiceItem.objects.bulk_create(
-        InvoiceItem(
-            invoice=invoice,
-            kind=line.kind,
-            description=line.description,
-            amount=line.amount,
-            related_id=line.related_id,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            taxed=line.taxed,
-        )
-        for invoice, draft in zip(invoices, drafts, strict=True)
-        for line in draft.lines
+        for row, number in zip(rows, _numbers_allocate(len(rows), on=issue_date, billing=billing), strict=True):
+            row["number"] = number
+    ids = insert_rows(Invoice, rows, ids=True)
+    insert_rows(
+        InvoiceItem,
+        [
+            {
+                "invoice_id": invoice_id,
+                "kind": line.kind,
+                "description": line.description,
+                "amount": line.amount,
+                "related_id": line.related_id,
+                "period_start": line.period_start,
+                "period_end": line.period_end,
+                "taxed": line.taxed,
+            }
+            for invoice_id, draft in zip(ids, drafts, strict=True)
+            for line in draft.lines
+        ],
     )
+    created = [
+        NewInvoice(
+            id=invoice_id,
+            number=row["number"],
+            client_id=row["client_id"],
+            due_date=row["due_date"],
+            total=row["total"],
+            currency=clients[row["client_id"]].currency,
+        )
+        for invoice_id, row in zip(ids, rows, strict=True)
+    ]
     activity_record_many(
         actor=actor,
         action="invoice_created",
         entries=[
-            (invoice, invoice.client_id, f"{invoice} created for {invoice.currency.format(invoice.total)}")
-            for invoice in invoices
+            (
+                Subject("billing.invoice", invoice.id),
+                invoice.client_id,
+                f"Invoice {invoice.number or f'#{invoice.id}'} created for {invoice.currency.format(invoice.total)}",
+            )
+            for invoice in created
         ],
     )
     emit_many(
         "InvoiceCreated",
         [
             {
-                "invoice_id": invoice.pk,
+                "invoice_id": invoice.id,
                 "client_id": invoice.client_id,
                 "total": str(invoice.total),
                 "currency": invoice.currency.code,
             }
-            for invoice in invoices
+            for invoice in created
         ],
     )
-    for invoice in invoices:
-        if invoice.balance_due <= 0 or (billing.auto_apply_credit and invoice.client.credit_balance > 0):
-            _settle_if_possible(invoice, billing=billing, actor=actor)
-    return invoices
+    settle = [
+        invoice.id
+        for invoice in created
+        if invoice.total <= 0 or (billing.auto_apply_credit and clients[invoice.client_id].credit_balance > 0)
+    ]
+    for invoice in Invoice.objects.select_related("currency").filter(pk__in=settle).order_by("id"):
+        _settle_if_possible(invoice, billing=billing, actor=actor)
+    return created
 
 
-def _numbers_allocate(invoices: list[Invoice], *, on: datetime.date, billing: BillingSettings) -> None:
+def _numbers_allocate(count: int, *, on: datetime.date, billing: BillingSettings) -> list[str]:
     """_number_allocate for a batch: the counter row is locked and moved once for all of them."""
     number_format = billing.invoice_number_format
     scope = number_scope(number_format, on)
     InvoiceNumberCounter.objects.bulk_create([InvoiceNumberCounter(scope=scope)], ignore_conflicts=True)
     counter = InvoiceNumberCounter.objects.select_for_update().get(scope=scope)
     first = counter.last_value + 1
-    counter.last_value += len(invoices)
+    counter.last_value += count
     counter.save(update_fields=["last_value"])
-    for sequence, invoice in enumerate(invoices, start=first):
-        invoice.number = number_format_apply(number_format, sequence=sequence, on=on)
-    taken = Invoice.objects.filter(number__in=[invoice.number for invoice in invoices]).values_list("number", flat=True)
+    numbers = [number_format_apply(number_format, sequence=n, on=on) for n in range(first, first + count)]
+    # Taken already only when the format was changed to one that repeats earlier numbers. One range probe of
+    # the number index rules that out for the batch; only a hit is looked at number by number.
+    in_range = Invoice.objects.filter(number__gte=min(numbers), number__lte=max(numbers))
+    taken = list(in_range.filter(number__in=numbers).values_list("number", flat=True)[:1]) if in_range.exists() else []
     if taken:
         raise ValidationError(
             f"Invoice number {taken[0]} is already taken: the number format was changed to one that repeats "
             "earlier numbers. Change the format in the billing settings."
         )
+    return numbers
 
 
 def _number_if_numbered_when_unpaid(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:
