@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
 from billing.admin_mixins import InputFilter, LargeTableAdmin, PositiveIdFilter, SaveChangedFieldsOnly
@@ -40,6 +41,8 @@ from billing.models import (
     GatewayEvent,
     Invoice,
     InvoiceItem,
+    InvoiceReminder,
+    LateFee,
     TaxRule,
     Transaction,
 )
@@ -471,6 +474,8 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
                 )
             },
         ),
+        # Shown as text, not inlines: they are the automation run's records, and no form of the page posts them.
+        ("Reminders and late fees", {"fields": ("reminders_display", "late_fees_display")}),
         (None, {"fields": ("notes", "created_at")}),
     )
     readonly_fields = (
@@ -491,6 +496,8 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         "amount_refunded_display",
         "balance_due_display",
         "prices_include_tax",
+        "reminders_display",
+        "late_fees_display",
         "created_at",
     )
     inlines = [InvoiceItemInline, InvoiceTransactionInline]
@@ -559,6 +566,19 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     @admin.display(description="Tax 1")
     def tax_1_display(self, invoice: Invoice) -> str:
         return _tax_line(invoice, invoice.tax_1_name, invoice.tax_1_rate, invoice.tax_1)
+
+    @admin.display(description="Payment reminders")
+    def reminders_display(self, invoice: Invoice) -> str:
+        rows = [_reminder_row(reminder) for reminder in invoice.reminders.order_by("level_days")]
+        return format_html_join(mark_safe("<br>"), "{} ({}): {} on {}", rows) if rows else "—"
+
+    @admin.display(description="Late fees")
+    def late_fees_display(self, invoice: Invoice) -> str:
+        rows = [
+            (fee.sequence, invoice.currency.format(fee.amount), fee.applied_on)
+            for fee in invoice.late_fees.order_by("sequence")
+        ]
+        return format_html_join(mark_safe("<br>"), "{}. {} added on {}", rows) if rows else "—"
 
     @admin.display(description="Tax 2")
     def tax_2_display(self, invoice: Invoice) -> str:
@@ -656,6 +676,19 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         return response
 
 
+def _reminder_row(reminder: InvoiceReminder) -> tuple:
+    outcome = "skipped" if reminder.skipped else "sent"
+    return (reminder.template, _level_label(reminder.level_days), outcome, reminder.sent_on)
+
+
+def _level_label(days: int) -> str:
+    """A reminder level as a reader says it: 7 days before due, on the due date, 1 day overdue."""
+    count = f"{abs(days)} day{'' if abs(days) == 1 else 's'}"
+    if days < 0:
+        return f"{count} before due"
+    return f"{count} overdue" if days else "on the due date"
+
+
 def _tax_line(invoice: Invoice, name: str, rate, amount) -> str:
     if not name and not amount:
         return "—"
@@ -708,6 +741,63 @@ class TransactionAdmin(LargeTableAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- payment reminders and late fees ---------------------------------------------------------------------------
+
+
+class InvoiceIdFilter(PositiveIdFilter):
+    """Filter by invoice id from a text box."""
+
+    title = "invoice"
+    parameter_name = "invoice"
+    lookup = "invoice_id"
+    placeholder = "invoice id"
+
+    def describe(self, invoice_id: int) -> str:
+        invoice = Invoice.objects.filter(pk=invoice_id).first()
+        return str(invoice) if invoice else f"No invoice #{invoice_id}."
+
+
+class AutomationRecordAdmin(LargeTableAdmin):
+    """What the automation run did to invoices: its rows are its exactly-once keys, so nobody edits them."""
+
+    list_filter = (InvoiceIdFilter,)
+    list_select_related = ("invoice",)
+    ordering = ("-id",)  # newest first on the primary key, the one index a growing table always has
+    sortable_by = ()
+
+    @admin.display(description="Invoice")
+    def invoice_link(self, record) -> str:
+        return _admin_link("admin:billing_invoice_change", record.invoice_id, record.invoice)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(InvoiceReminder)
+class InvoiceReminderAdmin(AutomationRecordAdmin):
+    list_display = ("sent_on", "invoice_link", "level_days", "template", "skipped")
+    list_filter = ("skipped", InvoiceIdFilter)
+    fields = ("invoice", "level_days", "template", "sent_on", "skipped")
+
+
+@admin.register(LateFee)
+class LateFeeAdmin(AutomationRecordAdmin):
+    list_display = ("applied_on", "invoice_link", "sequence", "amount_display")
+    list_select_related = ("invoice__currency",)
+    fields = ("invoice", "sequence", "amount_display", "applied_on")
+    readonly_fields = ("amount_display",)
+
+    @admin.display(description="Amount")
+    def amount_display(self, fee: LateFee) -> str:
+        return fee.invoice.currency.format(fee.amount)
 
 
 # --- taxes, gateways, settings ---------------------------------------------------------------------------------

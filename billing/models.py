@@ -562,3 +562,43 @@ class AutomationSettings(models.Model):
     @classmethod
     def load(cls) -> "AutomationSettings":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+class InvoiceReminder(models.Model):
+    """A payment reminder level an invoice reached, handled once: sent, or skipped because a run found a later
+    level reached too and sent only that one. (invoice, level days) is unique: no level is handled twice."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="reminders")
+    level_days = models.IntegerField(help_text="The level: days before (negative), on (0) or after the due date.")
+    template = models.CharField(max_length=64, help_text="The email template of the level.")
+    sent_on = models.DateField(help_text="The date of the run that sent (or skipped) it.")
+    skipped = models.BooleanField(default=False, help_text="Not sent: a later level was reached at the same time.")
+
+    class Meta:
+        ordering = ["invoice_id", "level_days"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "level_days"], name="billing_reminder_once_per_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} for invoice #{self.invoice_id}{' (skipped)' if self.skipped else ''}"
+
+
+class LateFee(models.Model):
+    """A late fee added to an overdue invoice (as one of its lines). (invoice, sequence) is unique: the n-th fee
+    of an invoice is added once, however often the run repeats."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="late_fees")
+    sequence = models.PositiveSmallIntegerField(help_text="1 for the invoice's first late fee, 2 for the next, ...")
+    amount = MoneyField(help_text="In the invoice's currency.")
+    applied_on = models.DateField(help_text="The date of the run that added it.")
+
+    class Meta:
+        ordering = ["invoice_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "sequence"], name="billing_late_fee_once_per_sequence"),
+            models.CheckConstraint(condition=Q(amount__gt=0, sequence__gte=1), name="billing_late_fee_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Late fee {self.sequence} on invoice #{self.invoice_id}"

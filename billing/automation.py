@@ -1,0 +1,122 @@
+"""Billing's steps of the automation run (see notifications.scheduler): payment reminders and late fees.
+
+Each step selects the ids of the invoices with something to do, then works through them in batches; the
+service locks a batch's invoices, checks them again and does its writes for the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError
+from django.db.models import Count, Exists, OuterRef, Q
+
+from billing.models import AutomationSettings, Invoice, InvoiceReminder
+from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
+from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels
+from notifications.scheduler import StepContext, automation_step, in_batches
+
+BATCH_SIZE = 500
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _how_late(invoice: Invoice, today: datetime.date) -> str:
+    overdue_days = (today - invoice.due_date).days
+    if overdue_days < 0:
+        return f"due in {_days(-overdue_days)}"
+    return f"{_days(overdue_days)} overdue" if overdue_days else "due today"
+
+
+def _invoices_due_a_reminder(levels: list[ReminderLevel], *, today: datetime.date) -> list[int]:
+    """Unpaid invoices whose most advanced level reached has not been handled: for each level, those whose due
+    date puts them between it and the next level, without a row for it. An invoice whose latest level is done
+    is not read again, however long it stays unpaid."""
+    condition = Q()
+    for level, next_level in zip(levels, [*levels[1:], None], strict=True):
+        latest_reached = Q(due_date__lte=today - datetime.timedelta(days=level.days))
+        if next_level is not None:
+            latest_reached &= Q(due_date__gt=today - datetime.timedelta(days=next_level.days))
+        handled = InvoiceReminder.objects.filter(invoice=OuterRef("pk"), level_days=level.days)
+        condition |= latest_reached & ~Exists(handled)
+    due = Invoice.objects.filter(condition, status=Invoice.Status.UNPAID)
+    return list(due.order_by("pk").values_list("pk", flat=True))
+
+
+@automation_step(
+    "payment_reminders",
+    order=20,
+    description="Email each unpaid invoice's reminder levels as they are reached, once each; after a missed day "
+    "only the most advanced one.",
+)
+def send_payment_reminders(context: StepContext) -> None:
+    levels = reminder_levels(AutomationSettings.load())
+    if not levels:
+        return
+    ids = _invoices_due_a_reminder(levels, today=context.today)
+    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+        try:
+            outcomes = payment_reminders_send(invoice_ids=batch, levels=levels, today=context.today)
+        except IntegrityError as clash:
+            # Another run reminded some of these at the same moment (only possible without PostgreSQL's locks):
+            # the batch is rolled back whole, and the next run sends whatever is still due.
+            context.error(f"Invoices {batch[0]}..{batch[-1]}: a reminder was recorded meanwhile ({clash}).")
+            continue
+        for outcome in outcomes:
+            invoice = outcome.invoice
+            who = f"{invoice.display_number} (client #{invoice.client_id})"
+            if outcome.sent is not None:
+                context.count("reminders sent")
+                context.say(f'{who}: reminder "{outcome.sent.template}" ({_how_late(invoice, context.today)})')
+            for level in outcome.skipped:
+                context.count("reminders skipped")
+                context.say(
+                    f'{who}: reminder "{level.template}" skipped'
+                    + (f', "{outcome.sent.template}" sent instead' if outcome.sent else ", a later one was sent")
+                )
+        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+
+
+def _invoices_due_a_late_fee(settings: AutomationSettings, *, today: datetime.date) -> list[int]:
+    """Unpaid invoices with fewer fees than are due by now: with k fees, those at least as overdue as fee k+1
+    needs. An invoice waiting for its next fee, or with all its fees, is not read."""
+    condition = Q()
+    for fees_so_far in range(late_fee_limit(settings)):
+        next_fee_by = today - datetime.timedelta(days=late_fee_day(settings, fees_so_far + 1))
+        condition |= Q(fee_count=fees_so_far, due_date__lte=next_fee_by)
+    due = (
+        Invoice.objects.filter(status=Invoice.Status.UNPAID)
+        .filter(due_date__lte=today - datetime.timedelta(days=late_fee_day(settings, 1)))
+        .annotate(fee_count=Count("late_fees"))
+        .filter(condition)
+    )
+    return list(due.order_by("pk").values_list("pk", flat=True))
+
+
+@automation_step(
+    "late_fees",
+    order=30,
+    description="Add the late fees due on overdue unpaid invoices (each once; a missed day is caught up).",
+)
+def add_late_fees(context: StepContext) -> None:
+    settings = AutomationSettings.load()
+    if not settings.late_fee_enabled:
+        return
+    ids = _invoices_due_a_late_fee(settings, today=context.today)
+    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+        try:
+            added = late_fees_apply(invoice_ids=batch, settings=settings, today=context.today)
+        except IntegrityError as clash:
+            # As for reminders: only possible without PostgreSQL's locks; the next run adds what is still due.
+            context.error(f"Invoices {batch[0]}..{batch[-1]}: a late fee was added meanwhile ({clash}).")
+            continue
+        context.count("late fees added", len(added))
+        for fee in added:
+            invoice = fee.invoice
+            context.say(
+                f"{invoice.display_number} (client #{invoice.client_id}): late fee {fee.sequence} of {fee.of}, "
+                f"{invoice.currency.format(fee.amount)} ({_how_late(invoice, context.today)})"
+            )
+        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
