@@ -1,0 +1,228 @@
+#!/usr/bin/env python
+"""Benchmark of the automation run at scale (issue 4, requirement 5).
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_auto .venv/bin/python bench/automation.py
+    ... --services 100000        quick run (10,000 clients)
+
+PostgreSQL only; the bench database is emptied first: never point it at a database you care about.
+
+Data: services/10 clients with 10 active monthly services each, every one due within the lead days; a
+client's services fall on three due dates, so combined invoicing makes three invoices per client. Generated
+with set-based SQL.
+
+Measured, in one process with tasks in-process (events are dispatched after each batch commits, as `make run`
+does):
+1. renewal invoicing: the `renewal_invoicing` step over all the services (it writes the invoices, their lines,
+   an activity row and an InvoiceCreated event per invoice);
+2. the COPY floor: the time PostgreSQL's COPY takes to write the same rows (invoices, lines, activity rows and
+   events, copied out of the tables the step filled) into empty tables with the same columns, constraints and
+   indexes, in the same run;
+3. the overdue steps: OVERDUE invoices of those (100,000 by default) are moved 30 days past due, late fees and
+   suspension are switched on, and the `payment_reminders`, `late_fees` and `overdue_suspension` steps run.
+
+Targets: renewal invoicing of 1M services under 60 s and at most 5x the COPY floor; the overdue steps over
+100k invoices under 10 s. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/automation.json.
+"""
+
+import argparse
+import datetime
+import io
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import setup_django  # noqa: E402
+
+TARGETS_S = {"renewal invoicing": 60.0, "overdue steps": 10.0}
+COPY_FLOOR_FACTOR = 5.0
+TODAY = datetime.date(2027, 3, 1)
+# The tables the renewal step writes, and what their COPY copies are called.
+WRITTEN_TABLES = ("billing_invoice", "billing_invoiceitem", "notifications_activitylog", "notifications_event")
+OVERDUE_STEPS = ("payment_reminders", "late_fees", "overdue_suspension")
+
+
+def _generate(services: int) -> float:
+    from django.db import connection
+
+    from billing.models import Currency
+    from orders.models import Product, ProductGroup
+
+    clients = services // 10
+    currency = Currency.objects.create(code="USD", prefix="$", is_default=True)
+    group = ProductGroup.objects.create(name="Hosting")
+    product = Product.objects.create(group=group, name="Starter", taxable=True)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO billing_client (id, user_id, company_name, contact_name, email, address_1, address_2, city,
+                                        state, postcode, country, phone, currency_id, credit_balance, tax_exempt,
+                                        status, notes, created_at)
+            SELECT n, NULL, '', 'Client ' || n, 'client' || n || '@example.com', '', '', 'Berlin', '', '10115',
+                   (ARRAY['DE', 'FR', 'US'])[n %% 3 + 1], '', %(currency)s, 0, false, 'active', '', now()
+            FROM generate_series(1, %(clients)s) AS n
+            """,
+            {"clients": clients, "currency": currency.pk},
+        )
+        cursor.execute(
+            """
+            INSERT INTO provisioning_service (client_id, order_id, product_id, server_id, currency_id, billing_cycle,
+                                              recurring_amount, first_payment_amount, module, module_settings,
+                                              auto_setup, domain, username, registration_date, next_due_date,
+                                              termination_date, suspension_reason, status, created_at)
+            SELECT c, NULL, %(product)s, NULL, %(currency)s, 'monthly', (ARRAY[4.99, 9.99, 19.99])[k %% 3 + 1], 0,
+                   '', '{}', 'never', 'site' || c || '-' || k || '.example.com', '', %(today)s::date - 300,
+                   %(today)s::date + ((c + (k %% 3) * 4) %% 14), NULL, '', 'active', now()
+            FROM generate_series(1, %(clients)s) AS c CROSS JOIN generate_series(0, 9) AS k
+            """,
+            {"clients": clients, "currency": currency.pk, "product": product.pk, "today": TODAY},
+        )
+        cursor.execute("SELECT setval(pg_get_serial_sequence('billing_client', 'id'), %s)", [clients])
+        cursor.execute("VACUUM ANALYZE billing_client")
+        cursor.execute("VACUUM ANALYZE provisioning_service")
+    return time.perf_counter() - started
+
+
+def _copy_floor() -> tuple[float, int]:
+    """COPY the rows the renewal step wrote into empty look-alike tables; returns (seconds, rows)."""
+    from django.db import connection
+
+    raw = connection.connection
+    dumps = {}
+    with raw.cursor() as cursor:
+        for table in WRITTEN_TABLES:
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            dumps[table] = buffer.getvalue()
+            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
+            cursor.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")
+    raw.commit()
+    rows = sum(dump.count(b"\n") for dump in dumps.values())
+    started = time.perf_counter()
+    with raw.cursor() as cursor:
+        for table, dump in dumps.items():
+            with cursor.copy(f"COPY bench_copy_{table} FROM STDIN") as copy:
+                copy.write(dump)
+    raw.commit()
+    seconds = time.perf_counter() - started
+    with raw.cursor() as cursor:
+        for table in WRITTEN_TABLES:
+            cursor.execute(f"DROP TABLE bench_copy_{table}")
+    raw.commit()
+    return seconds, rows
+
+
+def _overdue(count: int) -> dict:
+    from django.db import connection
+
+    from billing.models import AutomationSettings
+    from notifications.scheduler import automation_run, registered_steps
+
+    missing = [name for name in OVERDUE_STEPS if name not in {step.name for step in registered_steps()}]
+    if missing:
+        return {"skipped": f"steps not built yet: {', '.join(missing)}"}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_invoice SET due_date = %s "
+            "WHERE id IN (SELECT id FROM billing_invoice ORDER BY id LIMIT %s)",
+            [TODAY - datetime.timedelta(days=30), count],
+        )
+        cursor.execute("VACUUM ANALYZE billing_invoice")
+    AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(
+        late_fee_enabled=True, late_fee_amount="5.00", late_fee_after_days=7, suspend_enabled=True, suspend_after_days=7
+    )
+    figures = {}
+    for name in OVERDUE_STEPS:
+        started = time.perf_counter()
+        outcome = automation_run(today=TODAY, only=[name], trigger="bench")
+        figures[name] = {"seconds": round(time.perf_counter() - started, 2), "counts": outcome.steps[0].counts}
+        assert outcome.ok, outcome.steps[0].errors
+    figures["total_seconds"] = round(sum(f["seconds"] for f in figures.values()), 2)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--services", type=int, default=1_000_000, help="a multiple of 10; quick: 100000")
+    parser.add_argument("--overdue", type=int, default=100_000, help="invoices made overdue for the overdue steps")
+    args = parser.parse_args()
+    database_url = os.environ.get("BENCH_DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        raise SystemExit("Set BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_auto (PostgreSQL)")
+    setup_django(database_url, flush=True, production_like=True)
+
+    from django.db import connection
+
+    from billing.models import Invoice, InvoiceItem
+    from notifications.scheduler import automation_run
+
+    generated = _generate(args.services)
+    print(f"generated {args.services:,} services in {generated:.1f} s", flush=True)
+
+    started = time.perf_counter()
+    outcome = automation_run(today=TODAY, only=["renewal_invoicing"], trigger="bench")
+    renewal = time.perf_counter() - started
+    step = outcome.steps[0]
+    assert outcome.ok, step.errors
+    invoices, lines = Invoice.objects.count(), InvoiceItem.objects.count()
+    assert lines == args.services, (lines, args.services)
+    copy_seconds, copy_rows = _copy_floor()
+    overdue = _overdue(min(args.overdue, invoices))
+
+    machine = f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {connection.vendor}"
+    result = {
+        "machine": machine,
+        "measured_at": datetime.datetime.now(UTC).isoformat(timespec="seconds"),
+        "services": args.services,
+        "generation_seconds": round(generated, 1),
+        "renewal_seconds": round(renewal, 2),
+        "invoices": invoices,
+        "lines": lines,
+        "copy_floor_seconds": round(copy_seconds, 2),
+        "copy_rows": copy_rows,
+        "renewal_over_copy": round(renewal / copy_seconds, 2),
+        "overdue": overdue,
+    }
+    out = ROOT / "bench" / "results" / "automation.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+
+    print(f"{machine}; {args.services:,} services of {args.services // 10:,} clients")
+    print("| measure | s | target |")
+    print("|---|---:|---:|")
+    scale = args.services / 1_000_000
+    renewal_target = TARGETS_S["renewal invoicing"] * scale
+    ok = renewal <= renewal_target
+    print(
+        f"| renewal invoicing: {invoices:,} invoices, {lines:,} lines | {renewal:.1f} | ≤ {renewal_target:.0f}"
+        f"{'' if ok else ' MISSED'} |"
+    )
+    factor_ok = renewal / copy_seconds <= COPY_FLOOR_FACTOR
+    print(
+        f"| COPY of the same {copy_rows:,} rows | {copy_seconds:.1f} | ratio {renewal / copy_seconds:.1f} "
+        f"≤ {COPY_FLOOR_FACTOR:.0f}{'' if factor_ok else ' MISSED'} |"
+    )
+    if "skipped" in overdue:
+        print(f"| overdue steps | - | {overdue['skipped']} |")
+    else:
+        for name in OVERDUE_STEPS:
+            print(f"| {name}: {overdue[name]['counts']} | {overdue[name]['seconds']:.1f} | |")
+        total_ok = overdue["total_seconds"] <= TARGETS_S["overdue steps"]
+        print(
+            f"| overdue steps over {min(args.overdue, invoices):,} invoices | {overdue['total_seconds']:.1f} | "
+            f"≤ {TARGETS_S['overdue steps']:.0f}{'' if total_ok else ' MISSED'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
