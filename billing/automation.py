@@ -67,14 +67,19 @@ def send_payment_reminders(context: StepContext) -> None:
         for outcome in outcomes:
             invoice = outcome.invoice
             who = f"{invoice.display_number} (client #{invoice.client_id})"
+            context.count("reminders sent", 1 if outcome.sent is not None else 0)
+            context.count("reminders skipped", len(outcome.skipped))
+            # One line per invoice: the reminder sent, and how many earlier levels it stands for.
+            skipped = (
+                f"; {len(outcome.skipped)} earlier level{'s' if len(outcome.skipped) > 1 else ''} skipped"
+                if outcome.skipped
+                else ""
+            )
             if outcome.sent is not None:
-                context.count("reminders sent")
-                context.say(f'{who}: reminder "{outcome.sent.template}" ({_how_late(invoice, context.today)})')
-            for level in outcome.skipped:
-                context.count("reminders skipped")
+                context.say(f'{who}: reminder "{outcome.sent.template}" ({_how_late(invoice, context.today)}){skipped}')
+            elif outcome.skipped:
                 context.say(
-                    f'{who}: reminder "{level.template}" skipped'
-                    + (f', "{outcome.sent.template}" sent instead' if outcome.sent else ", a later one was sent")
+                    f"{who}: {', '.join(level.template for level in outcome.skipped)} skipped, a later one was sent"
                 )
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 

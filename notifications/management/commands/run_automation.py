@@ -49,8 +49,11 @@ class Command(BaseCommand):
             errors = f", {step.error_count} error(s)" if step.error_count else ""
             self.stdout.write(f"  {step.name}: {step.status}; {counts}{errors}")
             if outcome.dry_run or options["verbosity"] > 1:
-                for line in step.plan:
-                    self.stdout.write(f"      {line}")
+                for entry in step.plan:
+                    first, *more = entry.split("\n")
+                    self.stdout.write(f"      {first}")
+                    for line in more:  # an entry's own details, e.g. an invoice's lines
+                        self.stdout.write(f"          {line.strip()}")
             for line in step.errors:
                 self.stdout.write(self.style.ERROR(f"      ! {line}"))
         if not outcome.ok:

@@ -218,6 +218,9 @@ class Command(BaseCommand):
             promo_code="WELCOME10",
             items=[
                 CartItem(product_id=business.pk, billing_cycle=BillingCycle.ANNUALLY, domain="builder.example"),
+                # Monthly: paid for its first month here, so `run_automation --dry-run --date <a month ahead>`
+                # shows its renewal invoice and the reminder that follows.
+                CartItem(product_id=starter.pk, billing_cycle=BillingCycle.MONTHLY, domain="builders-blog.example"),
             ],
         )
         order_accept(order=bob_order, actor=None, reason="Demo: accepted on load")
