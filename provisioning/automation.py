@@ -18,6 +18,7 @@ from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.services import (
     cancellations_carry_out,
     domain_expire,
+    domain_renewal_notices_send,
     services_suspend_overdue,
     services_terminate_overdue,
     services_unsuspend_paid,
@@ -260,6 +261,38 @@ def invoice_renewals(context: StepContext) -> None:
                 + "".join(f"\n    {line.description}: {invoice.currency.format(line.amount)}" for line in draft.lines)
             )
         context.progress(min((done + 1) * CLIENT_BATCH_SIZE, len(client_ids)), len(client_ids))
+
+
+@automation_step(
+    "domain_renewal_notices",
+    order=85,
+    description="Remind domain owners before expiry, on the settings' days (once each; after a missed day the most "
+    "urgent only).",
+)
+def send_domain_renewal_notices(context: StepContext) -> None:
+    days = sorted({int(d) for d in AutomationSettings.load().domain_renewal_notice_days})
+    if not days:
+        return
+    window = Domain.objects.filter(
+        status=Domain.Status.ACTIVE,
+        expiry_date__gte=context.today,
+        expiry_date__lte=context.today + datetime.timedelta(days=days[-1]),
+    )
+    ids = list(window.order_by("id").values_list("id", flat=True))
+    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+        with transaction.atomic():
+            outcomes = domain_renewal_notices_send(domain_ids=batch, days=days, today=context.today)
+        for outcome in outcomes:
+            domain = outcome.domain
+            context.count("notices sent", 1 if outcome.sent is not None else 0)
+            context.count("notices skipped", len(outcome.skipped))
+            if outcome.sent is not None:
+                left = (domain.expiry_date - context.today).days
+                context.say(
+                    f"{domain.name} (client #{domain.client_id}): renewal notice, expires {domain.expiry_date} "
+                    f"(in {left} day{'' if left == 1 else 's'})"
+                )
+        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 
 @automation_step("domain_expiry", order=90, description="Active domains whose expiry date has passed become Expired.")

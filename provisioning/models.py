@@ -238,3 +238,25 @@ class CancellationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Cancel {self.service_id} {self.get_when_display().lower()} ({self.get_status_display()})"
+
+
+class DomainRenewalNotice(models.Model):
+    """A renewal notice for a domain's expiry, once per (domain, expiry date, days before). After a missed day
+    only the most urgent notice reached is sent; the earlier ones are recorded as skipped."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="renewal_notices")
+    expiry_date = models.DateField(help_text="The expiry the notice was about: a renewal starts the notices again.")
+    days_before = models.PositiveSmallIntegerField()
+    sent_on = models.DateField()
+    skipped = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-sent_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "expiry_date", "days_before"], name="provisioning_renewal_notice_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain_id}: {self.days_before} days before {self.expiry_date}"

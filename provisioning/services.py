@@ -18,8 +18,17 @@ from billing.cycles import add_months
 from billing.fsm import apply_transition
 from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from notifications.bus import emit, emit_many
-from notifications.services import Actor, activity_record, activity_record_many, actor_label, email_queue
-from provisioning.models import CancellationRequest, Domain, Service
+from notifications.rows import insert_rows
+from notifications.services import (
+    Actor,
+    EmailToQueue,
+    activity_record,
+    activity_record_many,
+    actor_label,
+    email_queue,
+    email_queue_many,
+)
+from provisioning.models import CancellationRequest, Domain, DomainRenewalNotice, Service
 
 
 @dataclass(frozen=True)
@@ -387,6 +396,99 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
             [{"service_id": s.pk, "client_id": s.client_id, "reason": "cancellation requested"} for s in ended],
         )
     return ended
+
+
+# --- domain renewal notices --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenewalNoticeOutcome:
+    domain: Domain
+    sent: int | None  # the days-before of the notice sent, if one was
+    skipped: list[int]
+
+
+def domain_renewal_notices_send(
+    *, domain_ids: list[int], days: list[int], today: datetime.date
+) -> list[RenewalNoticeOutcome]:
+    """Send the renewal notices these active domains have reached (`today` is at least `days` before their
+    expiry date), once per (domain, expiry date, days). When several are reached at once only the most urgent
+    is sent; the others are recorded as skipped, as is any notice less urgent than one already sent. Locks the
+    domains (PostgreSQL skips those another run holds) in the caller's transaction."""
+    domains = list(
+        Domain.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=domain_ids, status=Domain.Status.ACTIVE, expiry_date__gte=today)
+        .select_related("client")
+        .order_by("id")
+    )
+    handled = set(
+        DomainRenewalNotice.objects.filter(domain__in=domains).values_list("domain_id", "expiry_date", "days_before")
+    )
+    outcomes, rows = [], []
+    for domain in domains:
+        reached = sorted(d for d in days if today >= domain.expiry_date - datetime.timedelta(days=d))
+        if not reached:
+            continue
+        most_urgent = reached[0]
+        fresh = [d for d in reached if (domain.pk, domain.expiry_date, d) not in handled]
+        if not fresh:
+            continue
+        sent = most_urgent if most_urgent in fresh else None
+        skipped = [d for d in fresh if d != sent]
+        outcomes.append(RenewalNoticeOutcome(domain=domain, sent=sent, skipped=skipped))
+        rows += [
+            {
+                "domain_id": domain.pk,
+                "expiry_date": domain.expiry_date,
+                "days_before": d,
+                "sent_on": today,
+                "skipped": d != sent,
+            }
+            for d in fresh
+        ]
+    insert_rows(DomainRenewalNotice, rows)
+    sent = [outcome for outcome in outcomes if outcome.sent is not None]
+    email_queue_many(
+        [
+            EmailToQueue(
+                template="domain_renewal_notice",
+                to_address=o.domain.client.email,
+                idempotency_key=f"domain_renewal:{o.domain.pk}:{o.domain.expiry_date}:{o.sent}",
+                context={
+                    "domain": o.domain.name,
+                    "expiry_date": o.domain.expiry_date.isoformat(),
+                    "days_before": o.sent,
+                },
+                client_id=o.domain.client_id,
+            )
+            for o in sent
+        ]
+    )
+    activity_record_many(
+        actor=None,
+        action="domain_renewal_notice",
+        entries=[
+            (
+                o.domain,
+                o.domain.client_id,
+                f"Renewal notice for {o.domain} queued: it expires on {o.domain.expiry_date}",
+            )
+            for o in sent
+        ],
+    )
+    emit_many(
+        "DomainRenewalNotice",
+        [
+            {
+                "domain_id": o.domain.pk,
+                "client_id": o.domain.client_id,
+                "expiry_date": o.domain.expiry_date,
+                "days_before": o.sent,
+            }
+            for o in sent
+        ],
+    )
+    return outcomes
 
 
 def order_items_delete(*, order_id: int) -> None:
