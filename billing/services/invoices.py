@@ -17,7 +17,7 @@ from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
 from notifications.bus import emit, emit_many
-from notifications.rows import insert_rows
+from notifications.rows import insert_rows, update_rows
 from notifications.services import Actor, Subject, activity_record, activity_record_many, email_queue
 
 
@@ -130,8 +130,12 @@ def invoices_recalculate_bulk(invoices: list[Invoice], *, lines_by_invoice: dict
     now = timezone.now()
     for invoice in invoices:
         _totals_apply(invoice, lines_by_invoice.get(invoice.pk, []))
-        invoice.updated_at = now  # bulk_update does not touch auto_now fields
-    Invoice.objects.bulk_update(invoices, TOTAL_FIELDS)
+        invoice.updated_at = now  # a bulk update does not touch auto_now fields
+    update_rows(
+        Invoice,
+        TOTAL_FIELDS,
+        [(invoice.pk, *(getattr(invoice, name) for name in TOTAL_FIELDS)) for invoice in invoices],
+    )
 
 
 def lines_total(invoice: Invoice, lines: list[Line]) -> Decimal:

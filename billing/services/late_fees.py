@@ -24,6 +24,7 @@ from billing.money import ZERO
 from billing.services.invoices import invoices_recalculate_bulk, lines_total
 from billing.taxes import HUNDRED, Line
 from notifications.bus import emit_many
+from notifications.rows import insert_rows
 from notifications.services import activity_record_many
 
 
@@ -125,18 +126,25 @@ def late_fees_apply(
 def _record(added: list[LateFeeAdded], *, lines: dict, today: datetime.date) -> None:
     if not added:
         return
-    InvoiceItem.objects.bulk_create(
-        InvoiceItem(
-            invoice=fee.invoice,
-            kind=InvoiceItem.Kind.LATE_FEE,
-            description=f"Late fee ({fee.sequence} of {fee.of})",
-            amount=fee.amount,
-            taxed=False,
-        )
-        for fee in added
+    insert_rows(
+        InvoiceItem,
+        [
+            {
+                "invoice_id": fee.invoice.pk,
+                "kind": InvoiceItem.Kind.LATE_FEE,
+                "description": f"Late fee ({fee.sequence} of {fee.of})",
+                "amount": fee.amount,
+                "taxed": False,
+            }
+            for fee in added
+        ],
     )
-    LateFee.objects.bulk_create(
-        LateFee(invoice=fee.invoice, sequence=fee.sequence, amount=fee.amount, applied_on=today) for fee in added
+    insert_rows(
+        LateFee,
+        [
+            {"invoice_id": fee.invoice.pk, "sequence": fee.sequence, "amount": fee.amount, "applied_on": today}
+            for fee in added
+        ],
     )
     changed = list({fee.invoice.pk: fee.invoice for fee in added}.values())
     invoices_recalculate_bulk(

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from notifications.bus import emit_many
+from notifications.rows import insert_rows
 from notifications.services import EmailToQueue, activity_record_many, email_queue_many
 
 
@@ -97,12 +98,16 @@ def _record(outcomes: list[ReminderOutcome], *, today: datetime.date) -> None:
     for outcome in outcomes:
         handled = [(level, True) for level in outcome.skipped] + ([(outcome.sent, False)] if outcome.sent else [])
         rows += [
-            InvoiceReminder(
-                invoice=outcome.invoice, level_days=level.days, template=level.template, sent_on=today, skipped=skipped
-            )
+            {
+                "invoice_id": outcome.invoice.pk,
+                "level_days": level.days,
+                "template": level.template,
+                "sent_on": today,
+                "skipped": skipped,
+            }
             for level, skipped in handled
         ]
-    InvoiceReminder.objects.bulk_create(rows)
+    insert_rows(InvoiceReminder, rows)
     sent = [(outcome.invoice, outcome.sent) for outcome in outcomes if outcome.sent is not None]
     if not sent:
         return
