@@ -132,10 +132,12 @@ def _overdue(count: int) -> dict:
     if missing:
         return {"skipped": f"steps not built yet: {', '.join(missing)}"}
     with connection.cursor() as cursor:
+        # Exactly `count` invoices overdue (30 days: every reminder level, a late fee and suspension are due);
+        # the others move two months ahead, where no step has anything to do with them yet.
         cursor.execute(
-            "UPDATE billing_invoice SET due_date = %s "
-            "WHERE id IN (SELECT id FROM billing_invoice ORDER BY id LIMIT %s)",
-            [TODAY - datetime.timedelta(days=30), count],
+            "UPDATE billing_invoice SET due_date = CASE WHEN id IN "
+            "(SELECT id FROM billing_invoice ORDER BY id LIMIT %s) THEN %s ELSE %s END",
+            [count, TODAY - datetime.timedelta(days=30), TODAY + datetime.timedelta(days=60)],
         )
         cursor.execute("VACUUM ANALYZE billing_invoice")
     AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(

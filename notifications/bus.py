@@ -69,7 +69,14 @@ def all_registrations() -> dict[str, list[Registration]]:
     return {name: handlers_for(name) for name in EVENTS}
 
 
+_JSON_PRIMITIVES = (str, int, float, bool, type(None))
+
+
 def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as JSON will store it (dates and Decimals as strings). A payload of plain values is returned
+    as it is: a batch of the automation run emits hundreds of thousands."""
+    if all(type(value) in _JSON_PRIMITIVES for value in payload.values()):
+        return payload
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 

@@ -65,10 +65,11 @@ class StepContext:
             self.errors.append(message)
         logger.error("automation step %s (%s): %s", self.step, self.today, message)
 
-    def say(self, line: str) -> None:
-        """One line of what the step did, or would do: what a dry run prints."""
+    def say(self, line: str | Callable[[], str]) -> None:
+        """One line of what the step did, or would do: what a dry run prints. Give a callable for a line that
+        costs something to build: it is only called while the kept lines are not full."""
         if len(self.plan) < KEPT_PLAN_LINES:
-            self.plan.append(line)
+            self.plan.append(line() if callable(line) else line)
         else:
             self.plan_overflow += 1
 

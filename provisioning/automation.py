@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -187,6 +188,13 @@ def renewal_drafts(client_ids: list[int], *, today: datetime.date, settings: Aut
     return combined + singles
 
 
+def _invoice_line(invoice, draft: InvoiceDraft) -> str:
+    """What the plan says of a renewal invoice: its number, client, due date and total, then its lines."""
+    money = invoice.currency.format
+    head = f"{invoice.display_number} for client #{invoice.client_id}, due {invoice.due_date}: {money(invoice.total)}"
+    return head + "".join(f"\n{line.description}: {money(line.amount)}" for line in draft.lines)
+
+
 def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
     services = (
         Service.objects.filter(status__in=INVOICED_STATUSES, next_due_date__lte=horizon, recurring_amount__gt=0)
@@ -255,11 +263,7 @@ def invoice_renewals(context: StepContext) -> None:
         context.count("invoices created", len(invoices))
         context.count("lines", sum(len(draft.lines) for draft in drafts))
         for invoice, draft in zip(invoices, drafts, strict=True):
-            context.say(
-                f"{invoice.display_number} for client #{invoice.client_id}, due {invoice.due_date}: "
-                f"{invoice.currency.format(invoice.total)}"
-                + "".join(f"\n    {line.description}: {invoice.currency.format(line.amount)}" for line in draft.lines)
-            )
+            context.say(functools.partial(_invoice_line, invoice, draft))
         context.progress(min((done + 1) * CLIENT_BATCH_SIZE, len(client_ids)), len(client_ids))
 
 
