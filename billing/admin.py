@@ -92,10 +92,7 @@ class ClientIdFilter(PositiveIdFilter):
     parameter_name = "client"
     lookup = "client_id"
     placeholder = "client id"
-
-    def describe(self, client_id: int) -> str:
-        client = Client.objects.filter(pk=client_id).first()
-        return str(client) if client else f"No client #{client_id}."
+    target = Client
 
 
 class GatewayCodeFilter(admin.SimpleListFilter):
@@ -753,10 +750,7 @@ class InvoiceIdFilter(PositiveIdFilter):
     parameter_name = "invoice"
     lookup = "invoice_id"
     placeholder = "invoice id"
-
-    def describe(self, invoice_id: int) -> str:
-        invoice = Invoice.objects.filter(pk=invoice_id).first()
-        return str(invoice) if invoice else f"No invoice #{invoice_id}."
+    target = Invoice
 
 
 class AutomationRecordAdmin(LargeTableAdmin):

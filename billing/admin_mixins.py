@@ -168,8 +168,17 @@ class InputFilter(admin.ListFilter):
 
 
 class PositiveIdFilter(InputFilter):
-    """An InputFilter on an id column: anything that is not a positive whole number matches nothing."""
+    """An InputFilter on an id column: anything that is not a positive whole number matches nothing. With
+    `target` (the model the id names) the line under the box names the row, or says there is none."""
+
+    target = None
 
     def clean(self, value: str):
         value = value.lstrip("#")
         return int(value) if value.isdigit() and int(value) > 0 else None
+
+    def describe(self, cleaned: int) -> str:
+        if self.target is None:
+            return ""
+        row = self.target.objects.filter(pk=cleaned).first()
+        return str(row) if row else f"No {self.target._meta.verbose_name} #{cleaned}."

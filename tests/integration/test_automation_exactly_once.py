@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from billing.cycles import BillingCycle, add_months
 from billing.models import AutomationSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
 from notifications.scheduler import automation_run
 from provisioning.models import Service
+from tests.concurrency import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -72,24 +72,7 @@ def _assert_each_service_invoiced_once_and_numbers_gapless(service_ids: list[int
 
 def test_two_runs_started_at_once_invoice_everything_once(customer, hosting):
     service_ids = _world(customer, hosting, 1200)
-    barrier = threading.Barrier(2)
-    outcomes, crashes = [], []
-
-    def run():
-        try:
-            barrier.wait(10)
-            outcomes.append(automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test"))
-        except Exception as error:  # collected: a crash in a thread must fail the test
-            crashes.append(repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert crashes == [] and len(outcomes) == 2
+    outcomes = at_once(lambda: automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test"))
     statuses = sorted(outcome.steps[0].status for outcome in outcomes)
     # The advisory lock lets one run do the step; the other records it as skipped.
     assert statuses == ["skipped", "succeeded"]

@@ -4,7 +4,6 @@ real step under test."""
 
 import datetime
 import io
-import threading
 
 import pytest
 from django.apps import apps
@@ -15,6 +14,7 @@ from notifications import scheduler
 from notifications.models import AutomationRun, AutomationStepRun, Event
 from notifications.scheduler import automation_run
 from provisioning.models import Domain
+from tests.concurrency import at_once
 
 DAY = datetime.date(2026, 12, 10)
 
@@ -162,24 +162,7 @@ def test_the_command_fails_loudly_when_a_step_has_errors(domains, broken_step):
 def test_two_runs_at_once_expire_each_domain_once(customer):
     for n in range(40):
         _domain(customer, f"d{n}.example", DAY - datetime.timedelta(days=1 + n % 5))
-    barrier = threading.Barrier(2)
-    outcomes, crashes = [], []
-
-    def run():
-        try:
-            barrier.wait(10)
-            outcomes.append(automation_run(today=DAY, trigger="test"))
-        except Exception as error:  # collected: a crash in a thread must fail the test
-            crashes.append(repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert crashes == [] and len(outcomes) == 2
+    outcomes = at_once(lambda: automation_run(today=DAY, trigger="test"))
     expired = sum(_step(outcome, "domain_expiry").counts.get("domains expired", 0) for outcome in outcomes)
     assert expired == 40
     assert Event.objects.filter(name="DomainExpired").count() == 40
