@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
@@ -37,6 +38,13 @@ _CYCLE_MONTHS = {cycle.value: cycle.months for cycle in BillingCycle}
 def lead_days(settings: AutomationSettings, cycle: str) -> int:
     """How many days before its due date a period of this cycle is invoiced."""
     return int(settings.lead_days_by_cycle.get(cycle, settings.invoice_lead_days))
+
+
+def _renewal_horizon(settings: AutomationSettings, today: datetime.date) -> datetime.date:
+    """The latest due date any cycle invoices on `today`: today plus the longest lead days."""
+    return today + datetime.timedelta(
+        days=max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
+    )
 
 
 @dataclass(frozen=True)
@@ -159,9 +167,7 @@ def _invoiced_periods(client_ids: list[int], billables: list[_Billable]) -> dict
 def renewal_drafts(client_ids: list[int], *, today: datetime.date, settings: AutomationSettings) -> list[InvoiceDraft]:
     """The renewal invoices due now for these clients: one line per service or domain and period, one invoice
     per client and due date with combined invoicing (else one per line)."""
-    longest = max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
-    horizon = today + datetime.timedelta(days=longest)
-    billables = _billables(client_ids, horizon=horizon)
+    billables = _billables(client_ids, horizon=_renewal_horizon(settings, today))
     invoiced = _invoiced_periods(client_ids, billables)
     grouped: dict[tuple[int, datetime.date], list[InvoiceLine]] = defaultdict(list)
     singles: list[InvoiceDraft] = []
@@ -246,13 +252,17 @@ def carry_out_cancellations(context: StepContext) -> None:
 )
 def invoice_renewals(context: StepContext) -> None:
     settings = AutomationSettings.load()
-    longest = max([settings.invoice_lead_days, *map(int, settings.lead_days_by_cycle.values())])
-    client_ids = _clients_with_renewals(horizon=context.today + datetime.timedelta(days=longest))
+    client_ids = _clients_with_renewals(horizon=_renewal_horizon(settings, context.today))
     for done, batch in enumerate(in_batches(client_ids, CLIENT_BATCH_SIZE)):
         try:
             with transaction.atomic():
                 drafts = renewal_drafts(batch, today=context.today, settings=settings)
                 invoices = invoices_create_bulk(drafts=drafts, issue_date=context.today, actor=None)
+        except ValidationError as refused:
+            # A line or a number refused (e.g. a number format that repeats earlier numbers): this batch is rolled
+            # back and reported; the other clients are still invoiced.
+            context.error(f"Clients {batch[0]}..{batch[-1]}: not invoiced: {'; '.join(refused.messages)}")
+            continue
         except IntegrityError as clash:
             # Another run billed some of these at the same moment (only possible without PostgreSQL's locks):
             # this batch is rolled back whole, and the next run bills whatever is still due.
@@ -331,14 +341,19 @@ def _overdue_since(cutoff: datetime.date) -> Exists:
 
 
 def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
-    """Which of these services are billed on an Unpaid invoice due on or before `cutoff` (one indexed query)."""
+    """Which of these services are billed on an Unpaid invoice due on or before `cutoff` (one indexed query).
+    The invoices are locked with the services: a payment arriving meanwhile waits for the batch, so nothing is
+    suspended or terminated on an invoice that was paid before the write."""
     return set(
-        InvoiceItem.objects.filter(
-            kind=InvoiceItem.Kind.SERVICE,
-            related_id__in=ids,
-            invoice__status=Invoice.Status.UNPAID,
-            invoice__due_date__lte=cutoff,
-        ).values_list("related_id", flat=True)
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID,
+            due_date__lte=cutoff,
+            items__kind=InvoiceItem.Kind.SERVICE,
+            items__related_id__in=ids,
+        )
+        .select_for_update(of=("self",))
+        .order_by()
+        .values_list("items__related_id", flat=True)
     )
 
 

@@ -252,7 +252,15 @@ def domain_expire(*, domain: Domain, actor: Actor) -> bool:
 
 
 def _save_many(
-    changed: list[Service], *, source: list[str], values: dict, action: str, event: str, message, actor: Actor
+    changed: list[Service],
+    *,
+    source: list[str],
+    values: dict,
+    action: str,
+    event: str,
+    message,
+    actor: Actor,
+    reason: str = "overdue",
 ) -> list[Service]:
     """Write what the transitions set, one UPDATE for the batch (the same values for every service in it),
     guarded by the status the transitions started from; then the activity rows and the events, one INSERT
@@ -260,7 +268,7 @@ def _save_many(
     if changed:
         Service.objects.filter(pk__in=[s.pk for s in changed], status__in=source).update(**values)
         activity_record_many(actor=actor, action=action, entries=[(s, s.client_id, message(s)) for s in changed])
-        emit_many(event, [{"service_id": s.pk, "client_id": s.client_id, "reason": "overdue"} for s in changed])
+        emit_many(event, [{"service_id": s.pk, "client_id": s.client_id, "reason": reason} for s in changed])
     return changed
 
 
@@ -384,17 +392,16 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
     for request in requests:
         request.status, request.done_on = CancellationRequest.Status.DONE, today
     CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
-    if ended:
-        Service.objects.bulk_update(ended, ["status", "termination_date", "suspension_reason"])
-        activity_record_many(
-            actor=None,
-            action="service_terminated",
-            entries=[(s, s.client_id, f"{s} terminated on {today}: cancellation requested") for s in ended],
-        )
-        emit_many(
-            "ServiceTerminated",
-            [{"service_id": s.pk, "client_id": s.client_id, "reason": "cancellation requested"} for s in ended],
-        )
+    _save_many(
+        ended,
+        source=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
+        values={"status": Service.Status.TERMINATED, "termination_date": today, "suspension_reason": ""},
+        action="service_terminated",
+        event="ServiceTerminated",
+        message=lambda s: f"{s} terminated on {today}: cancellation requested",
+        actor=None,
+        reason="cancellation requested",
+    )
     return ended
 
 

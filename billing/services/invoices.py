@@ -330,7 +330,7 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
                 "tax_2_rate": tax.rate_2,
                 "tax_compound": tax.compound,
                 "prices_include_tax": tax.prices_include_tax,
-                "number": "",
+                "number": None,  # proforma invoices have none until paid (NULL: the column is unique)
                 "created_at": now,
                 "updated_at": now,
             }
@@ -359,7 +359,7 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
     created = [
         NewInvoice(
             id=invoice_id,
-            number=row["number"],
+            number=row["number"] or "",
             client_id=row["client_id"],
             due_date=row["due_date"],
             total=row["total"],

@@ -225,3 +225,37 @@ def test_a_dry_run_prints_the_invoices_and_writes_nothing(customer, hosting):
     plan = "\n".join(outcome.steps[0].plan)
     assert "due 2026-12-03: $7.50" in plan and "(2026-12-03 - 2027-01-02): $7.50" in plan
     assert not Invoice.objects.exists() and not InvoiceItem.objects.exists()
+
+
+def test_proforma_renewal_invoices_have_no_number_until_paid(customer, hosting):
+    from billing.models import BillingSettings
+
+    BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(number_on_payment=True)
+    for day in range(3):
+        _service(customer, hosting, due=TODAY + datetime.timedelta(days=day))
+    assert _renew().counts == {"invoices created": 3, "lines": 3}
+    assert list(Invoice.objects.values_list("number", flat=True)) == [None, None, None]
+
+
+def test_a_refused_batch_is_reported_and_the_other_clients_are_still_invoiced(customer, hosting, monkeypatch):
+    from tests.factories import CurrencyFactory
+
+    yen = CurrencyFactory(code="JPY", prefix="¥", decimal_places=0)
+    refused = ClientFactory(currency=yen)
+    Service.objects.create(  # a price in cents for a currency without them: its invoice line is refused
+        client=refused,
+        product=hosting,
+        currency=yen,
+        billing_cycle=BillingCycle.MONTHLY,
+        recurring_amount=D("4.99"),
+        auto_setup="never",
+        next_due_date=TODAY,
+        status=Service.Status.ACTIVE,
+    )
+    _service(customer, hosting, due=TODAY)
+    monkeypatch.setattr(automation, "CLIENT_BATCH_SIZE", 1)
+    outcome = automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test")
+    step = outcome.steps[0]
+    assert step.error_count == 1 and "not invoiced" in step.errors[0] and "decimal places" in step.errors[0]
+    assert step.counts == {"invoices created": 1, "lines": 1}
+    assert Invoice.objects.get().client_id == customer.pk
