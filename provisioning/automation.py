@@ -17,6 +17,7 @@ from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
 from provisioning.models import CancellationRequest, Domain, Service
+from provisioning.selectors import overdue_service_lines
 from provisioning.services import (
     cancellations_carry_out,
     domain_expire,
@@ -330,14 +331,7 @@ def expire_domains(context: StepContext) -> None:
 
 def _overdue_since(cutoff: datetime.date) -> Exists:
     """The service is billed on an Unpaid invoice due on or before `cutoff`."""
-    return Exists(
-        InvoiceItem.objects.filter(
-            kind=InvoiceItem.Kind.SERVICE,
-            related_id=OuterRef("pk"),
-            invoice__status=Invoice.Status.UNPAID,
-            invoice__due_date__lte=cutoff,
-        )
-    )
+    return Exists(overdue_service_lines(cutoff=cutoff).filter(related_id=OuterRef("pk")))
 
 
 def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:

@@ -1,6 +1,8 @@
+import datetime
+
 from django.db.models import QuerySet
 
-from billing.models import Client
+from billing.models import Client, Invoice, InvoiceItem
 from provisioning.models import Domain, Service
 
 LIVE_SERVICE_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
@@ -46,3 +48,11 @@ def client_services(*, client: Client) -> QuerySet[Service]:
 
 def client_domains(*, client: Client) -> QuerySet[Domain]:
     return Domain.objects.filter(client=client).select_related("currency").order_by("name")
+
+
+def overdue_service_lines(*, cutoff: datetime.date) -> QuerySet[InvoiceItem]:
+    """The service lines of Unpaid invoices due on or before `cutoff`: what makes a service overdue since then.
+    The one definition the overdue steps and the payment handler share."""
+    return InvoiceItem.objects.filter(
+        kind=InvoiceItem.Kind.SERVICE, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
+    )

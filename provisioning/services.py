@@ -16,7 +16,7 @@ from django_fsm import can_proceed
 
 from billing.cycles import add_months
 from billing.fsm import apply_transition
-from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
+from billing.models import AutomationSettings, Client, Currency, InvoiceItem
 from notifications.bus import emit, emit_many
 from notifications.rows import insert_rows
 from notifications.services import (
@@ -29,6 +29,7 @@ from notifications.services import (
     email_queue_many,
 )
 from provisioning.models import CancellationRequest, Domain, DomainRenewalNotice, Service
+from provisioning.selectors import overdue_service_lines
 
 
 @dataclass(frozen=True)
@@ -317,9 +318,7 @@ def services_unsuspend_after_payment(*, invoice_id: int, today: datetime.date | 
         return []
     cutoff = (today or timezone.localdate()) - datetime.timedelta(days=settings.suspend_after_days)
     billed = InvoiceItem.objects.filter(invoice_id=invoice_id, kind=InvoiceItem.Kind.SERVICE).values("related_id")
-    still_overdue = InvoiceItem.objects.filter(
-        kind=InvoiceItem.Kind.SERVICE, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
-    ).values("related_id")
+    still_overdue = overdue_service_lines(cutoff=cutoff).values("related_id")
     with transaction.atomic():
         services = list(
             Service.objects.select_for_update()
