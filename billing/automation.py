@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
 from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels
-from notifications.scheduler import StepContext, automation_step, in_batches
+from notifications.scheduler import StepContext, automation_step
 
 BATCH_SIZE = 500
 
@@ -56,19 +56,18 @@ def send_payment_reminders(context: StepContext) -> None:
     if not levels:
         return
     ids = _invoices_due_a_reminder(levels, today=context.today)
-    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
-        try:
-            outcomes = payment_reminders_send(invoice_ids=batch, levels=levels, today=context.today)
-        except IntegrityError as clash:
-            # Another run reminded some of these at the same moment (only possible without PostgreSQL's locks):
-            # the batch is rolled back whole, and the next run sends whatever is still due.
-            context.error(f"Invoices {batch[0]}..{batch[-1]}: a reminder was recorded meanwhile ({clash}).")
-            continue
-        for outcome in outcomes:
-            invoice = outcome.invoice
+
+    def remind(batch: list[int]) -> list:
+        return payment_reminders_send(invoice_ids=batch, levels=levels, today=context.today)
+
+    for _batch, outcomes in context.each_batch(ids, BATCH_SIZE, remind):
+        context.count("reminders sent", sum(1 for outcome in outcomes if outcome.sent is not None))
+        context.count("reminders skipped", sum(len(outcome.skipped) for outcome in outcomes))
+        told = outcomes[: context.room()]
+        heads = _invoice_heads([outcome.invoice_id for outcome in told])
+        for outcome in told:
+            invoice = heads[outcome.invoice_id]
             who = f"{invoice.display_number} (client #{invoice.client_id})"
-            context.count("reminders sent", 1 if outcome.sent is not None else 0)
-            context.count("reminders skipped", len(outcome.skipped))
             # One line per invoice: the reminder sent, and how many earlier levels it stands for.
             skipped = (
                 f"; {len(outcome.skipped)} earlier level{'s' if len(outcome.skipped) > 1 else ''} skipped"
@@ -77,11 +76,16 @@ def send_payment_reminders(context: StepContext) -> None:
             )
             if outcome.sent is not None:
                 context.say(f'{who}: reminder "{outcome.sent.template}" ({_how_late(invoice, context.today)}){skipped}')
-            elif outcome.skipped:
+            else:
                 context.say(
                     f"{who}: {', '.join(level.template for level in outcome.skipped)} skipped, a later one was sent"
                 )
-        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+        context.untold(len(outcomes) - len(told))
+
+
+def _invoice_heads(ids: list[int]) -> dict[int, Invoice]:
+    """What a plan line says of these invoices (number, client, due date), read for the lines kept only."""
+    return Invoice.objects.only("number", "status", "client_id", "due_date").in_bulk(ids)
 
 
 def _invoices_due_a_late_fee(settings: AutomationSettings, *, today: datetime.date) -> list[int]:
@@ -110,18 +114,25 @@ def add_late_fees(context: StepContext) -> None:
     if not settings.late_fee_enabled:
         return
     ids = _invoices_due_a_late_fee(settings, today=context.today)
-    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+
+    def charge(batch: list[int]) -> list | str:
         try:
-            added = late_fees_apply(invoice_ids=batch, settings=settings, today=context.today)
+            return late_fees_apply(invoice_ids=batch, settings=settings, today=context.today)
         except IntegrityError as clash:
-            # As for reminders: only possible without PostgreSQL's locks; the next run adds what is still due.
-            context.error(f"Invoices {batch[0]}..{batch[-1]}: a late fee was added meanwhile ({clash}).")
+            # Only possible without PostgreSQL's locks: the batch is rolled back, the next run adds what is due.
+            return f"Invoices {batch[0]}..{batch[-1]}: a late fee was added meanwhile ({clash})."
+
+    for _batch, added in context.each_batch(ids, BATCH_SIZE, charge):
+        if isinstance(added, str):
+            context.error(added)
             continue
         context.count("late fees added", len(added))
-        for fee in added:
-            invoice = fee.invoice
+        told = added[: context.room()]
+        heads = _invoice_heads([fee.invoice_id for fee in told])
+        for fee in told:
+            invoice = heads[fee.invoice_id]
             context.say(
                 f"{invoice.display_number} (client #{invoice.client_id}): late fee {fee.sequence} of {fee.of}, "
-                f"{invoice.currency.format(fee.amount)} ({_how_late(invoice, context.today)})"
+                f"{fee.currency.format(fee.amount)} ({_how_late(invoice, context.today)})"
             )
-        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+        context.untold(len(added) - len(told))

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule, Transaction
 from billing.taxes import NO_TAX, TaxSetup
@@ -248,4 +249,15 @@ def tax_setup_for(*, client: Client, billing: BillingSettings, rules: list[TaxRu
         name_2=level_2.name if level_2 else "",
         compound=billing.compound_tax,
         prices_include_tax=billing.prices_include_tax,
+    )
+
+
+def invoice_label(path: str = "") -> Concat:
+    """str(invoice) as the database writes it ("Invoice INV-2027-000001", "Invoice #12" without a number), for
+    rows made by INSERT ... SELECT; `path` leads to the invoice ("invoice__" from its lines or reminders).
+    Pinned to Invoice.__str__ by a test."""
+    return Concat(
+        Value("Invoice "),
+        Coalesce(NullIf(F(f"{path}number"), Value("")), Concat(Value("#"), Cast(F(f"{path}id"), CharField()))),
+        output_field=CharField(),
     )

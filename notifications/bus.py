@@ -17,11 +17,13 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from notifications.events import EVENTS
 from notifications.models import Event, HandlerRun
-from notifications.rows import insert_rows
+from notifications.rows import insert_rows, insert_select
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,25 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
 
         dispatch_events.delay_on_commit(ids)
     return ids
+
+
+def emit_select(event_name: str, queryset: QuerySet, payload: dict[str, Any]) -> int:
+    """emit_many for events the database makes from rows it has: one event per row of `queryset`, its payload
+    {key: expression over the queryset's model} built by the database (JSON numbers and strings, as emit()
+    would store them), in one INSERT ... SELECT. Returns how many events were recorded."""
+    if event_name not in EVENTS:
+        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+    now = timezone.now()
+    silent = not handlers_for(event_name)  # as in emit_many: recorded as dispatched, no task
+    columns = {"name": event_name, "payload": JSONObject(**payload), "created_at": now}
+    if silent:
+        return insert_select(Event, queryset, {**columns, "dispatched_at": now})
+    ids = [row[0] for row in insert_select(Event, queryset, columns, returning=("id",))]
+    if ids:
+        from notifications.tasks import dispatch_events
+
+        dispatch_events.delay_on_commit(ids)
+    return len(ids)
 
 
 def dispatch_many(event_ids: list[int]) -> None:

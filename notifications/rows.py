@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import CharField, F, Func
 from django.utils import timezone
 
 
@@ -113,3 +114,75 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+
+
+def insert_select(
+    model: type[models.Model],
+    queryset: models.QuerySet,
+    columns: dict[str, Any],
+    *,
+    ignore_conflicts: bool = False,
+    returning: Sequence[str] = (),
+) -> list[tuple] | int:
+    """INSERT INTO `model`'s table the rows the database makes from `queryset`: one row per row of it, each
+    column ({field name or attname: expression over the queryset's model}) computed by the database, so the
+    rows never pass through Python. A column left out gets its field's default, as in insert_rows; a None is
+    left to the column (NULL). With `ignore_conflicts`, a row that clashes with a unique key is not written
+    (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike). Returns the `returning` columns (attnames) of the
+    rows written, or without `returning` how many rows were written.
+
+    The SELECT is the queryset's own SQL, so the expressions are Django's and compile for either database."""
+    from django.db.models import Value
+
+    meta = model._meta
+    given = {name: value for name, value in columns.items() if value is not None}
+    defaults = _with_defaults(model, [dict.fromkeys(given)])[0]
+    expressions = {
+        **{name: value if hasattr(value, "resolve_expression") else Value(value) for name, value in given.items()},
+        **{
+            name: Value(value, output_field=meta.get_field(name))
+            for name, value in defaults.items()
+            if name not in given and value is not None
+        },
+    }
+    fields = [meta.get_field(name) for name in expressions]
+    aliases = {f"_insert_{n}": expression for n, expression in enumerate(expressions.values())}
+    if not queryset.query.where:
+        # SQLite reads "INSERT ... SELECT ... FROM a JOIN b ON ... ON CONFLICT" ambiguously without a WHERE.
+        raise ValueError("insert_select needs a filtered queryset (the rows to make), not a whole table.")
+    select = queryset.order_by().annotate(**aliases).values_list(*aliases)
+    sql, params = select.query.sql_with_params()
+    quote = connection.ops.quote_name
+    statement = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) {sql}"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
+        + (f" RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}" if returning else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [tuple(row) for row in cursor.fetchall()] if returning else cursor.rowcount
+
+
+class _DecimalText(Func):
+    """A decimal column as text with its field's places ("5.00"), as str() of the Decimal Django reads gives it."""
+
+    output_field = CharField()
+
+    def __init__(self, expression, places: int):
+        self.places = places
+        super().__init__(expression)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # PostgreSQL's numeric keeps the column's scale, so the text is already "5.00".
+        return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS text)", **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite holds a decimal as a number ("5" or "5.5"): printed with the field's places.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"printf(%s, {sql})", [f"%.{int(self.places)}f", *params]
+
+
+def decimal_text(path: str, field: models.DecimalField) -> Func:
+    """The decimal at `path` (a field of the queryset's model or across relations) as text, for JSON payloads
+    made by the database: what str(Decimal) gives for a value read through `field`."""
+    return _DecimalText(F(path), field.decimal_places)

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
+import queue
+import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -37,6 +40,16 @@ KEPT_ERRORS = 50
 KEPT_PLAN_LINES = 10_000
 
 Progress = Callable[[str, int, int | None], None]  # (step name, done, total or None)
+
+
+def automation_workers() -> int:
+    """How many batches of a step run at once (AUTOMATION_WORKERS, default 2: the two cores of a small host).
+    Each worker is a thread with its own database connection; while one waits for PostgreSQL, the other runs
+    its Python. Only on PostgreSQL and outside a transaction: a dry run (one transaction rolled back) and a
+    test inside a transaction run their batches one after the other on their own connection."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, int(os.environ.get("AUTOMATION_WORKERS", "2")))
 
 
 @dataclass
@@ -73,9 +86,27 @@ class StepContext:
         else:
             self.plan_overflow += 1
 
+    def room(self) -> int:
+        """How many more plan lines are kept: a step reads what it needs for its lines only up to this."""
+        return max(0, KEPT_PLAN_LINES - len(self.plan))
+
+    def untold(self, n: int) -> None:
+        """`n` things were done that get no line of their own (the kept lines are full)."""
+        self.plan_overflow += n
+
     def progress(self, done: int, total: int | None = None) -> None:
         if self._progress is not None:
             self._progress(self.step, done, total)
+
+    def each_batch(self, ids: list, size: int, work: Callable[[list], object]) -> Iterator[tuple[list, object]]:
+        """Run `work(batch)` over `ids` a batch at a time and yield (batch, what it returned) in batch order,
+        reporting progress. `work` commits its own batch and reports nothing: it may run in a worker thread
+        (see automation_workers), so counts, errors and plan lines are given here, in the step's thread."""
+        done = 0
+        for batch, result in _run_batches(work, in_batches(ids, size), workers=automation_workers()):
+            yield batch, result
+            done += len(batch)
+            self.progress(done, len(ids))
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,55 @@ def in_batches(ids: list[int], size: int) -> Iterator[list[int]]:
     """Consecutive slices of `ids`: a step locks, changes and commits one batch at a time."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _run_batches(work: Callable[[list], object], batches: Iterable[list], *, workers: int) -> Iterator:
+    """(batch, work(batch)) in batch order, with up to `workers` threads taking batches in turn. Each thread
+    closes its database connection when the batches run out. A batch that raises stops the others from starting
+    and the exception is raised here, after the threads have finished what they had begun."""
+    if workers <= 1:
+        for batch in batches:
+            yield batch, work(batch)
+        return
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    batches = list(batches)
+    for index, batch in enumerate(batches):
+        jobs.put((index, batch))
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    index, batch = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results.put((index, work(batch), None))
+                except BaseException as failure:  # handed to the step's thread, which raises it
+                    stop.set()
+                    results.put((index, None, failure))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, name=f"automation-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        finished: dict[int, tuple] = {}
+        for next_index in range(len(batches)):
+            while next_index not in finished:
+                index, result, failure = results.get()
+                finished[index] = (result, failure)
+            result, failure = finished.pop(next_index)
+            if failure is not None:
+                raise failure
+            yield batches[next_index], result
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
 
 
 def registered_steps() -> list[Step]:

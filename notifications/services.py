@@ -5,10 +5,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from notifications.models import ActivityLog, OutboundEmail
-from notifications.rows import insert_rows
+from notifications.rows import insert_rows, insert_select
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -70,6 +71,29 @@ def activity_record_many(
     )
 
 
+def activity_record_select(
+    *, actor: Actor, action: str, subject_type: str, queryset: models.QuerySet, subject_id, client_id, message
+) -> int:
+    """activity_record_many for rows the database makes: one entry per row of `queryset`, its subject id, client
+    id and message given as expressions over the queryset's model (see notifications.rows.insert_select).
+    `subject_type` is the subject model's label_lower. Returns how many entries were written."""
+    user = actor_user(actor)
+    return insert_select(
+        ActivityLog,
+        queryset,
+        {
+            "created_at": timezone.now(),
+            "actor_id": user.pk if user is not None else None,
+            "actor_label": actor_label(actor),
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "client_id": client_id,
+            "message": message,
+        },
+    )
+
+
 def email_queue(
     *, template: str, to_address: str, idempotency_key: str, context: dict[str, Any], client_id: int | None = None
 ) -> tuple[OutboundEmail, bool]:
@@ -105,5 +129,24 @@ def email_queue_many(emails: list[EmailToQueue]) -> None:
             )
             for email in emails
         ],
+        ignore_conflicts=True,
+    )
+
+
+def email_queue_select(*, queryset: models.QuerySet, template, to_address, idempotency_key, context, client_id) -> int:
+    """email_queue_many for emails the database makes: one per row of `queryset`, each part an expression over
+    the queryset's model (`context` a {key: expression} dict, stored as a JSON object). An idempotency key
+    queued before is left as it was. Returns how many emails were queued."""
+    return insert_select(
+        OutboundEmail,
+        queryset,
+        {
+            "template": template,
+            "to_address": to_address,
+            "idempotency_key": idempotency_key,
+            "context": JSONObject(**context),
+            "client_id": client_id,
+            "created_at": timezone.now(),
+        },
         ignore_conflicts=True,
     )

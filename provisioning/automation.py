@@ -17,7 +17,7 @@ from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
 from provisioning.models import CancellationRequest, Domain, Service
-from provisioning.selectors import overdue_service_lines
+from provisioning.selectors import overdue_service_lines, service_lines
 from provisioning.services import (
     cancellations_carry_out,
     domain_expire,
@@ -235,7 +235,7 @@ def carry_out_cancellations(context: StepContext) -> None:
                 .select_for_update(skip_locked=True, of=("self", "service"))
                 .select_related("service__product")
             )
-            ended = {service.pk for service in cancellations_carry_out(requests=requests, today=context.today)}
+            ended = set(cancellations_carry_out(requests=requests, today=context.today))
             for request in requests:
                 service = request.service
                 context.count("services cancelled" if service.pk in ended else "requests closed")
@@ -254,28 +254,31 @@ def carry_out_cancellations(context: StepContext) -> None:
 def invoice_renewals(context: StepContext) -> None:
     settings = AutomationSettings.load()
     client_ids = _clients_with_renewals(horizon=_renewal_horizon(settings, context.today))
-    for done, batch in enumerate(in_batches(client_ids, CLIENT_BATCH_SIZE)):
+
+    def invoice_batch(batch: list[int]) -> tuple[list[InvoiceDraft], list] | str:
+        """The batch's invoices and their drafts, or why it was refused (rolled back, reported below)."""
         try:
             with transaction.atomic():
                 drafts = renewal_drafts(batch, today=context.today, settings=settings)
-                invoices = invoices_create_bulk(drafts=drafts, issue_date=context.today, actor=None)
+                return drafts, invoices_create_bulk(drafts=drafts, issue_date=context.today, actor=None)
         except ValidationError as refused:
             # A line or a number refused (e.g. a number format that repeats earlier numbers): this batch is rolled
             # back and reported; the other clients are still invoiced.
-            context.error(f"Clients {batch[0]}..{batch[-1]}: not invoiced: {'; '.join(refused.messages)}")
-            continue
+            return f"Clients {batch[0]}..{batch[-1]}: not invoiced: {'; '.join(refused.messages)}"
         except IntegrityError as clash:
             # Another run billed some of these at the same moment (only possible without PostgreSQL's locks):
             # this batch is rolled back whole, and the next run bills whatever is still due.
-            context.error(
-                f"Clients {batch[0]}..{batch[-1]}: a period was invoiced meanwhile ({clash}); retried next run."
-            )
+            return f"Clients {batch[0]}..{batch[-1]}: a period was invoiced meanwhile ({clash}); retried next run."
+
+    for _batch, outcome in context.each_batch(client_ids, CLIENT_BATCH_SIZE, invoice_batch):
+        if isinstance(outcome, str):
+            context.error(outcome)
             continue
+        drafts, invoices = outcome
         context.count("invoices created", len(invoices))
         context.count("lines", sum(len(draft.lines) for draft in drafts))
         for invoice, draft in zip(invoices, drafts, strict=True):
             context.say(functools.partial(_invoice_line, invoice, draft))
-        context.progress(min((done + 1) * CLIENT_BATCH_SIZE, len(client_ids)), len(client_ids))
 
 
 @automation_step(
@@ -351,20 +354,34 @@ def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
     )
 
 
-def _in_locked_batches(context: StepContext, *, base, cutoff: datetime.date, overdue: bool, change) -> None:
-    """Run `change(services)` over the services of `base` that are (or, with overdue=False, are no longer)
-    overdue since `cutoff`, a batch at a time: each batch locked (PostgreSQL skips rows another run holds),
-    checked again under the lock, and committed on its own."""
+def _in_locked_batches(
+    context: StepContext, *, base, cutoff: datetime.date, overdue: bool, change, count: str, says: str
+) -> None:
+    """Run `change(ids)` over the services of `base` that are (or, with overdue=False, are no longer) overdue
+    since `cutoff`, a batch at a time: each batch locked (PostgreSQL skips rows another run holds), checked again
+    under the lock, and committed on its own. `change` returns the ids it moved: they add to `count`, and each gets
+    a plan line "<service> (client #n)<says>" while the kept lines have room."""
     since = _overdue_since(cutoff)
     ids = list(base.filter(since if overdue else ~since).order_by("id").values_list("id", flat=True))
-    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+
+    def batch_change(batch: list[int]) -> list[int]:
         with transaction.atomic():
             locked = list(
-                base.filter(pk__in=batch).select_for_update(skip_locked=True, of=("self",)).select_related("product")
+                base.filter(pk__in=batch).select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)
             )
-            late = _overdue_among([service.pk for service in locked], cutoff)
-            change([service for service in locked if (service.pk in late) == overdue])
-        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+            late = _overdue_among(locked, cutoff)
+            return change([pk for pk in locked if (pk in late) == overdue])
+
+    for _batch, moved in context.each_batch(ids, BATCH_SIZE, batch_change):
+        context.count(count, len(moved))
+        _say_services(context, moved, says)
+
+
+def _say_services(context: StepContext, moved: list[int], says: str) -> None:
+    room = context.room()
+    for label, client_id in service_lines(moved[:room]) if room else []:
+        context.say(f"{label} (client #{client_id}){says}")
+    context.untold(max(0, len(moved) - room))
 
 
 def _days(n: int) -> datetime.timedelta:
@@ -382,13 +399,19 @@ def suspend_overdue(context: StepContext) -> None:
         return
     cutoff = context.today - _days(settings.suspend_after_days)
 
-    def change(services: list[Service]) -> None:
-        for service in services_suspend_overdue(services=services, actor=None):
-            context.count("services suspended")
-            context.say(f"{service} (client #{service.client_id}) suspended: an invoice due by {cutoff} is unpaid")
+    def change(ids: list[int]) -> list[int]:
+        return services_suspend_overdue(service_ids=ids, actor=None)
 
     base = Service.objects.filter(status=Service.Status.ACTIVE)
-    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=True, change=change)
+    _in_locked_batches(
+        context,
+        base=base,
+        cutoff=cutoff,
+        overdue=True,
+        change=change,
+        count="services suspended",
+        says=f" suspended: an invoice due by {cutoff} is unpaid",
+    )
 
 
 @automation_step(
@@ -404,13 +427,19 @@ def unsuspend_paid(context: StepContext) -> None:
 
     # Still suspended for being overdue, but no invoice of theirs is overdue that long any more: paid,
     # cancelled, or (after the settings changed) not yet that late.
-    def change(services: list[Service]) -> None:
-        for service in services_unsuspend_paid(services=services, actor=None):
-            context.count("services unsuspended")
-            context.say(f"{service} (client #{service.client_id}) unsuspended: nothing overdue any more")
+    def change(ids: list[int]) -> list[int]:
+        return services_unsuspend_paid(service_ids=ids, actor=None)
 
     base = Service.objects.filter(status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE)
-    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=False, change=change)
+    _in_locked_batches(
+        context,
+        base=base,
+        cutoff=cutoff,
+        overdue=False,
+        change=change,
+        count="services unsuspended",
+        says=" unsuspended: nothing overdue any more",
+    )
 
 
 @automation_step(
@@ -424,10 +453,16 @@ def terminate_overdue(context: StepContext) -> None:
         return
     cutoff = context.today - _days(settings.terminate_after_days)
 
-    def change(services: list[Service]) -> None:
-        for service in services_terminate_overdue(services=services, on=context.today, actor=None):
-            context.count("services terminated")
-            context.say(f"{service} (client #{service.client_id}) terminated: an invoice due by {cutoff} is unpaid")
+    def change(ids: list[int]) -> list[int]:
+        return services_terminate_overdue(service_ids=ids, on=context.today, actor=None)
 
     base = Service.objects.filter(status__in=(Service.Status.ACTIVE, Service.Status.SUSPENDED))
-    _in_locked_batches(context, base=base, cutoff=cutoff, overdue=True, change=change)
+    _in_locked_batches(
+        context,
+        base=base,
+        cutoff=cutoff,
+        overdue=True,
+        change=change,
+        count="services terminated",
+        says=f" terminated: an invoice due by {cutoff} is unpaid",
+    )

@@ -1,6 +1,7 @@
 import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, F, QuerySet, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from billing.models import Client, Invoice, InvoiceItem
 from provisioning.models import Domain, Service
@@ -56,3 +57,21 @@ def overdue_service_lines(*, cutoff: datetime.date) -> QuerySet[InvoiceItem]:
     return InvoiceItem.objects.filter(
         kind=InvoiceItem.Kind.SERVICE, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
     )
+
+
+def service_label() -> Concat:
+    """str(service) as the database writes it ("Starter #12 (example.com)"), for rows made by INSERT ... SELECT
+    over services (activity messages of the automation run's batches). Pinned to Service.__str__ by a test."""
+    return Concat(
+        Coalesce(F("product__name"), Value("Service")),
+        Value(" #"),
+        Cast("pk", CharField()),
+        Case(When(domain="", then=Value("")), default=Concat(Value(" ("), F("domain"), Value(")"))),
+        output_field=CharField(),
+    )
+
+
+def service_lines(ids: list[int]) -> list[tuple[str, int]]:
+    """(label, client id) of these services, in id order: what the automation run's plan says of them."""
+    rows = Service.objects.filter(pk__in=ids).annotate(label=service_label()).order_by("pk")
+    return list(rows.values_list("label", "client_id"))

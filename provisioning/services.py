@@ -10,26 +10,27 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from billing.cycles import add_months
-from billing.fsm import apply_transition
+from billing.fsm import apply_transition, transition_in_bulk
 from billing.models import AutomationSettings, Client, Currency, InvoiceItem
-from notifications.bus import emit, emit_many
+from notifications.bus import emit, emit_many, emit_select
 from notifications.rows import insert_rows
 from notifications.services import (
     Actor,
     EmailToQueue,
     activity_record,
     activity_record_many,
+    activity_record_select,
     actor_label,
     email_queue,
     email_queue_many,
 )
 from provisioning.models import CancellationRequest, Domain, DomainRenewalNotice, Service
-from provisioning.selectors import overdue_service_lines
+from provisioning.selectors import overdue_service_lines, service_label
 
 
 @dataclass(frozen=True)
@@ -246,73 +247,75 @@ def domain_expire(*, domain: Domain, actor: Actor) -> bool:
 
 
 # --- the automation run's overdue steps: many services at a time -------------------------------------------------
-# Each service still goes through its FSM transition (the transition checks the source status and sets the
-# reason); only the writes are grouped: one UPDATE, one INSERT of activity rows, one of events per batch.
-# The module calls (suspend/unsuspend/terminate the account on its server) come with the provisioning modules;
-# until then the status, the reason and the events change, as the issue says.
+# Each status change is the service's FSM transition, applied to the batch by billing.fsm.transition_in_bulk (the
+# transition decides the sources and what it sets; one guarded UPDATE per source status). The activity rows and
+# the events are made by the database from the moved rows, one INSERT ... SELECT each: nothing per service passes
+# through Python. The module calls (suspend/unsuspend/terminate the account on its server) come with the
+# provisioning modules; until then the status, the reason and the events change, as the issue says.
 
 
-def _save_many(
-    changed: list[Service],
+def _move_many(
+    ids: list[int],
+    transition: str,
+    arguments: dict,
     *,
-    source: list[str],
-    values: dict,
     action: str,
     event: str,
-    message,
+    says: str,
     actor: Actor,
-    reason: str = "overdue",
-) -> list[Service]:
-    """Write what the transitions set, one UPDATE for the batch (the same values for every service in it),
-    guarded by the status the transitions started from; then the activity rows and the events, one INSERT
-    each."""
-    if changed:
-        Service.objects.filter(pk__in=[s.pk for s in changed], status__in=source).update(**values)
-        activity_record_many(actor=actor, action=action, entries=[(s, s.client_id, message(s)) for s in changed])
-        emit_many(event, [{"service_id": s.pk, "client_id": s.client_id, "reason": reason} for s in changed])
-    return changed
+    reason: str = Service.SuspensionReason.OVERDUE,
+) -> list[int]:
+    """Apply `transition(**arguments)` to these (locked) services; each one moved gets an activity entry
+    "<service><says>" and the event `event` (its payload's reason is `reason`). Returns the ids moved."""
+    moved = transition_in_bulk(Service.objects.filter(pk__in=ids), transition, **arguments)
+    if moved:
+        rows = Service.objects.filter(pk__in=moved)
+        activity_record_select(
+            actor=actor,
+            action=action,
+            subject_type=Service._meta.label_lower,
+            queryset=rows,
+            subject_id=F("pk"),
+            client_id=F("client_id"),
+            message=Concat(service_label(), Value(says)),
+        )
+        emit_select(event, rows, {"service_id": F("pk"), "client_id": F("client_id"), "reason": Value(reason)})
+    return moved
 
 
-def services_suspend_overdue(*, services: list[Service], actor: Actor) -> list[Service]:
+def services_suspend_overdue(*, service_ids: list[int], actor: Actor) -> list[int]:
     """Active services on an invoice overdue beyond the settings' days: Suspended, reason overdue."""
-    changed = [service for service in services if can_proceed(service.suspend)]
-    for service in changed:
-        service.suspend(reason=Service.SuspensionReason.OVERDUE)
-    return _save_many(
-        changed,
-        source=[Service.Status.ACTIVE],
-        values={"status": Service.Status.SUSPENDED, "suspension_reason": Service.SuspensionReason.OVERDUE},
+    return _move_many(
+        service_ids,
+        "suspend",
+        {"reason": Service.SuspensionReason.OVERDUE},
         action="service_suspended",
         event="ServiceSuspended",
-        message=lambda s: f"{s} suspended: overdue on payment",
+        says=" suspended: overdue on payment",
         actor=actor,
     )
 
 
-def services_unsuspend_paid(*, services: list[Service], actor: Actor) -> list[Service]:
+def services_unsuspend_paid(*, service_ids: list[int], actor: Actor) -> list[int]:
     """Services suspended for being overdue whose overdue invoices are settled: Active again. A suspension for
     any other reason (abuse, an admin's) is never lifted by a payment."""
-    changed = [
-        service
-        for service in services
-        if service.suspension_reason == Service.SuspensionReason.OVERDUE and can_proceed(service.unsuspend)
-    ]
-    for service in changed:
-        service.unsuspend()
-    return _save_many(
-        changed,
-        source=[Service.Status.SUSPENDED],
-        values={"status": Service.Status.ACTIVE, "suspension_reason": Service.SuspensionReason.NONE},
+    overdue_suspended = Service.objects.filter(
+        pk__in=service_ids, suspension_reason=Service.SuspensionReason.OVERDUE
+    ).values_list("pk", flat=True)
+    return _move_many(
+        list(overdue_suspended),
+        "unsuspend",
+        {},
         action="service_unsuspended",
         event="ServiceUnsuspended",
-        message=lambda s: f"{s} unsuspended: the overdue invoice is settled",
+        says=" unsuspended: the overdue invoice is settled",
         actor=actor,
     )
 
 
-def services_unsuspend_after_payment(*, invoice_id: int, today: datetime.date | None = None) -> list[Service]:
+def services_unsuspend_after_payment(*, invoice_id: int, today: datetime.date | None = None) -> list[int]:
     """The InvoicePaid reaction: the invoice's services suspended for being overdue are lifted, unless another
-    of their invoices is still overdue beyond the suspension days."""
+    of their invoices is still overdue beyond the suspension days. Returns the ids lifted."""
     settings = AutomationSettings.load()
     if not settings.unsuspend_on_payment:
         return []
@@ -320,27 +323,24 @@ def services_unsuspend_after_payment(*, invoice_id: int, today: datetime.date | 
     billed = InvoiceItem.objects.filter(invoice_id=invoice_id, kind=InvoiceItem.Kind.SERVICE).values("related_id")
     still_overdue = overdue_service_lines(cutoff=cutoff).values("related_id")
     with transaction.atomic():
-        services = list(
+        ids = list(
             Service.objects.select_for_update()
             .filter(pk__in=billed, status=Service.Status.SUSPENDED, suspension_reason=Service.SuspensionReason.OVERDUE)
             .exclude(pk__in=still_overdue)
-            .select_related("product")
+            .values_list("pk", flat=True)
         )
-        return services_unsuspend_paid(services=services, actor=None)
+        return services_unsuspend_paid(service_ids=ids, actor=None)
 
 
-def services_terminate_overdue(*, services: list[Service], on: datetime.date, actor: Actor) -> list[Service]:
+def services_terminate_overdue(*, service_ids: list[int], on: datetime.date, actor: Actor) -> list[int]:
     """Active or suspended services on an invoice overdue beyond the termination days: Terminated."""
-    changed = [service for service in services if can_proceed(service.terminate)]
-    for service in changed:
-        service.terminate(on=on)
-    return _save_many(
-        changed,
-        source=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-        values={"status": Service.Status.TERMINATED, "termination_date": on, "suspension_reason": ""},
+    return _move_many(
+        service_ids,
+        "terminate",
+        {"on": on},
         action="service_terminated",
         event="ServiceTerminated",
-        message=lambda s: f"{s} terminated on {on}: overdue on payment",
+        says=f" terminated on {on}: overdue on payment",
         actor=actor,
     )
 
@@ -382,26 +382,22 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
     return request
 
 
-def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> list[Service]:
+def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> list[int]:
     """End the services of these open requests (their rows and services locked by the caller): live ones are
-    terminated; the requests are closed either way. Returns the services terminated."""
-    ended = [request.service for request in requests if can_proceed(request.service.terminate)]
-    for service in ended:
-        service.terminate(on=today)
+    terminated; the requests are closed either way. Returns the ids of the services terminated."""
     for request in requests:
         request.status, request.done_on = CancellationRequest.Status.DONE, today
     CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
-    _save_many(
-        ended,
-        source=[Service.Status.ACTIVE, Service.Status.SUSPENDED],
-        values={"status": Service.Status.TERMINATED, "termination_date": today, "suspension_reason": ""},
+    return _move_many(
+        [request.service_id for request in requests],
+        "terminate",
+        {"on": today},
+        reason="cancellation requested",
         action="service_terminated",
         event="ServiceTerminated",
-        message=lambda s: f"{s} terminated on {today}: cancellation requested",
+        says=f" terminated on {today}: cancellation requested",
         actor=None,
-        reason="cancellation requested",
     )
-    return ended
 
 
 # --- domain renewal notices --------------------------------------------------------------------------------------

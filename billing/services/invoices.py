@@ -138,6 +138,23 @@ def invoices_recalculate_bulk(invoices: list[Invoice], *, lines_by_invoice: dict
     )
 
 
+def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
+    """Add untaxed lines' amounts ({invoice id: sum of the new lines}) to these invoices' totals in one UPDATE
+    (the automation run's late fees). An untaxed line adds its amount to the subtotal and the total and changes
+    neither tax nor the credit already applied, so this stores what invoice_recalculate would compute from all
+    the lines without reading them (a test pins the two together). The caller holds the invoices' locks."""
+    if not added:
+        return
+    now = timezone.now()
+    rows = []
+    for pk, subtotal, total, amount_paid in Invoice.objects.filter(pk__in=list(added)).values_list(
+        "pk", "subtotal", "total", "amount_paid"
+    ):
+        new_total = total + added[pk]
+        rows.append((pk, subtotal + added[pk], new_total, max(ZERO, new_total - amount_paid), now))
+    update_rows(Invoice, ["subtotal", "total", "balance_due", "updated_at"], rows)
+
+
 def lines_total(invoice: Invoice, lines: list[Line]) -> Decimal:
     """What these lines come to on this invoice, with its taxes and before credit: computed as its totals are."""
     return compute_totals(lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places).before_credit

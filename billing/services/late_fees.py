@@ -18,22 +18,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Case, CharField, F, Sum, Value, When
+from django.db.models.functions import Cast, Concat
 
 from billing.models import AutomationSettings, Currency, Invoice, InvoiceItem, LateFee
 from billing.money import ZERO
-from billing.services.invoices import invoices_recalculate_bulk, lines_total
-from billing.taxes import HUNDRED, Line
-from notifications.bus import emit_many
-from notifications.rows import insert_rows
-from notifications.services import activity_record_many
+from billing.selectors import invoice_label
+from billing.services.invoices import invoices_add_untaxed
+from billing.taxes import HUNDRED
+from notifications.bus import emit_select
+from notifications.rows import decimal_text, insert_rows, insert_select
+from notifications.services import activity_record_select
 
 
 @dataclass(frozen=True)
 class LateFeeAdded:
-    invoice: Invoice
+    invoice_id: int
     sequence: int
     of: int  # the most fees this invoice can get
     amount: Decimal
+    currency: Currency
 
 
 def late_fee_limit(settings: AutomationSettings) -> int:
@@ -73,110 +77,116 @@ def late_fee_amount(settings: AutomationSettings, *, currency: Currency, total_b
 def late_fees_apply(
     *, invoice_ids: list[int], settings: AutomationSettings, today: datetime.date
 ) -> list[LateFeeAdded]:
-    """Add the late fees due for these invoices, in queries that do not grow with their number. Only invoices
-    still Unpaid are looked at, each locked (PostgreSQL skips one another run holds: that run charges it).
+    """Add the late fees due for these invoices, in statements that do not grow with their number. Only
+    invoices still Unpaid are looked at, each locked (PostgreSQL skips one another run holds: that run charges
+    it).
 
-    Each fee is a line of its own (not taxed) and a LateFee row; each changed invoice's totals and balance are
-    computed again from all its lines, as invoice_recalculate does, and it gets an activity entry and an
-    AddInvoiceLateFee event per fee. A fee that would come to nothing is not added. A clash with a fee written
-    meanwhile raises IntegrityError and the whole batch is rolled back."""
+    Each fee is a LateFee row, keyed by (invoice, sequence), and a line of its own (not taxed); each changed
+    invoice's totals and balance grow by its new fees (invoices_add_untaxed: what invoice_recalculate would
+    give), and it gets an activity entry and an AddInvoiceLateFee event per fee. A fee that would come to
+    nothing is not added. The fee amounts are computed here, in Decimal; the lines, activity entries and events
+    are made by the database from the LateFee rows. A clash with a fee written meanwhile raises IntegrityError
+    and the whole batch is rolled back."""
     if not settings.late_fee_enabled or not invoice_ids:
         return []
     limit = late_fee_limit(settings)
+    percent = settings.late_fee_type == AutomationSettings.LateFeeType.PERCENT
     with transaction.atomic():
         invoices = list(
             Invoice.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
-            .select_related("currency")
             .order_by("pk")
+            .values_list("pk", "due_date", "currency_id", "total", "credit_applied")
         )
+        locked = [row[0] for row in invoices]
         charged: dict[int, set[int]] = defaultdict(set)
-        for invoice_id, sequence in LateFee.objects.filter(invoice__in=invoices).values_list("invoice_id", "sequence"):
+        for invoice_id, sequence in LateFee.objects.filter(invoice_id__in=locked).values_list("invoice_id", "sequence"):
             charged[invoice_id].add(sequence)
-        lines: dict[int, list[tuple[str, Decimal, bool]]] = defaultdict(list)
-        for invoice_id, kind, amount, taxed in InvoiceItem.objects.filter(invoice__in=invoices).values_list(
-            "invoice_id", "kind", "amount", "taxed"
-        ):
-            lines[invoice_id].append((kind, amount, taxed))
-
+        # A percent fee is of what the invoice comes to without its late fee lines (they are never taxed).
+        fee_lines: dict[int, Decimal] = dict(
+            InvoiceItem.objects.filter(invoice_id__in=locked, kind=InvoiceItem.Kind.LATE_FEE)
+            .values("invoice_id")
+            .annotate(total=Sum("amount"))
+            .values_list("invoice_id", "total")
+            if percent
+            else []
+        )
+        currencies = Currency.objects.in_bulk({row[2] for row in invoices})
         added: list[LateFeeAdded] = []
-        for invoice in invoices:
-            overdue_days = (today - invoice.due_date).days
-            due_count = late_fees_due_count(settings, overdue_days=overdue_days)
-            missing = [sequence for sequence in range(1, due_count + 1) if sequence not in charged[invoice.pk]]
+        for invoice_id, due_date, currency_id, total, credit_applied in invoices:
+            due_count = late_fees_due_count(settings, overdue_days=(today - due_date).days)
+            missing = [sequence for sequence in range(1, due_count + 1) if sequence not in charged[invoice_id]]
             if not missing:
                 continue
-            before_fees = [
-                Line(amount=amount, taxed=taxed)
-                for kind, amount, taxed in lines[invoice.pk]
-                if kind != InvoiceItem.Kind.LATE_FEE
-            ]
-            amount = late_fee_amount(
-                settings, currency=invoice.currency, total_before_fees=lines_total(invoice, before_fees)
-            )
+            currency = currencies[currency_id]
+            before_fees = total + credit_applied - fee_lines.get(invoice_id, ZERO)
+            amount = late_fee_amount(settings, currency=currency, total_before_fees=before_fees)
             if amount <= ZERO:
                 continue
-            for sequence in missing:
-                added.append(LateFeeAdded(invoice=invoice, sequence=sequence, of=limit, amount=amount))
-                lines[invoice.pk].append((InvoiceItem.Kind.LATE_FEE, amount, False))
-        _record(added, lines=lines, today=today)
+            added += [LateFeeAdded(invoice_id, sequence, limit, amount, currency) for sequence in missing]
+        _record(added, today=today)
     return added
 
 
-def _record(added: list[LateFeeAdded], *, lines: dict, today: datetime.date) -> None:
+def _record(added: list[LateFeeAdded], *, today: datetime.date) -> None:
     if not added:
         return
-    insert_rows(
-        InvoiceItem,
-        [
-            {
-                "invoice_id": fee.invoice.pk,
-                "kind": InvoiceItem.Kind.LATE_FEE,
-                "description": f"Late fee ({fee.sequence} of {fee.of})",
-                "amount": fee.amount,
-                "taxed": False,
-            }
-            for fee in added
-        ],
-    )
-    insert_rows(
+    ids = insert_rows(
         LateFee,
         [
-            {"invoice_id": fee.invoice.pk, "sequence": fee.sequence, "amount": fee.amount, "applied_on": today}
+            {"invoice_id": fee.invoice_id, "sequence": fee.sequence, "amount": fee.amount, "applied_on": today}
             for fee in added
         ],
+        ids=True,
     )
-    changed = list({fee.invoice.pk: fee.invoice for fee in added}.values())
-    invoices_recalculate_bulk(
-        changed,
-        lines_by_invoice={
-            invoice.pk: [Line(amount=amount, taxed=taxed) for _kind, amount, taxed in lines[invoice.pk]]
-            for invoice in changed
+    fees = LateFee.objects.filter(pk__in=ids)
+    limit = Value(str(added[0].of))
+    insert_select(
+        InvoiceItem,
+        fees,
+        {
+            "invoice_id": F("invoice_id"),
+            "kind": InvoiceItem.Kind.LATE_FEE,
+            "description": Concat(Value("Late fee ("), Cast("sequence", CharField()), Value(" of "), limit, Value(")")),
+            "amount": F("amount"),
+            "taxed": False,
         },
     )
-    activity_record_many(
+    by_invoice: dict[int, Decimal] = defaultdict(Decimal)
+    for fee in added:
+        by_invoice[fee.invoice_id] += fee.amount
+    invoices_add_untaxed(by_invoice)
+    activity_record_select(
         actor=None,
         action="invoice_late_fee_added",
-        entries=[
-            (
-                fee.invoice,
-                fee.invoice.client_id,
-                f"Late fee {fee.sequence} of {fee.of} added to {fee.invoice}: "
-                f"{fee.invoice.currency.format(fee.amount)}",
-            )
-            for fee in added
-        ],
+        subject_type=Invoice._meta.label_lower,
+        queryset=fees,
+        subject_id=F("invoice_id"),
+        client_id=F("invoice__client_id"),
+        message=Concat(
+            Value("Late fee "),
+            Cast("sequence", CharField()),
+            Value(" of "),
+            limit,
+            Value(" added to "),
+            invoice_label("invoice__"),
+            Value(": "),
+            F("invoice__currency__prefix"),
+            decimal_text("amount", LateFee._meta.get_field("amount")),
+            Case(
+                When(invoice__currency__suffix="", then=Value("")),
+                default=Concat(Value(" "), F("invoice__currency__suffix")),
+            ),
+        ),
     )
-    emit_many(
+    emit_select(
         "AddInvoiceLateFee",
-        [
-            {
-                "invoice_id": fee.invoice.pk,
-                "client_id": fee.invoice.client_id,
-                "sequence": fee.sequence,
-                "amount": str(fee.amount),
-                "currency": fee.invoice.currency.code,
-            }
-            for fee in added
-        ],
+        fees,
+        {
+            "invoice_id": F("invoice_id"),
+            "client_id": F("invoice__client_id"),
+            "sequence": F("sequence"),
+            "amount": decimal_text("amount", LateFee._meta.get_field("amount")),
+            "currency": F("invoice__currency__code"),
+        },
     )

@@ -12,11 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
-from notifications.bus import emit_many
-from notifications.rows import insert_rows
-from notifications.services import EmailToQueue, activity_record_many, email_queue_many
+from billing.selectors import invoice_label
+from notifications.bus import emit_select
+from notifications.rows import decimal_text, insert_select
+from notifications.services import activity_record_select, email_queue_select
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class ReminderOutcome:
     """What a run did for one invoice: the level it sent (None when that one was handled before) and the lower
     levels it recorded as skipped."""
 
-    invoice: Invoice
+    invoice_id: int
     sent: ReminderLevel | None
     skipped: list[ReminderLevel] = field(default_factory=list)
 
@@ -58,95 +61,99 @@ def reminder_key(invoice_id: int, level_days: int) -> str:
 def payment_reminders_send(
     *, invoice_ids: list[int], levels: list[ReminderLevel], today: datetime.date
 ) -> list[ReminderOutcome]:
-    """Send the reminders due for these invoices, in queries that do not grow with their number. Only invoices
-    still Unpaid are looked at, each locked (PostgreSQL skips one another run holds: that run reminds it).
+    """Send the reminders due for these invoices, in statements that do not grow with their number. Only
+    invoices still Unpaid are looked at, each locked (PostgreSQL skips one another run holds: that run reminds
+    it).
 
     Per invoice: the most advanced level reached is sent if it was not handled before (an email queued, an
     InvoicePaymentReminder event, an activity entry); the lower levels reached and never handled are recorded
-    as skipped. A second run finds the rows and does nothing; a clash with a row written meanwhile raises
-    IntegrityError and the whole batch is rolled back."""
+    as skipped. The database makes every row from the invoices (INSERT ... SELECT, two per level: the invoices
+    for which it is the latest level reached, and those already past it), and the (invoice, level) key decides:
+    a level handled before, by an earlier run or one running now, is not written again and not sent."""
     if not levels or not invoice_ids:
         return []
     with transaction.atomic():
-        invoices = list(
+        locked = list(
             Invoice.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
-            .select_related("client", "currency")
-            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        handled: dict[int, set[int]] = defaultdict(set)
-        for invoice_id, level_days in InvoiceReminder.objects.filter(invoice__in=invoices).values_list(
-            "invoice_id", "level_days"
-        ):
-            handled[invoice_id].add(level_days)
-        outcomes: list[ReminderOutcome] = []
-        for invoice in invoices:
-            reached = levels_reached(invoice.due_date, levels, today=today)
-            if not reached:
-                continue
-            latest, earlier = reached[-1], reached[:-1]
-            sent = latest if latest.days not in handled[invoice.pk] else None
-            skipped = [level for level in earlier if level.days not in handled[invoice.pk]]
-            if sent or skipped:
-                outcomes.append(ReminderOutcome(invoice=invoice, sent=sent, skipped=skipped))
-        _record(outcomes, today=today)
-    return outcomes
+        invoices = Invoice.objects.filter(pk__in=locked)
+        sent: dict[int, ReminderLevel] = {}
+        sent_rows: list[int] = []
+        skipped: dict[int, list[ReminderLevel]] = defaultdict(list)
+        for level, later in zip(levels, [*levels[1:], None], strict=True):
+            reached = invoices.filter(due_date__lte=today - datetime.timedelta(days=level.days))
+            past = Q(due_date__lte=today - datetime.timedelta(days=later.days)) if later else Q(pk__in=[])
+            for reminder_id, invoice_id in _record(reached.exclude(past), level, today=today, skipped=False):
+                sent[invoice_id] = level
+                sent_rows.append(reminder_id)
+            if later is not None:
+                for _reminder_id, invoice_id in _record(reached.filter(past), level, today=today, skipped=True):
+                    skipped[invoice_id].append(level)
+        _announce(InvoiceReminder.objects.filter(pk__in=sent_rows))
+    return [
+        ReminderOutcome(invoice_id=invoice_id, sent=sent.get(invoice_id), skipped=skipped.get(invoice_id, []))
+        for invoice_id in sorted(sent.keys() | skipped.keys())
+    ]
 
 
-def _record(outcomes: list[ReminderOutcome], *, today: datetime.date) -> None:
-    rows = []
-    for outcome in outcomes:
-        handled = [(level, True) for level in outcome.skipped] + ([(outcome.sent, False)] if outcome.sent else [])
-        rows += [
-            {
-                "invoice_id": outcome.invoice.pk,
-                "level_days": level.days,
-                "template": level.template,
-                "sent_on": today,
-                "skipped": skipped,
-            }
-            for level, skipped in handled
-        ]
-    insert_rows(InvoiceReminder, rows)
-    sent = [(outcome.invoice, outcome.sent) for outcome in outcomes if outcome.sent is not None]
-    if not sent:
-        return
-    email_queue_many(
-        [
-            EmailToQueue(
-                template=level.template,
-                to_address=invoice.client.email,
-                idempotency_key=reminder_key(invoice.pk, level.days),
-                context={
-                    "invoice_id": invoice.pk,
-                    "number": invoice.number or "",
-                    "due_date": invoice.due_date.isoformat(),
-                    "balance_due": str(invoice.balance_due),
-                    "currency": invoice.currency.code,
-                    "level_days": level.days,
-                },
-                client_id=invoice.client_id,
-            )
-            for invoice, level in sent
-        ]
+def _record(invoices, level: ReminderLevel, *, today: datetime.date, skipped: bool) -> list[tuple[int, int]]:
+    """An InvoiceReminder row for `level` on each of these invoices that has none; (row id, invoice id) of
+    those written."""
+    return insert_select(
+        InvoiceReminder,
+        invoices,
+        {
+            "invoice_id": F("pk"),
+            "level_days": level.days,
+            "template": level.template,
+            "sent_on": today,
+            "skipped": skipped,
+        },
+        ignore_conflicts=True,
+        returning=("id", "invoice_id"),
     )
-    activity_record_many(
+
+
+def _announce(sent: QuerySet[InvoiceReminder]) -> None:
+    """For the reminders sent: the email (once per idempotency key, see reminder_key), an activity entry and an
+    InvoicePaymentReminder event each, made by the database from the rows."""
+    if not sent.exists():
+        return
+    email_queue_select(
+        queryset=sent,
+        template=F("template"),
+        to_address=F("invoice__client__email"),
+        idempotency_key=Concat(
+            Value("reminder:"), Cast("invoice_id", CharField()), Value(":"), Cast("level_days", CharField())
+        ),
+        context={
+            "invoice_id": F("invoice_id"),
+            "number": Coalesce(F("invoice__number"), Value("")),
+            "due_date": F("invoice__due_date"),
+            "balance_due": decimal_text("invoice__balance_due", Invoice._meta.get_field("balance_due")),
+            "currency": F("invoice__currency__code"),
+            "level_days": F("level_days"),
+        },
+        client_id=F("invoice__client_id"),
+    )
+    activity_record_select(
         actor=None,
         action="invoice_reminder_sent",
-        entries=[
-            (invoice, invoice.client_id, f'Payment reminder "{level.template}" queued for {invoice}')
-            for invoice, level in sent
-        ],
+        subject_type=Invoice._meta.label_lower,
+        queryset=sent,
+        subject_id=F("invoice_id"),
+        client_id=F("invoice__client_id"),
+        message=Concat(Value('Payment reminder "'), F("template"), Value('" queued for '), invoice_label("invoice__")),
     )
-    emit_many(
+    emit_select(
         "InvoicePaymentReminder",
-        [
-            {
-                "invoice_id": invoice.pk,
-                "client_id": invoice.client_id,
-                "level_days": level.days,
-                "template": level.template,
-            }
-            for invoice, level in sent
-        ],
+        sent,
+        {
+            "invoice_id": F("invoice_id"),
+            "client_id": F("invoice__client_id"),
+            "level_days": F("level_days"),
+            "template": F("template"),
+        },
     )
