@@ -16,7 +16,7 @@ from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_a
 from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels
 from notifications.scheduler import StepContext, automation_step
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 
 def _days(n: int) -> str:

@@ -56,6 +56,6 @@ def transition_in_bulk(queryset: QuerySet, transition_name: str, **kwargs: Any) 
         getattr(stand_in, transition_name)(**kwargs)
         changes = {field.attname: getattr(stand_in, field.attname)}
         changes |= {name: stand_in.__dict__[name] for name in others if stand_in.__dict__[name] is not _UNSET}
-        model.objects.filter(pk__in=ids, **{field.attname: status}).update(**changes)
+        model.objects.filter(pk__any=ids, **{field.attname: status}).update(**changes)
         moved += ids
     return moved

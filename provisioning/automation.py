@@ -27,7 +27,7 @@ from provisioning.services import (
     services_unsuspend_paid,
 )
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 # Renewal invoicing works through the clients with something due, this many at a time: a client's services
 # and domains are always in one batch, so combined invoicing gives each client one invoice per due date.
 CLIENT_BATCH_SIZE = 1000
@@ -346,7 +346,7 @@ def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
             status=Invoice.Status.UNPAID,
             due_date__lte=cutoff,
             items__kind=InvoiceItem.Kind.SERVICE,
-            items__related_id__in=ids,
+            items__related_id__any=ids,
         )
         .select_for_update(of=("self",))
         .order_by()
@@ -366,9 +366,8 @@ def _in_locked_batches(
 
     def batch_change(batch: list[int]) -> list[int]:
         with transaction.atomic():
-            locked = list(
-                base.filter(pk__in=batch).select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)
-            )
+            locking = base.filter(pk__any=batch).select_for_update(skip_locked=True, of=("self",))
+            locked = list(locking.values_list("pk", flat=True))
             late = _overdue_among(locked, cutoff)
             return change([pk for pk in locked if (pk in late) == overdue])
 

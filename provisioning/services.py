@@ -267,9 +267,9 @@ def _move_many(
 ) -> list[int]:
     """Apply `transition(**arguments)` to these (locked) services; each one moved gets an activity entry
     "<service><says>" and the event `event` (its payload's reason is `reason`). Returns the ids moved."""
-    moved = transition_in_bulk(Service.objects.filter(pk__in=ids), transition, **arguments)
+    moved = transition_in_bulk(Service.objects.filter(pk__any=ids), transition, **arguments)
     if moved:
-        rows = Service.objects.filter(pk__in=moved)
+        rows = Service.objects.filter(pk__any=moved)
         activity_record_select(
             actor=actor,
             action=action,
@@ -300,7 +300,7 @@ def services_unsuspend_paid(*, service_ids: list[int], actor: Actor) -> list[int
     """Services suspended for being overdue whose overdue invoices are settled: Active again. A suspension for
     any other reason (abuse, an admin's) is never lifted by a payment."""
     overdue_suspended = Service.objects.filter(
-        pk__in=service_ids, suspension_reason=Service.SuspensionReason.OVERDUE
+        pk__any=service_ids, suspension_reason=Service.SuspensionReason.OVERDUE
     ).values_list("pk", flat=True)
     return _move_many(
         list(overdue_suspended),

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.fsm import apply_transition
@@ -16,8 +17,8 @@ from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceIt
 from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
-from notifications.bus import emit, emit_many
-from notifications.rows import insert_rows, update_rows
+from notifications.bus import emit, emit_select
+from notifications.rows import decimal_text, insert_rows, update_rows
 from notifications.services import Actor, Subject, activity_record, activity_record_many, email_queue
 
 
@@ -147,7 +148,7 @@ def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
         return
     now = timezone.now()
     rows = []
-    for pk, subtotal, total, amount_paid in Invoice.objects.filter(pk__in=list(added)).values_list(
+    for pk, subtotal, total, amount_paid in Invoice.objects.filter(pk__any=list(added)).values_list(
         "pk", "subtotal", "total", "amount_paid"
     ):
         new_total = total + added[pk]
@@ -396,17 +397,16 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
             for invoice in created
         ],
     )
-    emit_many(
+    # The events are made by the database from the rows just written (no payload passes through Python).
+    emit_select(
         "InvoiceCreated",
-        [
-            {
-                "invoice_id": invoice.id,
-                "client_id": invoice.client_id,
-                "total": str(invoice.total),
-                "currency": invoice.currency.code,
-            }
-            for invoice in created
-        ],
+        Invoice.objects.filter(pk__any=ids),
+        {
+            "invoice_id": F("pk"),
+            "client_id": F("client_id"),
+            "total": decimal_text("total", Invoice._meta.get_field("total")),
+            "currency": F("currency__code"),
+        },
     )
     settle = [
         invoice.id

@@ -94,17 +94,18 @@ def late_fees_apply(
     with transaction.atomic():
         invoices = list(
             Invoice.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
+            .filter(pk__any=invoice_ids, status=Invoice.Status.UNPAID)
             .order_by("pk")
             .values_list("pk", "due_date", "currency_id", "total", "credit_applied")
         )
         locked = [row[0] for row in invoices]
         charged: dict[int, set[int]] = defaultdict(set)
-        for invoice_id, sequence in LateFee.objects.filter(invoice_id__in=locked).values_list("invoice_id", "sequence"):
+        fees_so_far = LateFee.objects.filter(invoice_id__any=locked).values_list("invoice_id", "sequence")
+        for invoice_id, sequence in fees_so_far:
             charged[invoice_id].add(sequence)
         # A percent fee is of what the invoice comes to without its late fee lines (they are never taxed).
         fee_lines: dict[int, Decimal] = dict(
-            InvoiceItem.objects.filter(invoice_id__in=locked, kind=InvoiceItem.Kind.LATE_FEE)
+            InvoiceItem.objects.filter(invoice_id__any=locked, kind=InvoiceItem.Kind.LATE_FEE)
             .values("invoice_id")
             .annotate(total=Sum("amount"))
             .values_list("invoice_id", "total")
@@ -139,7 +140,7 @@ def _record(added: list[LateFeeAdded], *, today: datetime.date) -> None:
         ],
         ids=True,
     )
-    fees = LateFee.objects.filter(pk__in=ids)
+    fees = LateFee.objects.filter(pk__any=ids)
     limit = Value(str(added[0].of))
     insert_select(
         InvoiceItem,

@@ -75,10 +75,10 @@ def payment_reminders_send(
     with transaction.atomic():
         locked = list(
             Invoice.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
+            .filter(pk__any=invoice_ids, status=Invoice.Status.UNPAID)
             .values_list("pk", flat=True)
         )
-        invoices = Invoice.objects.filter(pk__in=locked)
+        invoices = Invoice.objects.filter(pk__any=locked)
         sent: dict[int, ReminderLevel] = {}
         sent_rows: list[int] = []
         skipped: dict[int, list[ReminderLevel]] = defaultdict(list)
@@ -91,7 +91,7 @@ def payment_reminders_send(
             if later is not None:
                 for _reminder_id, invoice_id in _record(reached.filter(past), level, today=today, skipped=True):
                     skipped[invoice_id].append(level)
-        _announce(InvoiceReminder.objects.filter(pk__in=sent_rows))
+        _announce(InvoiceReminder.objects.filter(pk__any=sent_rows))
     return [
         ReminderOutcome(invoice_id=invoice_id, sent=sent.get(invoice_id), skipped=skipped.get(invoice_id, []))
         for invoice_id in sorted(sent.keys() | skipped.keys())
