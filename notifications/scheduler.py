@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import queue
 import threading
 import zlib
@@ -43,13 +42,15 @@ Progress = Callable[[str, int, int | None], None]  # (step name, done, total or 
 
 
 def automation_workers() -> int:
-    """How many batches of a step run at once (AUTOMATION_WORKERS, default 2: the two cores of a small host).
+    """How many batches of a step run at once (settings.AUTOMATION_WORKERS, default 2: a small two-core host).
     Each worker is a thread with its own database connection; while one waits for PostgreSQL, the other runs
     its Python. Only on PostgreSQL and outside a transaction: a dry run (one transaction rolled back) and a
     test inside a transaction run their batches one after the other on their own connection."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1
-    return max(1, int(os.environ.get("AUTOMATION_WORKERS", "2")))
+    from django.conf import settings
+
+    return max(1, settings.AUTOMATION_WORKERS)
 
 
 @dataclass

@@ -340,7 +340,9 @@ def _overdue_since(cutoff: datetime.date) -> Exists:
 def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
     """Which of these services are billed on an Unpaid invoice due on or before `cutoff` (one indexed query).
     The invoices are locked with the services: a payment arriving meanwhile waits for the batch, so nothing is
-    suspended or terminated on an invoice that was paid before the write."""
+    suspended or terminated on an invoice that was paid before the write. Two batches at once can share an
+    invoice (a client's services either side of a batch boundary): the locks are taken in invoice id order, so
+    one waits for the other instead of both waiting for each other."""
     return set(
         Invoice.objects.filter(
             status=Invoice.Status.UNPAID,
@@ -349,7 +351,7 @@ def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
             items__related_id__any=ids,
         )
         .select_for_update(of=("self",))
-        .order_by()
+        .order_by("pk")
         .values_list("items__related_id", flat=True)
     )
 

@@ -110,6 +110,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The automation run has its own queue, so a long run never holds up event dispatch, and the other way round.
 CELERY_TASK_ROUTES = {"notifications.automation_run": {"queue": "automation"}}
+# How many batches of an automation step run at once, each in a thread with its own database connection
+# (PostgreSQL only; see notifications.scheduler.automation_workers). 2 suits the small two-core host.
+AUTOMATION_WORKERS = env.int("AUTOMATION_WORKERS", default=2)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
