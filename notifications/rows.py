@@ -132,26 +132,34 @@ def insert_select(
     rows written, or without `returning` how many rows were written.
 
     The SELECT is the queryset's own SQL, so the expressions are Django's and compile for either database."""
+    from django.core.exceptions import EmptyResultSet
     from django.db.models import Value
 
     meta = model._meta
     given = {name: value for name, value in columns.items() if value is not None}
-    defaults = _with_defaults(model, [dict.fromkeys(given)])[0]
+    # Defaults for the fields not named at all; a field named with None is left out of the INSERT (NULL).
+    defaults = _with_defaults(model, [dict.fromkeys(columns)])[0]
     expressions = {
-        **{name: value if hasattr(value, "resolve_expression") else Value(value) for name, value in given.items()},
+        **{
+            name: value if hasattr(value, "resolve_expression") else Value(value, output_field=meta.get_field(name))
+            for name, value in given.items()
+        },
         **{
             name: Value(value, output_field=meta.get_field(name))
             for name, value in defaults.items()
-            if name not in given and value is not None
+            if name not in columns and value is not None
         },
     }
     fields = [meta.get_field(name) for name in expressions]
     aliases = {f"_insert_{n}": expression for n, expression in enumerate(expressions.values())}
-    if not queryset.query.where:
+    select = queryset.order_by().annotate(**aliases).values_list(*aliases)
+    try:
+        sql, params = select.query.sql_with_params()
+    except EmptyResultSet:  # a filter no row can match (pk__in=[]): nothing to write
+        return [] if returning else 0
+    if " WHERE " not in sql:
         # SQLite reads "INSERT ... SELECT ... FROM a JOIN b ON ... ON CONFLICT" ambiguously without a WHERE.
         raise ValueError("insert_select needs a filtered queryset (the rows to make), not a whole table.")
-    select = queryset.order_by().annotate(**aliases).values_list(*aliases)
-    sql, params = select.query.sql_with_params()
     quote = connection.ops.quote_name
     statement = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) {sql}"
@@ -179,7 +187,12 @@ class _DecimalText(Func):
     def as_sqlite(self, compiler, connection, **extra_context):
         # SQLite holds a decimal as a number ("5" or "5.5"): printed with the field's places.
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"printf(%s, {sql})", [f"%.{int(self.places)}f", *params]
+        # printf() reads NULL as 0: a NULL stays NULL, as on PostgreSQL.
+        return f"CASE WHEN {sql} IS NULL THEN NULL ELSE printf(%s, {sql}) END", [
+            *params,
+            f"%.{int(self.places)}f",
+            *params,
+        ]
 
 
 def decimal_text(path: str, field: models.DecimalField) -> Func:

@@ -1,0 +1,56 @@
+"""billing.selectors.invoice_label: str(invoice) as the database writes it, from the invoice or across a relation."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from billing.models import BillingSettings, Invoice, InvoiceItem
+from billing.selectors import invoice_label
+from billing.services import InvoiceLine, invoice_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _invoice(client, status=Invoice.Status.UNPAID):
+    return invoice_create(
+        client=client,
+        lines=[InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=Decimal("10.00"))],
+        actor=None,
+        issue_date=datetime.date(2027, 3, 1),
+        due_date=datetime.date(2027, 3, 15),
+        status=status,
+    )
+
+
+@pytest.fixture
+def invoices(customer):
+    numbered = _invoice(customer)
+    BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(number_on_payment=True)
+    proforma = _invoice(customer)  # unpaid and proforma: no number (NULL)
+    empty = _invoice(customer)
+    Invoice.objects.filter(pk=empty.pk).update(number="")  # an empty number, as an older row may hold
+    return numbered, proforma, empty
+
+
+def test_the_invoices_are_what_the_test_needs(invoices):
+    numbered, proforma, empty = invoices
+    numbers = dict(Invoice.objects.values_list("pk", "number"))
+    assert numbers == {numbered.pk: "INV-2027-000001", proforma.pk: None, empty.pk: ""}
+
+
+def test_invoice_label_equals_str_of_the_invoice(invoices):
+    numbered, proforma, empty = invoices
+    labels = dict(Invoice.objects.annotate(label=invoice_label()).values_list("pk", "label"))
+    assert labels == {pk: str(invoice) for pk, invoice in Invoice.objects.in_bulk().items()}
+    assert labels == {
+        numbered.pk: "Invoice INV-2027-000001",
+        proforma.pk: f"Invoice #{proforma.pk}",
+        empty.pk: f"Invoice #{empty.pk}",
+    }
+
+
+def test_invoice_label_across_a_relation(invoices):
+    labels = dict(InvoiceItem.objects.annotate(label=invoice_label("invoice__")).values_list("invoice_id", "label"))
+    assert labels == {pk: str(invoice) for pk, invoice in Invoice.objects.in_bulk().items()}
+    assert len(labels) == 3
