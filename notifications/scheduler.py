@@ -148,13 +148,16 @@ def _run_batches(work: Callable[[list], object], batches: Iterable[list], *, wor
     """(batch, work(batch)) in batch order, with up to `workers` threads taking batches in turn. Each thread
     closes its database connection when the batches run out. A batch that raises stops the others from starting
     and the exception is raised here, after the threads have finished what they had begun."""
+    batches = list(batches)
+    # A worker opens a connection of its own: for a single batch (most days of a small provider) that costs more
+    # than it saves, so one batch runs here.
+    workers = min(workers, len(batches))
     if workers <= 1:
         for batch in batches:
             yield batch, work(batch)
         return
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     results: queue.SimpleQueue = queue.SimpleQueue()
-    batches = list(batches)
     for index, batch in enumerate(batches):
         jobs.put((index, batch))
     stop = threading.Event()
