@@ -131,7 +131,8 @@ def insert_select(
     (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike). Returns the `returning` columns (attnames) of the
     rows written, or without `returning` how many rows were written.
 
-    The SELECT is the queryset's own SQL, so the expressions are Django's and compile for either database."""
+    The SELECT is the queryset's own SQL, so the expressions are Django's and compile for either database. Rows
+    are written in the queryset's order (its primary key unless it is ordered)."""
     from django.core.exceptions import EmptyResultSet
     from django.db.models import Value
 
@@ -152,7 +153,9 @@ def insert_select(
     }
     fields = [meta.get_field(name) for name in expressions]
     aliases = {f"_insert_{n}": expression for n, expression in enumerate(expressions.values())}
-    select = queryset.order_by().annotate(**aliases).values_list(*aliases)
+    # Rows are written in the queryset's order, by primary key unless it names one: the new ids (and so the order
+    # of an invoice's lines, or of log entries sharing a timestamp) follow the rows they were made from.
+    select = queryset.order_by(*(queryset.query.order_by or ("pk",))).annotate(**aliases).values_list(*aliases)
     try:
         sql, params = select.query.sql_with_params()
     except EmptyResultSet:  # a filter no row can match (pk__in=[]): nothing to write
@@ -172,30 +175,30 @@ def insert_select(
 
 
 class _DecimalText(Func):
-    """A decimal column as text with its field's places ("5.00"), as str() of the Decimal Django reads gives it."""
+    """A decimal as text with a number of places ("5.00", or "751" with none), as str() of the Decimal rounded
+    to those places gives it. The places are a number, or an expression (a currency's decimal places)."""
 
     output_field = CharField()
 
-    def __init__(self, expression, places: int):
-        self.places = places
-        super().__init__(expression)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        # PostgreSQL's numeric keeps the column's scale, so the text is already "5.00".
-        return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS text)", **extra_context)
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="CAST(ROUND(%(expressions)s) AS text)", **extra_context)
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        # SQLite holds a decimal as a number ("5" or "5.5"): printed with the field's places.
-        sql, params = compiler.compile(self.source_expressions[0])
-        # printf() reads NULL as 0: a NULL stays NULL, as on PostgreSQL.
-        return f"CASE WHEN {sql} IS NULL THEN NULL ELSE printf(%s, {sql}) END", [
-            *params,
-            f"%.{int(self.places)}f",
-            *params,
-        ]
+        # SQLite holds a decimal as a number ("5" or "5.5"): printed with the places. printf() reads NULL as 0:
+        # a NULL stays NULL, as on PostgreSQL.
+        value, value_params = compiler.compile(self.source_expressions[0])
+        places, places_params = compiler.compile(self.source_expressions[1])
+        return (
+            f"CASE WHEN {value} IS NULL THEN NULL ELSE printf('%%.*f', {places}, {value}) END",
+            [*value_params, *places_params, *value_params],
+        )
 
 
-def decimal_text(path: str, field: models.DecimalField) -> Func:
+def decimal_text(path: str, field: models.DecimalField, *, places: str | None = None) -> Func:
     """The decimal at `path` (a field of the queryset's model or across relations) as text, for JSON payloads
-    made by the database: what str(Decimal) gives for a value read through `field`."""
-    return _DecimalText(F(path), field.decimal_places)
+    made by the database: what str(Decimal) gives for a value read through `field`, or, with `places` (the path
+    of an integer column, e.g. the currency's decimal places), for the value rounded to that many places."""
+    from django.db.models import IntegerField, Value
+
+    digits = F(places) if places else Value(field.decimal_places, output_field=IntegerField())
+    return _DecimalText(F(path), digits)

@@ -146,8 +146,8 @@ def in_batches(ids: list[int], size: int) -> Iterator[list[int]]:
 
 def _run_batches(work: Callable[[list], object], batches: Iterable[list], *, workers: int) -> Iterator:
     """(batch, work(batch)) in batch order, with up to `workers` threads taking batches in turn. Each thread
-    closes its database connection when the batches run out. A batch that raises stops the others from starting
-    and the exception is raised here, after the threads have finished what they had begun."""
+    closes its database connection when the batches run out. A batch that raises stops the others from starting;
+    the batches the other threads had begun are finished and handed out, then the exception is raised here."""
     batches = list(batches)
     # A worker opens a connection of its own: for a single batch (most days of a small provider) that costs more
     # than it saves, so one batch runs here.
@@ -188,6 +188,17 @@ def _run_batches(work: Callable[[list], object], batches: Iterable[list], *, wor
                 finished[index] = (result, failure)
             result, failure = finished.pop(next_index)
             if failure is not None:
+                # The other workers finish the batches they began, and those commit: they are handed out (their
+                # counts and lines are real) before the failure is raised.
+                stop.set()
+                for thread in threads:
+                    thread.join()
+                while not results.empty():
+                    index, result, other = results.get()
+                    finished[index] = (result, other)
+                for index in sorted(finished):
+                    if finished[index][1] is None:
+                        yield batches[index], finished[index][0]
                 raise failure
             yield batches[next_index], result
     finally:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Case, CharField, F, Sum, Value, When
+from django.db.models import CharField, F, Sum, Value
 from django.db.models.functions import Cast, Concat
 
 from billing.models import AutomationSettings, Currency, Invoice, InvoiceItem, LateFee
@@ -28,12 +28,14 @@ from billing.services.invoices import invoices_add_untaxed
 from billing.taxes import HUNDRED
 from notifications.bus import emit_select
 from notifications.rows import decimal_text, insert_rows, insert_select
-from notifications.services import activity_record_select
+from notifications.services import Subject, activity_record_many
 
 
 @dataclass(frozen=True)
 class LateFeeAdded:
     invoice_id: int
+    client_id: int
+    invoice: str  # str(invoice), for the activity entry
     sequence: int
     of: int  # the most fees this invoice can get
     amount: Decimal
@@ -96,7 +98,8 @@ def late_fees_apply(
             Invoice.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__any=invoice_ids, status=Invoice.Status.UNPAID)
             .order_by("pk")
-            .values_list("pk", "due_date", "currency_id", "total", "credit_applied")
+            .annotate(label=invoice_label())
+            .values_list("pk", "due_date", "currency_id", "total", "credit_applied", "client_id", "label")
         )
         locked = [row[0] for row in invoices]
         charged: dict[int, set[int]] = defaultdict(set)
@@ -114,7 +117,7 @@ def late_fees_apply(
         )
         currencies = Currency.objects.in_bulk({row[2] for row in invoices})
         added: list[LateFeeAdded] = []
-        for invoice_id, due_date, currency_id, total, credit_applied in invoices:
+        for invoice_id, due_date, currency_id, total, credit_applied, client_id, label in invoices:
             due_count = late_fees_due_count(settings, overdue_days=(today - due_date).days)
             missing = [sequence for sequence in range(1, due_count + 1) if sequence not in charged[invoice_id]]
             if not missing:
@@ -124,7 +127,9 @@ def late_fees_apply(
             amount = late_fee_amount(settings, currency=currency, total_before_fees=before_fees)
             if amount <= ZERO:
                 continue
-            added += [LateFeeAdded(invoice_id, sequence, limit, amount, currency) for sequence in missing]
+            added += [
+                LateFeeAdded(invoice_id, client_id, label, sequence, limit, amount, currency) for sequence in missing
+            ]
         _record(added, today=today)
     return added
 
@@ -157,28 +162,19 @@ def _record(added: list[LateFeeAdded], *, today: datetime.date) -> None:
     for fee in added:
         by_invoice[fee.invoice_id] += fee.amount
     invoices_add_untaxed(by_invoice)
-    activity_record_select(
+    # Written here rather than by the database: the message shows the amount as the currency formats it
+    # (thousands separators, no decimals for yen), which SQLite cannot write.
+    activity_record_many(
         actor=None,
         action="invoice_late_fee_added",
-        subject_type=Invoice._meta.label_lower,
-        queryset=fees,
-        subject_id=F("invoice_id"),
-        client_id=F("invoice__client_id"),
-        message=Concat(
-            Value("Late fee "),
-            Cast("sequence", CharField()),
-            Value(" of "),
-            limit,
-            Value(" added to "),
-            invoice_label("invoice__"),
-            Value(": "),
-            F("invoice__currency__prefix"),
-            decimal_text("amount", LateFee._meta.get_field("amount")),
-            Case(
-                When(invoice__currency__suffix="", then=Value("")),
-                default=Concat(Value(" "), F("invoice__currency__suffix")),
-            ),
-        ),
+        entries=[
+            (
+                Subject(Invoice._meta.label_lower, fee.invoice_id),
+                fee.client_id,
+                f"Late fee {fee.sequence} of {fee.of} added to {fee.invoice}: {fee.currency.format(fee.amount)}",
+            )
+            for fee in added
+        ],
     )
     emit_select(
         "AddInvoiceLateFee",
@@ -187,7 +183,10 @@ def _record(added: list[LateFeeAdded], *, today: datetime.date) -> None:
             "invoice_id": F("invoice_id"),
             "client_id": F("invoice__client_id"),
             "sequence": F("sequence"),
-            "amount": decimal_text("amount", LateFee._meta.get_field("amount")),
+            # str() of the fee as computed: rounded to the currency's places ("751" for yen, "5.00" for dollars).
+            "amount": decimal_text(
+                "amount", LateFee._meta.get_field("amount"), places="invoice__currency__decimal_places"
+            ),
             "currency": F("invoice__currency__code"),
         },
     )

@@ -321,6 +321,23 @@ def test_a_fixed_fee_is_converted_to_the_invoice_currency(usd, code, places, rat
     assert _fee_lines(invoice) == [("Late fee (1 of 1)", expected, False)]
     assert LateFee.objects.get().amount == expected
     assert _fresh(invoice).total == D(line) + expected
+    # The event and the log entry show the fee as the currency does: "751" yen, not "751.00".
+    event = Event.objects.get(name="AddInvoiceLateFee")
+    assert event.payload["amount"] == str(expected) and event.payload["currency"] == code
+    entry = ActivityLog.objects.get(action="invoice_late_fee_added")
+    assert entry.message == f"Late fee 1 of 1 added to {_fresh(invoice)}: {currency.format(expected)}"
+
+
+def test_a_large_fee_is_logged_with_thousands_separators(usd):
+    client = ClientFactory(currency=usd)
+    invoice = _invoice(client, ("50000.00", False))
+    _fees_on(late_fee_type=AutomationSettings.LateFeeType.PERCENT, late_fee_amount=D("5.00"))
+
+    _charge(day(7))
+
+    entry = ActivityLog.objects.get(action="invoice_late_fee_added")
+    assert entry.message.endswith(f"added to {_fresh(invoice)}: $2,500.00")
+    assert Event.objects.get(name="AddInvoiceLateFee").payload["amount"] == "2500.00"
 
 
 def test_a_percent_fees_minimum_is_converted_too(usd):
