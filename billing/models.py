@@ -568,7 +568,8 @@ class InvoiceReminder(models.Model):
     """A payment reminder level an invoice reached, handled once: sent, or skipped because a run found a later
     level reached too and sent only that one. (invoice, level days) is unique: no level is handled twice."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="reminders")
+    # No index of its own: the unique (invoice, level_days) key starts with it.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="reminders", db_index=False)
     level_days = models.IntegerField(help_text="The level: days before (negative), on (0) or after the due date.")
     template = models.CharField(max_length=64, help_text="The email template of the level.")
     sent_on = models.DateField(help_text="The date of the run that sent (or skipped) it.")
@@ -588,7 +589,8 @@ class LateFee(models.Model):
     """A late fee added to an overdue invoice (as one of its lines). (invoice, sequence) is unique: the n-th fee
     of an invoice is added once, however often the run repeats."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="late_fees")
+    # No index of its own: the unique (invoice, sequence) key starts with it.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="late_fees", db_index=False)
     sequence = models.PositiveSmallIntegerField(help_text="1 for the invoice's first late fee, 2 for the next, ...")
     amount = MoneyField(help_text="In the invoice's currency.")
     applied_on = models.DateField(help_text="The date of the run that added it.")

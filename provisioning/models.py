@@ -61,7 +61,9 @@ class Service(FSMModelMixin, models.Model):
         ABUSE = "abuse", "Abuse"
         ADMIN = "admin", "Suspended by an admin"
 
-    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="services")
+    # No index of its own: the (client, status) index starts with it, and every UPDATE of a service writes one
+    # entry per index (the automation run suspends hundreds of thousands at a time).
+    client = models.ForeignKey("billing.Client", on_delete=models.PROTECT, related_name="services", db_index=False)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="services")
     product = models.ForeignKey("orders.Product", on_delete=models.PROTECT, related_name="services")
     server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="services")
