@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from billing.cycles import BillingCycle
 from billing.models import Client, Currency
 from orders.models import Product, ProductGroup, ProductPricing
-from provisioning.models import AutoSetup
+from provisioning.models import AutoSetup, Service
 
 
 class CurrencyFactory(factory.django.DjangoModelFactory):
@@ -65,3 +65,18 @@ class PricingFactory(factory.django.DjangoModelFactory):
     billing_cycle = BillingCycle.MONTHLY
     price = Decimal("10.00")
     setup_fee = Decimal("0.00")
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    """An active monthly service of a client's (give client and product); set status, domain, reason at will."""
+
+    class Meta:
+        model = Service
+
+    client = factory.SubFactory(ClientFactory)
+    product = factory.SubFactory(ProductFactory)
+    currency = factory.SelfAttribute("client.currency")
+    billing_cycle = BillingCycle.MONTHLY
+    recurring_amount = Decimal("4.99")
+    auto_setup = "never"
+    status = Service.Status.ACTIVE

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.cycles import BillingCycle
 from billing.fsm import transition_in_bulk
 from provisioning.models import Service
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,17 +21,7 @@ ON = datetime.date(2027, 1, 31)
 @pytest.fixture
 def make(customer, hosting):
     def _make(status, reason="", domain=""):
-        return Service.objects.create(
-            client=customer,
-            product=hosting,
-            currency=customer.currency,
-            billing_cycle=BillingCycle.MONTHLY,
-            recurring_amount=Decimal("4.99"),
-            auto_setup="never",
-            status=status,
-            suspension_reason=reason,
-            domain=domain,
-        )
+        return ServiceFactory(client=customer, product=hosting, status=status, suspension_reason=reason, domain=domain)
 
     return _make
 

@@ -3,26 +3,8 @@ import logging
 import pytest
 from django.db import transaction
 
-from notifications.bus import dispatch, emit, handlers_for, register, unregister
+from notifications.bus import dispatch, emit, handlers_for, register
 from notifications.models import Event, HandlerRun
-
-
-@pytest.fixture
-def handlers():
-    """Register handlers for one test and remove them afterwards."""
-    added = []
-
-    def _add(event_name, priority=100):
-        def decorator(func):
-            register(event_name, priority=priority)(func)
-            added.append((event_name, func))
-            return func
-
-        return decorator
-
-    yield _add
-    for event_name, func in added:
-        unregister(event_name, func)
 
 
 def test_handlers_run_after_commit_in_priority_order(db, handlers, django_capture_on_commit_callbacks):

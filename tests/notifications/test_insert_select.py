@@ -10,12 +10,12 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat, JSONObject
 from django.utils import timezone
 
-from billing.cycles import BillingCycle
 from billing.models import Invoice, InvoiceItem
 from billing.services import InvoiceLine, invoice_create
 from notifications.models import ActivityLog, Event, OutboundEmail
 from notifications.rows import decimal_text, insert_select
 from provisioning.models import Service
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +23,7 @@ D = Decimal
 
 
 def _service(client, product, domain=""):
-    return Service.objects.create(
-        client=client,
-        product=product,
-        currency=client.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=D("4.99"),
-        auto_setup="never",
-        domain=domain,
-        status=Service.Status.ACTIVE,
-    )
+    return ServiceFactory(client=client, product=product, domain=domain)
 
 
 def _invoice(client, *amounts):

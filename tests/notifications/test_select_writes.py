@@ -11,7 +11,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from billing.cycles import BillingCycle
-from notifications.bus import emit_select, handlers_for, register, unregister
+from notifications.bus import emit_select, handlers_for
 from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
 from notifications.rows import decimal_text
 from notifications.services import activity_record_select, email_queue_select
@@ -21,24 +21,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-@pytest.fixture
-def handlers():
-    """Register handlers for one test and remove them afterwards."""
-    added = []
-
-    def _add(event_name, priority=100):
-        def decorator(func):
-            register(event_name, priority=priority)(func)
-            added.append((event_name, func))
-            return func
-
-        return decorator
-
-    yield _add
-    for event_name, func in added:
-        unregister(event_name, func)
 
 
 def _service(client, product, domain, amount="4.99"):

@@ -1,27 +1,16 @@
 """provisioning.selectors.service_label: str(service) as the database writes it, for INSERT ... SELECT messages."""
 
-from decimal import Decimal
-
 import pytest
 
-from billing.cycles import BillingCycle
 from provisioning.models import Service
 from provisioning.selectors import service_label, service_lines
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _service(client, product, domain=""):
-    return Service.objects.create(
-        client=client,
-        product=product,
-        currency=client.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=Decimal("4.99"),
-        auto_setup="never",
-        domain=domain,
-    )
+    return ServiceFactory(client=client, product=product, domain=domain)
 
 
 def test_service_label_equals_str_of_the_service(customer, hosting):
