@@ -23,6 +23,9 @@ does):
    of the rows they added (reminders, fees, fee lines, emails, activity rows, events), as for renewal. The
    steps' updates (services, invoice totals) are not in that floor: COPY cannot update.
 
+   With --daily the invoices are 7 days late instead, their earlier levels sent on earlier days: an invoice's
+   busiest day in a run that never misses one (its reminder, its late fee and its services' suspension).
+
 On PostgreSQL each step runs its batches in AUTOMATION_WORKERS threads (default 2).
 
 Targets: renewal invoicing of 1M services under 60 s and at most 5x the COPY floor; the overdue steps over
@@ -148,7 +151,11 @@ def _last_ids(tables) -> dict[str, int]:
     return last
 
 
-def _overdue(count: int) -> dict:
+def _overdue(count: int, *, daily: bool = False) -> dict:
+    """The overdue steps over `count` invoices. By default they are 30 days late, a catch-up: every reminder
+    level is reached at once (one sent, four recorded as skipped). With `daily`, they are 7 days late and their
+    earlier levels were sent on earlier days: what a day-by-day run meets on an invoice's busiest day (its 7-day
+    reminder, its late fee and its services' suspension, all due that day)."""
     from django.db import connection
 
     from billing.models import AutomationSettings
@@ -163,8 +170,17 @@ def _overdue(count: int) -> dict:
         cursor.execute(
             "UPDATE billing_invoice SET due_date = CASE WHEN id IN "
             "(SELECT id FROM billing_invoice ORDER BY id LIMIT %s) THEN %s ELSE %s END",
-            [count, TODAY - datetime.timedelta(days=30), TODAY + datetime.timedelta(days=60)],
+            [count, TODAY - datetime.timedelta(days=7 if daily else 30), TODAY + datetime.timedelta(days=60)],
         )
+        if daily:
+            # The levels before 7 days overdue, sent on their own days.
+            cursor.execute(
+                "INSERT INTO billing_invoicereminder (invoice_id, level_days, template, sent_on, skipped) "
+                "SELECT i.id, l.days, l.template, i.due_date + l.days, false FROM billing_invoice i "
+                "CROSS JOIN (VALUES (-7, 'invoice_reminder_upcoming'), (0, 'invoice_reminder_due'), "
+                "(1, 'invoice_overdue_first')) AS l(days, template) WHERE i.due_date = %s",
+                [TODAY - datetime.timedelta(days=7)],
+            )
         # The invoices were made a month before: by then autovacuum has analyzed every table the renewal step
         # grew. Without it the planner still thinks the lines table is nearly empty and reads it whole.
         cursor.execute("VACUUM ANALYZE")
@@ -188,6 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--services", type=int, default=1_000_000, help="a multiple of 10; quick: 100000")
     parser.add_argument("--overdue", type=int, default=100_000, help="invoices made overdue for the overdue steps")
+    parser.add_argument(
+        "--daily", action="store_true", help="overdue invoices 7 days late with earlier levels sent (not a catch-up)"
+    )
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", "")
     if not database_url.startswith("postgres"):
@@ -210,7 +229,7 @@ def main() -> None:
     invoices, lines = Invoice.objects.count(), InvoiceItem.objects.count()
     assert lines == args.services, (lines, args.services)
     copy_seconds, copy_rows = _copy_floor(dict.fromkeys(WRITTEN_TABLES, 0))
-    overdue = _overdue(min(args.overdue, invoices))
+    overdue = _overdue(min(args.overdue, invoices), daily=args.daily)
 
     from notifications.scheduler import automation_workers
 
@@ -229,9 +248,10 @@ def main() -> None:
         "copy_floor_seconds": round(copy_seconds, 2),
         "copy_rows": copy_rows,
         "renewal_over_copy": round(renewal / copy_seconds, 2),
+        "overdue_scenario": "daily (7 days late, earlier levels sent)" if args.daily else "catch-up (30 days late)",
         "overdue": overdue,
     }
-    out = ROOT / "bench" / "results" / "automation.json"
+    out = ROOT / "bench" / "results" / ("automation-daily.json" if args.daily else "automation.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
 
