@@ -2,18 +2,17 @@
 due date, and a service being cancelled is not invoiced again."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from billing.cycles import BillingCycle
 from billing.models import InvoiceItem
 from notifications.models import Event
 from notifications.scheduler import automation_run
-from provisioning.models import CancellationRequest, Service
+from provisioning.models import CancellationRequest
 from provisioning.services import cancellation_request
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +22,7 @@ DUE = TODAY + datetime.timedelta(days=10)
 
 @pytest.fixture
 def service(customer, hosting):
-    return Service.objects.create(
-        client=customer,
-        product=hosting,
-        currency=customer.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=Decimal("4.99"),
-        auto_setup="never",
-        next_due_date=DUE,
-        status=Service.Status.ACTIVE,
-    )
+    return ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
 
 
 def _run(day, *steps):

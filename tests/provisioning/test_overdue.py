@@ -8,13 +8,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.cycles import BillingCycle
 from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services import InvoiceLine, invoice_cancel, invoice_create, payment_record
 from notifications.models import Event
 from notifications.scheduler import automation_run
 from provisioning.models import Service
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,17 +22,7 @@ D = Decimal
 
 
 def _service(client, product, status=Service.Status.ACTIVE, reason=""):
-    return Service.objects.create(
-        client=client,
-        product=product,
-        currency=client.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=D("4.99"),
-        auto_setup="never",
-        next_due_date=DUE,
-        status=status,
-        suspension_reason=reason,
-    )
+    return ServiceFactory(client=client, product=product, next_due_date=DUE, status=status, suspension_reason=reason)
 
 
 def _invoice(client, *services, due=DUE):
