@@ -122,23 +122,6 @@ def invoice_recalculate(invoice: Invoice, *, lines: list[Line] | None = None) ->
     invoice.save(update_fields=TOTAL_FIELDS)
 
 
-def invoices_recalculate_bulk(invoices: list[Invoice], *, lines_by_invoice: dict[int, list[Line]]) -> None:
-    """invoice_recalculate for many invoices in one UPDATE (SQLite splits a big one). Each invoice's lines, all
-    of them, are given by its id; its totals are computed as invoice_recalculate computes them. The caller holds
-    the invoices' locks."""
-    if not invoices:
-        return
-    now = timezone.now()
-    for invoice in invoices:
-        _totals_apply(invoice, lines_by_invoice.get(invoice.pk, []))
-        invoice.updated_at = now  # a bulk update does not touch auto_now fields
-    update_rows(
-        Invoice,
-        TOTAL_FIELDS,
-        [(invoice.pk, *(getattr(invoice, name) for name in TOTAL_FIELDS)) for invoice in invoices],
-    )
-
-
 def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
     """Add untaxed lines' amounts ({invoice id: sum of the new lines}) to these invoices' totals in one UPDATE
     (the automation run's late fees). An untaxed line adds its amount to the subtotal and the total and changes
@@ -154,11 +137,6 @@ def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
         new_total = total + added[pk]
         rows.append((pk, subtotal + added[pk], new_total, max(ZERO, new_total - amount_paid), now))
     update_rows(Invoice, ["subtotal", "total", "balance_due", "updated_at"], rows)
-
-
-def lines_total(invoice: Invoice, lines: list[Line]) -> Decimal:
-    """What these lines come to on this invoice, with its taxes and before credit: computed as its totals are."""
-    return compute_totals(lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places).before_credit
 
 
 def _totals_apply(invoice: Invoice, lines: list[Line]) -> None:
