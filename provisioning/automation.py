@@ -343,22 +343,21 @@ def _overdue_since(cutoff: datetime.date) -> Exists:
 
 
 def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
-    """Which of these services are billed on an Unpaid invoice due on or before `cutoff` (one indexed query).
-    The invoices are locked with the services: a payment arriving meanwhile waits for the batch, so nothing is
-    suspended or terminated on an invoice that was paid before the write. Two batches at once can share an
-    invoice (a client's services either side of a batch boundary): the locks are taken in invoice id order, so
-    one waits for the other instead of both waiting for each other."""
-    return set(
-        Invoice.objects.filter(
-            status=Invoice.Status.UNPAID,
-            due_date__lte=cutoff,
-            items__kind=InvoiceItem.Kind.SERVICE,
-            items__related_id__any=ids,
-        )
-        .select_for_update(of=("self",))
+    """Which of these services are billed on an Unpaid invoice due on or before `cutoff`.
+
+    Those invoices are locked first, each once: a payment arriving meanwhile waits for the batch, so nothing is
+    suspended or terminated on an invoice that was paid before the write (an invoice paid while we waited for
+    its lock no longer matches once we hold it). Two batches at once can share an invoice (a client's services
+    either side of a batch boundary): the locks are taken in invoice id order, so one waits for the other
+    instead of both waiting for each other. The lines are then read without locks: nothing moves them."""
+    lines = InvoiceItem.objects.filter(kind=InvoiceItem.Kind.SERVICE, related_id__any=ids)
+    invoices = list(
+        Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=cutoff, pk__in=lines.values("invoice_id"))
+        .select_for_update()
         .order_by("pk")
-        .values_list("items__related_id", flat=True)
+        .values_list("pk", flat=True)
     )
+    return set(lines.filter(invoice_id__any=invoices).values_list("related_id", flat=True))
 
 
 def _in_locked_batches(

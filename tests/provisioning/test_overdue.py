@@ -4,14 +4,16 @@ an overdue suspension), terminated after Y days; each once, in batches."""
 import datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services import InvoiceLine, invoice_cancel, invoice_create, payment_record
 from notifications.models import Event
 from notifications.scheduler import automation_run
+from provisioning.automation import _overdue_among
 from provisioning.models import Service
 from tests.factories import ClientFactory, ServiceFactory
 
@@ -161,3 +163,21 @@ def test_queries_grow_with_batches_not_with_services(hosting, usd):
 
     queries_for(1)  # creates the settings row
     assert queries_for(2) == queries_for(40)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_locks_its_overdue_invoices_but_not_their_lines(customer, hosting):
+    """The invoices are locked so a payment waits for the batch; their lines are only read. (Django drops "OF"
+    from FOR UPDATE when no column of the model itself is selected: the lines used to be locked too.)"""
+    first, second = _service(customer, hosting), _service(customer, hosting)
+    invoice = _invoice(customer, first, second)
+    line = invoice.items.first()
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    with transaction.atomic():
+        assert _overdue_among([first.pk, second.pk], _days(7)) == {first.pk, second.pk}
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SELECT id FROM billing_invoiceitem WHERE id = %s FOR UPDATE NOWAIT", [line.pk])
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT id FROM billing_invoice WHERE id = %s FOR UPDATE NOWAIT", [invoice.pk])
