@@ -24,6 +24,7 @@ EVENTS: dict[str, str] = {
     "InvoiceIssued": "A draft invoice was issued (Draft -> Unpaid) and numbered.",
     "InvoiceSent": "An invoice was emailed to its client.",
     "InvoiceCollections": "An unpaid invoice was sent to collections.",
+    "InvoiceLinesRemoved": "Lines were taken off an open invoice (what they billed ended first); totals recomputed.",
     "InvoicePaymentReceived": "A payment was recorded against an invoice (full or partial).",
     "InvoicePaid": "An invoice's balance reached zero: it is Paid.",
     "InvoiceRefundRecorded": "A refund (full or partial) was recorded on a paid invoice.",

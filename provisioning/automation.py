@@ -222,6 +222,19 @@ def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
     return sorted(set(services.distinct()) | set(domains.distinct()))
 
 
+# What carrying out a cancellation did with an open invoice that billed the service's next period.
+_WITHDRAWN_COUNTS = {
+    "cancelled": "invoices cancelled",
+    "lines removed": "invoices with lines removed",
+    "left for an admin": "invoices left for an admin",
+}
+_WITHDRAWN_SAYS = {
+    "cancelled": "cancelled, it billed only the cancelled period",
+    "lines removed": "the cancelled period's line removed, totals recomputed",
+    "left for an admin": "still bills the cancelled period (money on it): left for an admin, see the log",
+}
+
+
 @automation_step(
     "cancellation_requests",
     order=5,
@@ -240,7 +253,8 @@ def carry_out_cancellations(context: StepContext) -> None:
                 .select_for_update(skip_locked=True, of=("self", "service"))
                 .select_related("service__product")
             )
-            ended = set(cancellations_carry_out(requests=requests, today=context.today))
+            carried = cancellations_carry_out(requests=requests, today=context.today)
+            ended = set(carried.ended)
             for request in requests:
                 service = request.service
                 context.count("services cancelled" if service.pk in ended else "requests closed")
@@ -248,6 +262,11 @@ def carry_out_cancellations(context: StepContext) -> None:
                     f"{service} (client #{service.client_id}): "
                     + ("terminated, as requested" if service.pk in ended else "request closed, the service had ended")
                 )
+            invoices = Invoice.objects.in_bulk(list(carried.invoices)) if carried.invoices else {}
+            for invoice_id, outcome in carried.invoices.items():
+                context.count(_WITHDRAWN_COUNTS[outcome])
+                invoice = invoices[invoice_id]
+                context.say(f"{invoice} (client #{invoice.client_id}): {_WITHDRAWN_SAYS[outcome]}")
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 

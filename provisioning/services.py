@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from billing.cycles import add_months
 from billing.fsm import apply_transition, transition_in_bulk
-from billing.models import AutomationSettings, Client, Currency, InvoiceItem
+from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
+from billing.services import invoice_lines_withdraw
 from notifications.bus import emit, emit_many, emit_select
 from notifications.rows import insert_rows
 from notifications.services import (
@@ -31,6 +32,8 @@ from notifications.services import (
 )
 from provisioning.models import CancellationRequest, Domain, DomainRenewalNotice, Service
 from provisioning.selectors import overdue_service_lines, service_label
+
+OPEN_INVOICE_STATUSES = (Invoice.Status.DRAFT, Invoice.Status.UNPAID)
 
 
 @dataclass(frozen=True)
@@ -382,13 +385,22 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
     return request
 
 
-def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> list[int]:
+@dataclass(frozen=True)
+class CancellationsDone:
+    ended: list[int]  # the services terminated
+    invoices: dict[int, str]  # invoice id -> what was done with the lines it had for periods after the end
+
+
+def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> CancellationsDone:
     """End the services of these open requests (their rows and services locked by the caller): live ones are
-    terminated; the requests are closed either way. Returns the ids of the services terminated."""
+    terminated; the requests are closed either way. A service ends at its due date (end of period) or today
+    (immediate): the lines of open invoices that bill it for a period starting on or after that day are
+    withdrawn (see billing's invoice_lines_withdraw), so a client is not reminded of, or charged late fees on,
+    a period they cancelled. A period that had started stays billed."""
     for request in requests:
         request.status, request.done_on = CancellationRequest.Status.DONE, today
     CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
-    return _move_many(
+    ended = _move_many(
         [request.service_id for request in requests],
         "terminate",
         {"on": today},
@@ -398,6 +410,28 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
         says=f" terminated on {today}: cancellation requested",
         actor=None,
     )
+    terminated = set(ended)
+    immediate = CancellationRequest.When.IMMEDIATE
+    ends = {
+        request.service_id: today if request.when == immediate else request.service.next_due_date
+        for request in requests
+        if request.service_id in terminated
+    }
+    lines = InvoiceItem.objects.filter(
+        kind=InvoiceItem.Kind.SERVICE, related_id__in=list(ends), invoice__status__in=OPEN_INVOICE_STATUSES
+    ).values_list("pk", "invoice_id", "related_id", "period_start")
+    by_invoice: dict[int, list[int]] = {}
+    for line_id, invoice_id, service_id, period_start in lines.order_by("invoice_id", "pk"):
+        if period_start is not None and period_start >= ends[service_id]:
+            by_invoice.setdefault(invoice_id, []).append(line_id)
+    done = {}
+    for invoice_id, line_ids in by_invoice.items():
+        outcome = invoice_lines_withdraw(
+            invoice_id=invoice_id, line_ids=line_ids, actor=None, reason="the service was cancelled before the period"
+        )
+        if outcome:
+            done[invoice_id] = outcome
+    return CancellationsDone(ended=ended, invoices=done)
 
 
 # --- domain renewal notices --------------------------------------------------------------------------------------

@@ -510,6 +510,59 @@ def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
     )
 
 
+def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor, reason: str) -> str | None:
+    """Take these lines off an open (Draft or Unpaid) invoice: what they bill for ended before its period (a
+    service cancelled at the end of the period before). Returns what was done, or None when the invoice is no
+    longer open (paid meanwhile: the lines stay, and so does the payment).
+
+    - Nothing left to charge (no other line but late fees): the invoice is cancelled, and any credit applied or
+      partial payment goes to the client's credit. Returns "cancelled".
+    - Other lines left and no money on it: the lines are deleted and the totals computed again from the rest
+      (event InvoiceLinesRemoved). Returns "lines removed".
+    - Other lines left and money on it (removing lines could leave it overpaid, which an admin should settle),
+      or totals the rest cannot make (a discount outweighing it): it is left as it is and the log says why.
+      Returns "left for an admin"."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
+            return None
+        withdrawn = list(invoice.items.filter(pk__in=line_ids).order_by("pk"))
+        if not withdrawn:
+            return None
+        what = "; ".join(line.description for line in withdrawn)
+        kept = invoice.items.exclude(pk__in=line_ids).exclude(kind=InvoiceItem.Kind.LATE_FEE)
+        if not kept.exists():
+            _cancel(invoice, actor=actor, reason=f"{reason} ({what})")
+            return "cancelled"
+        why_kept = "it has money on it" if invoice.amount_paid > 0 or invoice.credit_applied > 0 else ""
+        if not why_kept:
+            try:
+                with transaction.atomic():
+                    InvoiceItem.objects.filter(pk__in=[line.pk for line in withdrawn]).delete()
+                    invoice_recalculate(invoice)
+            except ValidationError as refused:  # e.g. a discount line would outweigh what is left
+                invoice.refresh_from_db(fields=TOTAL_FIELDS)
+                why_kept = "; ".join(refused.messages)
+        if why_kept:
+            activity_record(
+                actor=actor,
+                action="invoice_lines_kept",
+                subject=invoice,
+                client_id=invoice.client_id,
+                message=f"{invoice} still bills {what}, though {reason}: {why_kept}; an admin decides",
+            )
+            return "left for an admin"
+        activity_record(
+            actor=actor,
+            action="invoice_lines_removed",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice}: removed {what}, as {reason}; now {invoice.currency.format(invoice.total)}",
+        )
+        emit("InvoiceLinesRemoved", invoice_id=invoice.pk, client_id=invoice.client_id, lines=len(withdrawn))
+        return "lines removed"
+
+
 def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
     with transaction.atomic():
         invoice = _locked(invoice_id)

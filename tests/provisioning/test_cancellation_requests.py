@@ -2,13 +2,15 @@
 due date, and a service being cancelled is not invoiced again."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from billing.models import InvoiceItem
-from notifications.models import Event
+from billing.models import Invoice, InvoiceItem
+from billing.services import payment_record
+from notifications.models import ActivityLog, Event
 from notifications.scheduler import automation_run
 from provisioning.models import CancellationRequest
 from provisioning.services import cancellation_request
@@ -88,3 +90,73 @@ def test_the_admin_adds_a_request_through_the_service_and_sees_refusals(admin_cl
     again = admin_client.post(url, {"service": service.pk, "when": "immediate", "reason": ""})
     assert again.status_code == 200 and "already has an open cancellation request" in again.content.decode()
     assert CancellationRequest.objects.count() == 1
+
+
+# --- the renewal invoice made before an end-of-period request ------------------------------------------------------
+
+
+def _renewal_invoice(*services):
+    """The renewal invoice of these services' next period, made TODAY (within the lead days of DUE)."""
+    _run(TODAY, "renewal_invoicing")
+    invoices = {
+        line.invoice for line in InvoiceItem.objects.filter(kind="service", related_id__in=[s.pk for s in services])
+    }
+    assert len(invoices) == 1
+    return invoices.pop()
+
+
+def test_an_invoice_billing_only_the_cancelled_period_is_cancelled_and_no_longer_chased(service):
+    invoice = _renewal_invoice(service)
+    cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
+    counts = _run(DUE, "cancellation_requests")
+    assert counts == {"cancellation_requests": {"services cancelled": 1, "invoices cancelled": 1}}
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CANCELLED
+    assert Event.objects.filter(name="InvoiceCancelled", payload__invoice_id=invoice.pk).count() == 1
+    # Cancelled, it gets no reminder and no late fee, however late the run.
+    late = _run(DUE + datetime.timedelta(days=30), "payment_reminders", "late_fees")
+    assert late == {"payment_reminders": {}, "late_fees": {}}
+
+
+def test_a_combined_invoice_loses_only_the_cancelled_line_and_its_totals_follow(customer, hosting, service):
+    other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE, recurring_amount=Decimal("9.99"))
+    invoice = _renewal_invoice(service, other)
+    assert invoice.total == Decimal("14.98")
+    cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
+    counts = _run(DUE, "cancellation_requests")
+    assert counts == {"cancellation_requests": {"services cancelled": 1, "invoices with lines removed": 1}}
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.subtotal, invoice.total, invoice.balance_due) == (
+        Invoice.Status.UNPAID,
+        Decimal("9.99"),
+        Decimal("9.99"),
+        Decimal("9.99"),
+    )
+    assert list(invoice.items.values_list("related_id", flat=True)) == [other.pk]
+    assert Event.objects.filter(name="InvoiceLinesRemoved", payload__invoice_id=invoice.pk).count() == 1
+    assert ActivityLog.objects.get(action="invoice_lines_removed").message == (
+        f"{invoice}: removed Hosting - Starter (2026-12-11 - 2027-01-10), as the service was cancelled before the "
+        "period; now $9.99"
+    )
+
+
+def test_an_invoice_with_money_on_it_is_left_for_an_admin_and_the_log_says_why(customer, hosting, service):
+    other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    invoice = _renewal_invoice(service, other)
+    payment_record(invoice_id=invoice.pk, amount=Decimal("1.00"), gateway="bank", actor=None)
+    cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
+    counts = _run(DUE, "cancellation_requests")
+    assert counts == {"cancellation_requests": {"services cancelled": 1, "invoices left for an admin": 1}}
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.total, invoice.items.count()) == (Invoice.Status.UNPAID, Decimal("9.98"), 2)
+    assert "it has money on it; an admin decides" in ActivityLog.objects.get(action="invoice_lines_kept").message
+
+
+def test_an_immediate_cancellation_keeps_the_period_that_had_started(customer, hosting):
+    started = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY - datetime.timedelta(days=5))
+    _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")  # the period from TODAY - 5, unpaid
+    owed = InvoiceItem.objects.get(kind="service", related_id=started.pk).invoice
+    cancellation_request(service_id=started.pk, when="immediate", reason="", actor=None)
+    assert _run(TODAY, "cancellation_requests") == {"cancellation_requests": {"services cancelled": 1}}
+    owed.refresh_from_db()
+    assert (owed.status, owed.total) == (Invoice.Status.UNPAID, Decimal("4.99"))
