@@ -4,7 +4,7 @@ from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from billing.models import Client, Invoice, InvoiceItem
-from provisioning.models import Domain, Service
+from provisioning.models import CancellationRequest, Domain, Service
 
 LIVE_SERVICE_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
 # A domain past Pending is at a registrar (or was): it is not removed without being cancelled first.
@@ -45,6 +45,11 @@ def order_items(*, order_id: int) -> tuple[list[Service], list[Domain]]:
 
 def client_services(*, client: Client) -> QuerySet[Service]:
     return Service.objects.filter(client=client).select_related("product", "currency").order_by("-id")
+
+
+def open_cancellation(*, service: Service) -> CancellationRequest | None:
+    """The service's open cancellation request, if it has one (at most one: a partial unique key)."""
+    return service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).first()
 
 
 def client_domains(*, client: Client) -> QuerySet[Domain]:

@@ -351,6 +351,9 @@ def services_terminate_overdue(*, service_ids: list[int], on: datetime.date, act
 # --- cancellation requests ---------------------------------------------------------------------------------------
 
 
+CANCELLATION_REASON_MAX = 2000
+
+
 def cancellation_refusal(service: Service) -> str | None:
     """Why this service cannot be asked to end now, or None."""
     if service.status not in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
@@ -365,6 +368,8 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
     out. Refused for a service that is not live or already has an open request."""
     if when not in CancellationRequest.When.values:
         raise ValidationError(f"When to cancel must be one of: {', '.join(CancellationRequest.When.values)}.")
+    if len(reason.strip()) > CANCELLATION_REASON_MAX:
+        raise ValidationError(f"The reason is too long: {CANCELLATION_REASON_MAX} characters at most.")
     with transaction.atomic():
         service = Service.objects.select_for_update().select_related("product").get(pk=service_id)
         refusal = cancellation_refusal(service)

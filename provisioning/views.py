@@ -1,12 +1,17 @@
 """Client area: services and domains, always looked up through the logged-in client (404 for anyone else's)."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from billing.views import client_of
-from provisioning.selectors import client_domains, client_services
+from provisioning.models import CancellationRequest
+from provisioning.selectors import client_domains, client_services, open_cancellation
+from provisioning.services import cancellation_refusal, cancellation_request
 
 PER_PAGE = 25
 
@@ -22,7 +27,35 @@ def service_list(request: HttpRequest) -> HttpResponse:
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
     client = client_of(request)
     service = get_object_or_404(client_services(client=client), pk=service_id)
-    return render(request, "clientarea/service_detail.html", {"client": client, "service": service})
+    cancellation = open_cancellation(service=service)
+    context = {
+        "client": client,
+        "service": service,
+        "cancellation": cancellation,
+        "can_cancel": cancellation is None and cancellation_refusal(service) is None,
+        "when_choices": CancellationRequest.When.choices,
+    }
+    return render(request, "clientarea/service_detail.html", context)
+
+
+@login_required
+@require_POST
+def service_cancel(request: HttpRequest, service_id: int) -> HttpResponse:
+    """The client asks for their service to end, at once or at the end of the period (the run carries it out)."""
+    client = client_of(request)
+    service = get_object_or_404(client_services(client=client), pk=service_id)
+    try:
+        cancellation_request(
+            service_id=service.pk,
+            when=request.POST.get("when", ""),
+            reason=request.POST.get("reason", ""),
+            actor=request.user,
+        )
+    except ValidationError as refused:
+        messages.error(request, "; ".join(refused.messages))
+    else:
+        messages.success(request, "We have your cancellation request.")
+    return redirect("clientarea:service_detail", service_id=service.pk)
 
 
 @login_required
