@@ -108,6 +108,9 @@ class Invoice(FSMModelMixin, models.Model):
         REFUNDED = "refunded", "Refunded"
         COLLECTIONS = "collections", "Collections"
 
+    # Still open to change: lines can be added or withdrawn, and it can be cancelled.
+    OPEN_STATUSES = (Status.DRAFT, Status.UNPAID)
+
     number = models.CharField(
         max_length=64, null=True, blank=True, unique=True, help_text="Given when the invoice leaves Draft."
     )

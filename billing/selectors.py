@@ -212,6 +212,12 @@ def login_invoice_page(*, user_id: int, invoice_id: int) -> InvoicePage | None:
 DELETABLE_INVOICE_STATUSES = (Invoice.Status.DRAFT, Invoice.Status.UNPAID, Invoice.Status.CANCELLED)
 
 
+def invoices_lock(ids: list[int]) -> list[int]:
+    """Lock these invoices, in id order, in the caller's transaction; returns the ids found. Taking every lock a
+    batch needs before it changes anything keeps the order invoice, then client, that payments use."""
+    return list(Invoice.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
 def invoice_delete_blocker(*, invoice: Invoice) -> str | None:
     """Why this invoice may not be deleted, or None. Money that was received or credited must stay on record."""
     if invoice.status not in DELETABLE_INVOICE_STATUSES:

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from billing.cycles import BillingCycle, add_months
 from billing.models import AutomationSettings, Invoice, InvoiceItem
+from billing.services import Withdrawal
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
 from notifications.scheduler import StepContext, automation_step, in_batches
 from provisioning.models import CancellationRequest, Domain, Service
@@ -223,15 +224,10 @@ def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
 
 
 # What carrying out a cancellation did with an open invoice that billed the service's next period.
-_WITHDRAWN_COUNTS = {
-    "cancelled": "invoices cancelled",
-    "lines removed": "invoices with lines removed",
-    "left for an admin": "invoices left for an admin",
-}
-_WITHDRAWN_SAYS = {
-    "cancelled": "cancelled, it billed only the cancelled period",
-    "lines removed": "the cancelled period's line removed, totals recomputed",
-    "left for an admin": "still bills the cancelled period (money on it): left for an admin, see the log",
+_WITHDRAWN = {
+    Withdrawal.CANCELLED: ("invoices cancelled", "cancelled, it billed only the cancelled period"),
+    Withdrawal.LINES_REMOVED: ("invoices with lines removed", "the cancelled period's line removed, totals recomputed"),
+    Withdrawal.LEFT_FOR_ADMIN: ("invoices left for an admin", "still bills the cancelled period, left for an admin"),
 }
 
 
@@ -263,10 +259,14 @@ def carry_out_cancellations(context: StepContext) -> None:
                     + ("terminated, as requested" if service.pk in ended else "request closed, the service had ended")
                 )
             invoices = Invoice.objects.in_bulk(list(carried.invoices)) if carried.invoices else {}
-            for invoice_id, outcome in carried.invoices.items():
-                context.count(_WITHDRAWN_COUNTS[outcome])
+            for invoice_id, withdrawal in carried.invoices.items():
+                count, says = _WITHDRAWN[withdrawal.outcome]
+                context.count(count)
                 invoice = invoices[invoice_id]
-                context.say(f"{invoice} (client #{invoice.client_id}): {_WITHDRAWN_SAYS[outcome]}")
+                why = f" ({withdrawal.why})" if withdrawal.why else ""
+                context.say(f"{invoice} (client #{invoice.client_id}): {says}{why}")
+            for error in carried.errors:
+                context.error(error)
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 
@@ -368,7 +368,8 @@ def _overdue_among(ids: list[int], cutoff: datetime.date) -> set[int]:
     suspended or terminated on an invoice that was paid before the write (an invoice paid while we waited for
     its lock no longer matches once we hold it). Two batches at once can share an invoice (a client's services
     either side of a batch boundary): the locks are taken in invoice id order, so one waits for the other
-    instead of both waiting for each other. The lines are then read without locks: nothing moves them."""
+    instead of both waiting for each other. The lines are then read without locks of their own: they change only
+    under their invoice's lock, which the batch now holds."""
     lines = InvoiceItem.objects.filter(kind=InvoiceItem.Kind.SERVICE, related_id__any=ids)
     invoices = list(
         Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=cutoff, pk__in=lines.values("invoice_id"))

@@ -52,6 +52,13 @@ def open_cancellation(*, service: Service) -> CancellationRequest | None:
     return service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).first()
 
 
+def open_service_lines(*, service_ids: list[int]) -> QuerySet[InvoiceItem]:
+    """The lines of open (Draft or Unpaid) invoices that bill these services."""
+    return InvoiceItem.objects.filter(
+        kind=InvoiceItem.Kind.SERVICE, related_id__in=service_ids, invoice__status__in=Invoice.OPEN_STATUSES
+    )
+
+
 def client_domains(*, client: Client) -> QuerySet[Domain]:
     return Domain.objects.filter(client=client).select_related("currency").order_by("name")
 

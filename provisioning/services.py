@@ -4,20 +4,22 @@ transaction (see selectors.lock_order_items); each one records who did it and em
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from billing.cycles import add_months
 from billing.fsm import apply_transition, transition_in_bulk
-from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
-from billing.services import invoice_lines_withdraw
+from billing.models import AutomationSettings, Client, Currency, InvoiceItem
+from billing.selectors import invoices_lock
+from billing.services import WithdrawalOutcome, invoice_lines_withdraw
 from notifications.bus import emit, emit_many, emit_select
 from notifications.rows import insert_rows
 from notifications.services import (
@@ -31,9 +33,9 @@ from notifications.services import (
     email_queue_many,
 )
 from provisioning.models import CancellationRequest, Domain, DomainRenewalNotice, Service
-from provisioning.selectors import overdue_service_lines, service_label
+from provisioning.selectors import open_service_lines, overdue_service_lines, service_label
 
-OPEN_INVOICE_STATUSES = (Invoice.Status.DRAFT, Invoice.Status.UNPAID)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -393,15 +395,26 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
 @dataclass(frozen=True)
 class CancellationsDone:
     ended: list[int]  # the services terminated
-    invoices: dict[int, str]  # invoice id -> what was done with the lines it had for periods after the end
+    invoices: dict[int, WithdrawalOutcome]  # invoice id -> what became of its lines for periods after the end
+    errors: list[str]  # invoices whose lines could not be withdrawn (the rest of the batch went ahead)
+
+
+def cancellation_end(request: CancellationRequest, *, today: datetime.date) -> datetime.date:
+    """The first day a cancelled service is no longer billed for: the day it was asked for an immediate request,
+    the due date for an end-of-period one, but never before the day of asking (a period that had started when
+    the client asked stays billed). The day of asking is never later than the run's date."""
+    asked = min(timezone.localdate(request.requested_at), today)
+    if request.when == CancellationRequest.When.IMMEDIATE:
+        return asked
+    return max(request.service.next_due_date, asked)
 
 
 def cancellations_carry_out(*, requests: list[CancellationRequest], today: datetime.date) -> CancellationsDone:
     """End the services of these open requests (their rows and services locked by the caller): live ones are
-    terminated; the requests are closed either way. A service ends at its due date (end of period) or today
-    (immediate): the lines of open invoices that bill it for a period starting on or after that day are
-    withdrawn (see billing's invoice_lines_withdraw), so a client is not reminded of, or charged late fees on,
-    a period they cancelled. A period that had started stays billed."""
+    terminated; the requests are closed either way. The lines of open invoices that bill a terminated service
+    for a period starting on or after its `cancellation_end` are withdrawn (billing's invoice_lines_withdraw),
+    so a client is not reminded of, or charged late fees on, a period they cancelled. Each invoice is handled in
+    a savepoint: one that fails is reported and the others, and the terminations, go ahead."""
     for request in requests:
         request.status, request.done_on = CancellationRequest.Status.DONE, today
     CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
@@ -416,27 +429,29 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
         actor=None,
     )
     terminated = set(ended)
-    immediate = CancellationRequest.When.IMMEDIATE
-    ends = {
-        request.service_id: today if request.when == immediate else request.service.next_due_date
-        for request in requests
-        if request.service_id in terminated
-    }
-    lines = InvoiceItem.objects.filter(
-        kind=InvoiceItem.Kind.SERVICE, related_id__in=list(ends), invoice__status__in=OPEN_INVOICE_STATUSES
-    ).values_list("pk", "invoice_id", "related_id", "period_start")
+    ends = {r.service_id: cancellation_end(r, today=today) for r in requests if r.service_id in terminated}
     by_invoice: dict[int, list[int]] = {}
-    for line_id, invoice_id, service_id, period_start in lines.order_by("invoice_id", "pk"):
+    lines = open_service_lines(service_ids=list(ends)).order_by("invoice_id", "pk")
+    for line_id, invoice_id, service_id, period_start in lines.values_list(
+        "pk", "invoice", "related_id", "period_start"
+    ):
         if period_start is not None and period_start >= ends[service_id]:
             by_invoice.setdefault(invoice_id, []).append(line_id)
-    done = {}
+    invoices_lock(list(by_invoice))
+    done, errors = {}, []
     for invoice_id, line_ids in by_invoice.items():
-        outcome = invoice_lines_withdraw(
-            invoice_id=invoice_id, line_ids=line_ids, actor=None, reason="the service was cancelled before the period"
-        )
-        if outcome:
-            done[invoice_id] = outcome
-    return CancellationsDone(ended=ended, invoices=done)
+        try:
+            with transaction.atomic():
+                done[invoice_id] = invoice_lines_withdraw(
+                    invoice_id=invoice_id,
+                    line_ids=line_ids,
+                    actor=None,
+                    reason="the service was cancelled before the period",
+                )
+        except (ValidationError, DatabaseError) as failed:
+            logger.exception("Withdrawing the cancelled lines of invoice #%s failed", invoice_id)
+            errors.append(f"Invoice #{invoice_id}: the cancelled period's lines were not withdrawn: {failed}")
+    return CancellationsDone(ended=ended, invoices=done, errors=errors)
 
 
 # --- domain renewal notices --------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from billing.services.automation_settings import automation_settings_update, aut
 from billing.services.clients import client_create, client_update_contact
 from billing.services.invoices import (
     InvoiceLine,
+    Withdrawal,
+    WithdrawalOutcome,
     invoice_cancel,
     invoice_cancel_if_open,
     invoice_create,
@@ -32,6 +34,8 @@ __all__ = [
     "CREDIT_GATEWAY",
     "InvoiceLine",
     "PaymentOutcome",
+    "Withdrawal",
+    "WithdrawalOutcome",
     "automation_settings_update",
     "automation_settings_validate",
     "client_create",

@@ -6,6 +6,7 @@ import datetime
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -483,7 +484,7 @@ def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -
     """Cancel the invoice if it is still Draft or Unpaid, deciding under its lock; a paid one is left alone."""
     with transaction.atomic():
         invoice = _locked(invoice_id)
-        if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
+        if invoice.status not in Invoice.OPEN_STATUSES:
             return None
         _cancel(invoice, actor=actor, reason=reason)
     return invoice
@@ -510,57 +511,75 @@ def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
     )
 
 
-def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor, reason: str) -> str | None:
-    """Take these lines off an open (Draft or Unpaid) invoice: what they bill for ended before its period (a
-    service cancelled at the end of the period before). Returns what was done, or None when the invoice is no
-    longer open (paid meanwhile: the lines stay, and so does the payment).
+class Withdrawal(StrEnum):
+    """What invoice_lines_withdraw did with an invoice."""
 
-    - Nothing left to charge (no other line but late fees): the invoice is cancelled, and any credit applied or
-      partial payment goes to the client's credit. Returns "cancelled".
-    - Other lines left and no money on it: the lines are deleted and the totals computed again from the rest
-      (event InvoiceLinesRemoved). Returns "lines removed".
-    - Other lines left and money on it (removing lines could leave it overpaid, which an admin should settle),
-      or totals the rest cannot make (a discount outweighing it): it is left as it is and the log says why.
-      Returns "left for an admin"."""
+    CANCELLED = "cancelled"
+    LINES_REMOVED = "lines removed"
+    LEFT_FOR_ADMIN = "left for an admin"
+
+
+@dataclass(frozen=True)
+class WithdrawalOutcome:
+    outcome: Withdrawal
+    why: str = ""  # for LEFT_FOR_ADMIN: why it was left
+
+
+def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor, reason: str) -> WithdrawalOutcome:
+    """Take these lines off an invoice: what they bill for ended before its period (a service cancelled at the
+    end of the period before). The invoice must still be open (Draft or Unpaid).
+
+    - Nothing else left to charge (no other line of a positive amount but late fees): the invoice is cancelled,
+      and any credit applied or part payment goes to the client's credit (CANCELLED).
+    - Other charges left and no money on it: the lines are deleted and the totals computed again from the rest
+      (event InvoiceLinesRemoved; LINES_REMOVED).
+    - Other charges left and money on it (removing lines could leave it overpaid, which an admin should settle),
+      totals the rest cannot make (a discount outweighing it), or no longer open (paid meanwhile): it is left as
+      it is and an activity entry says why (LEFT_FOR_ADMIN)."""
     with transaction.atomic():
         invoice = _locked(invoice_id)
-        if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.UNPAID):
-            return None
         withdrawn = list(invoice.items.filter(pk__in=line_ids).order_by("pk"))
-        if not withdrawn:
-            return None
         what = "; ".join(line.description for line in withdrawn)
-        kept = invoice.items.exclude(pk__in=line_ids).exclude(kind=InvoiceItem.Kind.LATE_FEE)
-        if not kept.exists():
+        if invoice.status not in Invoice.OPEN_STATUSES:
+            why = f"it is {invoice.get_status_display()}"
+        elif not withdrawn:
+            return WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, "its lines were removed meanwhile")
+        elif (
+            not invoice.items.exclude(pk__in=line_ids)
+            .exclude(kind=InvoiceItem.Kind.LATE_FEE)
+            .filter(amount__gt=0)
+            .exists()
+        ):
             _cancel(invoice, actor=actor, reason=f"{reason} ({what})")
-            return "cancelled"
-        why_kept = "it has money on it" if invoice.amount_paid > 0 or invoice.credit_applied > 0 else ""
-        if not why_kept:
+            return WithdrawalOutcome(Withdrawal.CANCELLED)
+        elif invoice.amount_paid > 0 or invoice.credit_applied > 0:
+            why = "it has money on it"
+        else:
             try:
                 with transaction.atomic():
                     InvoiceItem.objects.filter(pk__in=[line.pk for line in withdrawn]).delete()
                     invoice_recalculate(invoice)
             except ValidationError as refused:  # e.g. a discount line would outweigh what is left
                 invoice.refresh_from_db(fields=TOTAL_FIELDS)
-                why_kept = "; ".join(refused.messages)
-        if why_kept:
-            activity_record(
-                actor=actor,
-                action="invoice_lines_kept",
-                subject=invoice,
-                client_id=invoice.client_id,
-                message=f"{invoice} still bills {what}, though {reason}: {why_kept}; an admin decides",
-            )
-            return "left for an admin"
+                why = "; ".join(message.rstrip(".") for message in refused.messages)
+            else:
+                activity_record(
+                    actor=actor,
+                    action="invoice_lines_removed",
+                    subject=invoice,
+                    client_id=invoice.client_id,
+                    message=f"{invoice}: removed {what}, as {reason}; now {invoice.currency.format(invoice.total)}",
+                )
+                emit("InvoiceLinesRemoved", invoice_id=invoice.pk, client_id=invoice.client_id, lines=len(withdrawn))
+                return WithdrawalOutcome(Withdrawal.LINES_REMOVED)
         activity_record(
             actor=actor,
-            action="invoice_lines_removed",
+            action="invoice_lines_kept",
             subject=invoice,
             client_id=invoice.client_id,
-            message=f"{invoice}: removed {what}, as {reason}; now {invoice.currency.format(invoice.total)}",
+            message=f"{invoice} still bills {what or 'the withdrawn lines'}, though {reason}: {why}; an admin decides",
         )
-        emit("InvoiceLinesRemoved", invoice_id=invoice.pk, client_id=invoice.client_id, lines=len(withdrawn))
-        return "lines removed"
+        return WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, why)
 
 
 def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:

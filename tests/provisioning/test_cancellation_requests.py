@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from billing.models import Invoice, InvoiceItem
+from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services import payment_record
 from notifications.models import ActivityLog, Event
 from notifications.scheduler import automation_run
@@ -114,6 +114,9 @@ def test_an_invoice_billing_only_the_cancelled_period_is_cancelled_and_no_longer
     assert invoice.status == Invoice.Status.CANCELLED
     assert Event.objects.filter(name="InvoiceCancelled", payload__invoice_id=invoice.pk).count() == 1
     # Cancelled, it gets no reminder and no late fee, however late the run.
+    AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(
+        late_fee_enabled=True, late_fee_amount=Decimal("5.00"), late_fee_after_days=7
+    )
     late = _run(DUE + datetime.timedelta(days=30), "payment_reminders", "late_fees")
     assert late == {"payment_reminders": {}, "late_fees": {}}
 
@@ -152,11 +155,61 @@ def test_an_invoice_with_money_on_it_is_left_for_an_admin_and_the_log_says_why(c
     assert "it has money on it; an admin decides" in ActivityLog.objects.get(action="invoice_lines_kept").message
 
 
-def test_an_immediate_cancellation_keeps_the_period_that_had_started(customer, hosting):
+def _asked(service, when, on):
+    """A request made on the given day (requests are stamped with the wall clock; the runs here use --date)."""
+    request = cancellation_request(service_id=service.pk, when=when, reason="", actor=None)
+    CancellationRequest.objects.filter(pk=request.pk).update(
+        requested_at=datetime.datetime.combine(on, datetime.time(12), tzinfo=datetime.UTC)
+    )
+
+
+@pytest.mark.parametrize("when", ["immediate", "end_of_period"])
+def test_a_period_that_had_started_when_the_client_asked_stays_billed(customer, hosting, when):
+    # Overdue: the period from TODAY - 5 is unpaid and in use when the client asks.
     started = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY - datetime.timedelta(days=5))
-    _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")  # the period from TODAY - 5, unpaid
+    _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")
     owed = InvoiceItem.objects.get(kind="service", related_id=started.pk).invoice
-    cancellation_request(service_id=started.pk, when="immediate", reason="", actor=None)
+    _asked(started, when, TODAY)
     assert _run(TODAY, "cancellation_requests") == {"cancellation_requests": {"services cancelled": 1}}
     owed.refresh_from_db()
     assert (owed.status, owed.total) == (Invoice.Status.UNPAID, Decimal("4.99"))
+    assert _state(started) == ("terminated", TODAY)
+
+
+def test_a_period_that_started_after_an_immediate_request_is_not_billed_though_the_run_came_late(customer, hosting):
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=3))
+    _run(TODAY, "renewal_invoicing")  # the period from TODAY + 3
+    invoice = InvoiceItem.objects.get(kind="service", related_id=service.pk).invoice
+    _asked(service, "immediate", TODAY)
+    # The run of the day the client asked did not happen; the next one is after the period began.
+    late = TODAY + datetime.timedelta(days=5)
+    counts = _run(late, "cancellation_requests")
+    assert counts == {"cancellation_requests": {"services cancelled": 1, "invoices cancelled": 1}}
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CANCELLED
+    assert _state(service) == ("terminated", late)
+
+
+def test_a_dry_run_names_the_invoice_and_changes_nothing(service):
+    invoice = _renewal_invoice(service)
+    cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
+    outcome = automation_run(today=DUE, only=["cancellation_requests"], trigger="test", dry_run=True)
+    assert outcome.steps[0].counts == {"services cancelled": 1, "invoices cancelled": 1}
+    assert f"{invoice} (client #{invoice.client_id}): cancelled, it billed only the cancelled period" in (
+        outcome.steps[0].plan
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.UNPAID
+    assert _state(service) == ("active", None)
+
+
+def test_two_cancelled_services_on_one_invoice_cancel_it_once(customer, hosting, service):
+    other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    invoice = _renewal_invoice(service, other)
+    for each in (service, other):
+        cancellation_request(service_id=each.pk, when="end_of_period", reason="", actor=None)
+    counts = _run(DUE, "cancellation_requests")
+    assert counts == {"cancellation_requests": {"services cancelled": 2, "invoices cancelled": 1}}
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CANCELLED
+    assert Event.objects.filter(name="InvoiceCancelled", payload__invoice_id=invoice.pk).count() == 1
