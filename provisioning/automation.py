@@ -21,8 +21,8 @@ from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.selectors import overdue_service_lines, service_lines
 from provisioning.services import (
     cancellations_carry_out,
-    domain_expire,
     domain_renewal_notices_send,
+    domains_expire,
     services_suspend_overdue,
     services_terminate_overdue,
     services_unsuspend_paid,
@@ -342,15 +342,20 @@ def expire_domains(context: StepContext) -> None:
     # A domain expiring on the 10th is still the client's on the 10th: it expires on the run of the 11th.
     due = Domain.objects.filter(status=Domain.Status.ACTIVE, expiry_date__lt=context.today)
     ids = list(due.order_by("id").values_list("id", flat=True))
-    for done, batch in enumerate(in_batches(ids, BATCH_SIZE)):
+
+    def expire_batch(batch: list[int]) -> list[int]:
         with transaction.atomic():
             # Checked again under the lock: a renewal paid meanwhile moved the expiry date.
-            locked = due.filter(pk__in=batch).select_for_update(skip_locked=True).order_by("id")
-            for domain in locked:
-                if domain_expire(domain=domain, actor=None):
-                    context.count("domains expired")
-                    context.say(f"{domain.name} (client #{domain.client_id}) expired on {domain.expiry_date}")
-        context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
+            locked = due.filter(pk__any=batch).select_for_update(skip_locked=True, of=("self",))
+            return domains_expire(domain_ids=list(locked.values_list("pk", flat=True)), actor=None)
+
+    for _batch, moved in context.each_batch(ids, BATCH_SIZE, expire_batch):
+        context.count("domains expired", len(moved))
+        room = context.room()
+        told = Domain.objects.filter(pk__in=moved[:room]).order_by("pk") if room else Domain.objects.none()
+        for name, client_id, expiry_date in told.values_list("name", "client_id", "expiry_date"):
+            context.say(f"{name} (client #{client_id}) expired on {expiry_date}")
+        context.untold(max(0, len(moved) - room))
 
 
 # --- overdue: suspension, unsuspension, termination -------------------------------------------------------------
