@@ -38,7 +38,15 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def next_due_date(start: datetime.date, cycle: str) -> datetime.date | None:
-    """The due date one cycle after `start`; None for one-time purchases, which never renew."""
-    months = BillingCycle(cycle).months
-    return add_months(start, months) if months else None
+def period_after(start: datetime.date, months: int, *, anchor_day: int | None = None) -> datetime.date:
+    """Where the period after the one starting on `start` starts: `months` later, on the item's billing day,
+    clamped to the month's last day.
+
+    The billing day is `anchor_day` (the day of the month the item was registered on) when `start` is that day,
+    or that day clamped to a short month; otherwise it is `start`'s own day (an admin moved the due date). So a
+    service bought on January 31 is due on February 28 and then on March 31 again, not on the 28th for ever
+    after, as repeating `add_months` would make it."""
+    last_day = calendar.monthrange(start.year, start.month)[1]
+    day = anchor_day if anchor_day and start.day == min(anchor_day, last_day) else start.day
+    first = add_months(start.replace(day=1), months)
+    return first.replace(day=min(day, calendar.monthrange(first.year, first.month)[1]))

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from billing.cycles import BillingCycle, add_months
+from billing.cycles import BillingCycle, period_after
 from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services import Withdrawal
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
@@ -62,13 +62,15 @@ class _Billable:
     amount: Decimal
     taxed: bool
     label: str
+    anchor_day: int  # the day of the month it was registered on: its periods start on that day (see period_after)
 
 
-@functools.lru_cache(maxsize=4096)
-def _period(start: datetime.date, months: int) -> tuple[datetime.date, str]:
-    """The period's last day, and how a line names the period. Cached: a million lines share a few hundred
-    (start, length) pairs, and the calendar arithmetic and date formatting were seconds of the step."""
-    end = add_months(start, months) - datetime.timedelta(days=1)
+@functools.lru_cache(maxsize=16384)
+def _period(start: datetime.date, months: int, anchor_day: int) -> tuple[datetime.date, str]:
+    """The period's last day, and how a line names the period. Cached: a million lines share a few thousand
+    (start, length, billing day) triples, and the calendar arithmetic and date formatting were seconds of the
+    step."""
+    end = period_after(start, months, anchor_day=anchor_day) - datetime.timedelta(days=1)
     return end, f"({start:%Y-%m-%d} - {end:%Y-%m-%d})"
 
 
@@ -83,7 +85,7 @@ def _periods_due(item: _Billable, invoiced: set[datetime.date], *, today, settin
             starts.append(start)
         if not settings.continuous_invoicing:
             break
-        start = add_months(start, item.months)
+        start = period_after(start, item.months, anchor_day=item.anchor_day)
     return starts
 
 
@@ -109,6 +111,7 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
             "product__name",
             "product__group__name",
             "domain",
+            "registration_date",
         )
     )
     found = [
@@ -122,8 +125,9 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
             amount=amount,
             taxed=taxed,
             label=f"{group} - {product}" + (f" ({domain})" if domain else ""),
+            anchor_day=registered.day,
         )
-        for service_id, client_id, next_due_date, cycle, amount, taxed, product, group, domain in services
+        for service_id, client_id, next_due_date, cycle, amount, taxed, product, group, domain, registered in services
     ]
     domains = (
         Domain.objects.select_for_update(skip_locked=True, of=("self",))
@@ -131,10 +135,17 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
         .filter(recurring_amount__gt=0, registration_period__gte=1)
         .order_by("client_id", "next_due_date", "id")
         .values_list(
-            "id", "client_id", "next_due_date", "registration_period", "recurring_amount", "product__taxable", "name"
+            "id",
+            "client_id",
+            "next_due_date",
+            "registration_period",
+            "recurring_amount",
+            "product__taxable",
+            "name",
+            "registration_date",
         )
     )
-    for domain_id, client_id, next_due_date, years, amount, taxed, name in domains:
+    for domain_id, client_id, next_due_date, years, amount, taxed, name, registered in domains:
         found.append(
             _Billable(
                 kind=InvoiceItem.Kind.DOMAIN,
@@ -146,6 +157,7 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
                 amount=amount,
                 taxed=bool(taxed),
                 label=f"Domain renewal - {name} - {years} year{'s' if years > 1 else ''}",
+                anchor_day=registered.day,
             )
         )
     return found
@@ -180,7 +192,7 @@ def renewal_drafts(client_ids: list[int], *, today: datetime.date, settings: Aut
     none: set[datetime.date] = set()
     for item in billables:
         for start in _periods_due(item, invoiced.get((item.kind, item.id), none), today=today, settings=settings):
-            end, period = _period(start, item.months)
+            end, period = _period(start, item.months, item.anchor_day)
             line = InvoiceLine(
                 kind=item.kind,
                 related_id=item.id,

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.cycles import BillingCycle, add_months
+from billing.cycles import BillingCycle, period_after
 from billing.models import Client, Currency, InvoiceItem
 from billing.money import ZERO
 from billing.services import InvoiceLine, invoice_create
@@ -234,7 +234,7 @@ def _create_order(*, client: Client, currency: Currency, promo_code: str, ip_add
 
 
 def _period_end(start: datetime.date, months: int) -> datetime.date | None:
-    return add_months(start, months) - datetime.timedelta(days=1) if months else None
+    return period_after(start, months) - datetime.timedelta(days=1) if months else None
 
 
 def _create_items(

@@ -9,6 +9,7 @@ due dates and lift suspensions as they would.
 SIMULATION_DAYS shortens it for a quick local run (e.g. SIMULATION_DAYS=60).
 """
 
+import calendar
 import datetime
 import os
 import random
@@ -54,7 +55,10 @@ class World:
                     billing_cycle=self.rng.choice(CYCLES),
                     recurring_amount=Decimal(self.rng.choice(["4.99", "9.99", "19.99"])),
                     auto_setup="never",
-                    next_due_date=START + datetime.timedelta(days=self.rng.randint(0, 60)),
+                    # Registered on its first due date, as an order makes it: its periods start on that day of
+                    # the month, clamped to short months (the 29th-31st come back after February).
+                    registration_date=(first_due := START + datetime.timedelta(days=self.rng.randint(0, 60))),
+                    next_due_date=first_due,
                     status=Service.Status.ACTIVE,
                 )
                 if self.rng.random() < 0.05:
@@ -191,3 +195,22 @@ def test_two_years_day_by_day_keep_every_invariant(customer, hosting, django_cap
     assert LateFee.objects.exists() and InvoiceReminder.objects.filter(skipped=False).exists()
     if DAYS >= 365:
         assert Service.objects.filter(status=Service.Status.TERMINATED).exists()
+    _check_periods_follow_on()
+
+
+def _check_periods_follow_on() -> None:
+    """Each service's periods follow on from each other without a gap or an overlap, and each starts on the day
+    of the month the service was registered on, or on its month's last day when that month is shorter."""
+    registered = dict(Service.objects.values_list("id", "registration_date"))
+    lines = InvoiceItem.objects.filter(kind="service").order_by("related_id", "period_start")
+    previous: dict[int, datetime.date] = {}
+    clamped = 0
+    for service_id, start, end in lines.values_list("related_id", "period_start", "period_end"):
+        day = registered[service_id].day
+        last_day = calendar.monthrange(start.year, start.month)[1]
+        assert start.day == min(day, last_day), (service_id, start, registered[service_id])
+        clamped += start.day < day
+        if service_id in previous:
+            assert start == previous[service_id] + datetime.timedelta(days=1), (service_id, start)
+        previous[service_id] = end
+    assert clamped, "no period started on a month's last day in place of the 29th-31st: the check saw nothing"

@@ -259,3 +259,28 @@ def test_a_refused_batch_is_reported_and_the_other_clients_are_still_invoiced(cu
     assert step.error_count == 1 and "not invoiced" in step.errors[0] and "decimal places" in step.errors[0]
     assert step.counts == {"invoices created": 1, "lines": 1}
     assert Invoice.objects.get().client_id == customer.pk
+
+
+def test_a_service_bought_on_the_31st_is_billed_from_each_months_last_day_as_it_is_paid(
+    customer, hosting, django_capture_on_commit_callbacks
+):
+    service = _service(customer, hosting, due=datetime.date(2027, 1, 31))
+    Service.objects.filter(pk=service.pk).update(registration_date=datetime.date(2026, 12, 31))
+    for _ in range(4):
+        service.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            _renew(service.next_due_date)
+        invoice = Invoice.objects.get(status=Invoice.Status.UNPAID)
+        with django_capture_on_commit_callbacks(execute=True):
+            payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
+    assert [line[:2] for line in _lines(service)] == [
+        (datetime.date(2027, 1, 31), datetime.date(2027, 2, 27)),
+        (datetime.date(2027, 2, 28), datetime.date(2027, 3, 30)),
+        (datetime.date(2027, 3, 31), datetime.date(2027, 4, 29)),
+        (datetime.date(2027, 4, 30), datetime.date(2027, 5, 30)),
+    ]
+    service.refresh_from_db()
+    assert service.next_due_date == datetime.date(2027, 5, 31)
+    assert InvoiceItem.objects.get(period_start=datetime.date(2027, 2, 28)).description.endswith(
+        "(2027-02-28 - 2027-03-30)"
+    )
