@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
-from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels
+from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels, reminders_held
 from notifications.scheduler import StepContext, automation_step
 
 BATCH_SIZE = 2000
@@ -33,7 +33,7 @@ def _how_late(invoice: Invoice, today: datetime.date) -> str:
 def _invoices_due_a_reminder(levels: list[ReminderLevel], *, today: datetime.date) -> list[int]:
     """Unpaid invoices whose most advanced level reached has not been handled: for each level, those whose due
     date puts them between it and the next level, without a row for it. An invoice whose latest level is done
-    is not read again, however long it stays unpaid."""
+    is not read again, however long it stays unpaid. Invoices a registered hold names wait (reminder_hold)."""
     condition = Q()
     for level, next_level in zip(levels, [*levels[1:], None], strict=True):
         latest_reached = Q(due_date__lte=today - datetime.timedelta(days=level.days))
@@ -42,6 +42,8 @@ def _invoices_due_a_reminder(levels: list[ReminderLevel], *, today: datetime.dat
         handled = InvoiceReminder.objects.filter(invoice=OuterRef("pk"), level_days=level.days)
         condition |= latest_reached & ~Exists(handled)
     due = Invoice.objects.filter(condition, status=Invoice.Status.UNPAID)
+    for held in reminders_held(today):
+        due = due.exclude(pk__in=held)
     return list(due.order_by("pk").values_list("pk", flat=True))
 
 

@@ -6,4 +6,8 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self) -> None:
+        from billing.services.reminders import reminder_hold
         from provisioning import automation, handlers  # noqa: F401 - registers the run's steps and the handlers
+        from provisioning.selectors import invoices_awaiting_withdrawal
+
+        reminder_hold(invoices_awaiting_withdrawal)

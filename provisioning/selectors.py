@@ -1,7 +1,7 @@
 import datetime
 
-from django.db.models import Case, CharField, F, QuerySet, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import Case, CharField, DateField, Exists, F, OuterRef, QuerySet, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Least, TruncDate
 
 from billing.models import Client, Invoice, InvoiceItem
 from provisioning.models import CancellationRequest, Domain, Service
@@ -56,6 +56,35 @@ def open_service_lines(*, service_ids: list[int]) -> QuerySet[InvoiceItem]:
     """The lines of open (Draft or Unpaid) invoices that bill these services."""
     return InvoiceItem.objects.filter(
         kind=InvoiceItem.Kind.SERVICE, related_id__in=service_ids, invoice__status__in=Invoice.OPEN_STATUSES
+    )
+
+
+def invoices_awaiting_withdrawal(today: datetime.date) -> QuerySet[InvoiceItem]:
+    """The ids of open invoices with a line that an open cancellation request will withdraw once it is carried
+    out: a line of the service for a period starting on or after its cancellation_end (the same day, written for
+    the database). Their payment reminders wait (registered as billing's reminder_hold): a client who asked to
+    cancel at the end of the period is not reminded of the next one in the days before it is withdrawn. Built from
+    the open requests, so the subquery stays small however many invoices the reminders step looks at."""
+    asked = Least(TruncDate("requested_at"), Value(today, output_field=DateField()))
+    ends = (
+        CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN, service_id=OuterRef("related_id"))
+        .annotate(asked=asked)
+        .annotate(
+            ends=Case(
+                When(when=CancellationRequest.When.IMMEDIATE, then=F("asked")),
+                default=Greatest(Coalesce("service__next_due_date", "asked"), "asked"),
+                output_field=DateField(),
+            )
+        )
+        .filter(ends__lte=OuterRef("period_start"))
+    )
+    being_cancelled = CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN).values("service_id")
+    return (
+        InvoiceItem.objects.filter(
+            kind=InvoiceItem.Kind.SERVICE, related_id__in=being_cancelled, invoice__status__in=Invoice.OPEN_STATUSES
+        )
+        .filter(Exists(ends))
+        .values("invoice_id")
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -36,6 +37,25 @@ class ReminderOutcome:
     invoice_id: int
     sent: ReminderLevel | None
     skipped: list[ReminderLevel] = field(default_factory=list)
+
+
+# Invoices an app above billing holds back from reminders for the day: each hold gives, for a date, a queryset of
+# the ids of the invoices to leave alone. Registered in the app's ready(), as its event handlers are.
+ReminderHold = Callable[[datetime.date], QuerySet]
+_HOLDS: list[ReminderHold] = []
+
+
+def reminder_hold(hold: ReminderHold) -> ReminderHold:
+    """Register `hold`: on each run, reminders wait for the invoices it names. An invoice held is not marked as
+    reminded: once the hold lifts, the next run sends the most advanced level it has reached by then."""
+    if hold not in _HOLDS:
+        _HOLDS.append(hold)
+    return hold
+
+
+def reminders_held(today: datetime.date) -> list[QuerySet]:
+    """The registered holds' invoice ids for `today`, one queryset each (subqueries, never read on their own)."""
+    return [hold(today) for hold in _HOLDS]
 
 
 def reminder_levels(settings: AutomationSettings) -> list[ReminderLevel]:

@@ -10,11 +10,11 @@ from django.urls import reverse
 
 from billing.models import AutomationSettings, Invoice, InvoiceItem
 from billing.services import payment_record
-from notifications.models import ActivityLog, Event
+from notifications.models import ActivityLog, Event, OutboundEmail
 from notifications.scheduler import automation_run
 from provisioning.models import CancellationRequest
 from provisioning.services import cancellation_request
-from tests.factories import ServiceFactory
+from tests.factories import ClientFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +213,66 @@ def test_two_cancelled_services_on_one_invoice_cancel_it_once(customer, hosting,
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.CANCELLED
     assert Event.objects.filter(name="InvoiceCancelled", payload__invoice_id=invoice.pk).count() == 1
+
+
+# --- reminders wait for an invoice a cancellation will withdraw lines from -----------------------------------------
+
+WEEK_BEFORE = DUE - datetime.timedelta(days=7)  # the default first reminder level: 7 days before the due date
+
+
+def _reminded(invoice):
+    return sorted(invoice.reminders.values_list("level_days", "skipped"))
+
+
+def test_an_invoice_for_the_cancelled_period_gets_no_reminder_before_it_is_withdrawn(customer, hosting, service):
+    invoice = _renewal_invoice(service)
+    _asked(service, "end_of_period", TODAY)
+    elsewhere = ServiceFactory(client=ClientFactory(currency=customer.currency), product=hosting, next_due_date=DUE)
+    other_invoice = _renewal_invoice(elsewhere)
+    # The other client's invoice is reminded as usual: the step ran, and held back only the cancelled period's.
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders sent": 1}}
+    assert (_reminded(invoice), _reminded(other_invoice)) == ([], [(-7, False)])
+    assert not OutboundEmail.objects.filter(context__invoice_id=invoice.pk).exists()
+    counts = _run(DUE, "cancellation_requests", "payment_reminders")
+    assert counts["cancellation_requests"] == {"services cancelled": 1, "invoices cancelled": 1}
+    assert _reminded(invoice) == []
+
+
+def test_a_combined_invoice_waits_and_is_reminded_of_what_is_left_on_the_due_date(customer, hosting, service):
+    other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE, recurring_amount=Decimal("9.99"))
+    invoice = _renewal_invoice(service, other)
+    _asked(service, "end_of_period", TODAY)
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {}}
+    counts = _run(DUE, "cancellation_requests", "payment_reminders")
+    assert counts["payment_reminders"] == {"reminders sent": 1, "reminders skipped": 1}
+    assert _reminded(invoice) == [(-7, True), (0, False)]
+    email = OutboundEmail.objects.get(context__invoice_id=invoice.pk)
+    assert (email.template, email.context["balance_due"]) == ("invoice_reminder_due", "9.99")
+
+
+def test_a_withdrawn_request_lets_the_reminders_go_again(service):
+    invoice = _renewal_invoice(service)
+    request = cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {}}
+    CancellationRequest.objects.filter(pk=request.pk).update(status=CancellationRequest.Status.WITHDRAWN)
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders sent": 1}}
+    assert _reminded(invoice) == [(-7, False)]
+
+
+@pytest.mark.parametrize("when", ["immediate", "end_of_period"])
+def test_a_period_that_had_started_keeps_its_reminders(customer, hosting, when):
+    started = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY - datetime.timedelta(days=5))
+    _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")
+    owed = InvoiceItem.objects.get(kind="service", related_id=started.pk).invoice
+    _asked(started, when, TODAY)
+    assert _run(TODAY, "payment_reminders") == {"payment_reminders": {"reminders sent": 1, "reminders skipped": 2}}
+    assert _reminded(owed) == [(-7, True), (0, True), (1, False)]
+
+
+def test_an_immediate_request_holds_a_later_periods_invoice_until_the_run_carries_it_out(customer, hosting):
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=3))
+    _run(TODAY - datetime.timedelta(days=10), "renewal_invoicing")  # the period from TODAY + 3
+    invoice = InvoiceItem.objects.get(kind="service", related_id=service.pk).invoice
+    _asked(service, "immediate", TODAY - datetime.timedelta(days=5))
+    assert _run(TODAY - datetime.timedelta(days=4), "payment_reminders") == {"payment_reminders": {}}
+    assert _reminded(invoice) == []
