@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 
 from billing.models import AutomationSettings, Invoice, InvoiceItem
@@ -276,3 +277,45 @@ def test_an_immediate_request_holds_a_later_periods_invoice_until_the_run_carrie
     _asked(service, "immediate", TODAY - datetime.timedelta(days=5))
     assert _run(TODAY - datetime.timedelta(days=4), "payment_reminders") == {"payment_reminders": {}}
     assert _reminded(invoice) == []
+
+
+def _block_deleting_lines_of(invoice):
+    """A fault in the database for one invoice's lines: deleting them fails (a trigger), as a lost connection or a
+    constraint would. Rolled back with the test's transaction."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION test_block_delete() RETURNS trigger AS $$ BEGIN "
+                f"IF OLD.invoice_id = {invoice.pk} THEN RAISE EXCEPTION 'deleting is blocked'; END IF; "
+                "RETURN OLD; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER test_block_delete BEFORE DELETE ON billing_invoiceitem "
+                "FOR EACH ROW EXECUTE FUNCTION test_block_delete()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER test_block_delete BEFORE DELETE ON billing_invoiceitem "
+                f"WHEN OLD.invoice_id = {invoice.pk} BEGIN SELECT RAISE(ABORT, 'deleting is blocked'); END"
+            )
+
+
+def test_an_invoice_that_fails_is_reported_and_the_rest_of_the_batch_goes_ahead(customer, hosting, service):
+    other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    failing = _renewal_invoice(service, other)
+    second_client = ClientFactory(currency=customer.currency)
+    cancelled_too, kept = (ServiceFactory(client=second_client, product=hosting, next_due_date=DUE) for _ in "ab")
+    fine = _renewal_invoice(cancelled_too, kept)
+    for each in (service, cancelled_too):
+        cancellation_request(service_id=each.pk, when="end_of_period", reason="", actor=None)
+    _block_deleting_lines_of(failing)
+    outcome = automation_run(today=DUE, only=["cancellation_requests"], trigger="test")
+    step = outcome.steps[0]
+    assert step.counts == {"services cancelled": 2, "invoices with lines removed": 1}
+    assert len(step.errors) == 1
+    assert step.errors[0].startswith(f"Invoice #{failing.pk}: the cancelled period's lines were not withdrawn:")
+    assert "deleting is blocked" in step.errors[0]
+    # The failing invoice is as it was; the other lost its cancelled line; both services ended.
+    assert sorted(failing.items.values_list("related_id", flat=True)) == sorted([service.pk, other.pk])
+    assert list(fine.items.values_list("related_id", flat=True)) == [kept.pk]
+    assert (_state(service), _state(cancelled_too)) == (("terminated", DUE), ("terminated", DUE))
