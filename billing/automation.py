@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
-from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_levels, reminders_held
+from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_holds, reminder_levels
 from notifications.scheduler import StepContext, automation_step
 
 BATCH_SIZE = 2000
@@ -30,10 +30,13 @@ def _how_late(invoice: Invoice, today: datetime.date) -> str:
     return f"{_days(overdue_days)} overdue" if overdue_days else "due today"
 
 
-def _invoices_due_a_reminder(levels: list[ReminderLevel], *, today: datetime.date) -> list[int]:
+def _invoices_due_a_reminder(
+    levels: list[ReminderLevel], *, today: datetime.date
+) -> tuple[list[int], dict[str, list[int]]]:
     """Unpaid invoices whose most advanced level reached has not been handled: for each level, those whose due
     date puts them between it and the next level, without a row for it. An invoice whose latest level is done
-    is not read again, however long it stays unpaid. Invoices a registered hold names wait (reminder_hold)."""
+    is not read again, however long it stays unpaid. Those a registered hold names (reminder_hold) are left
+    out, and returned apart under the hold's reason, for the run's log."""
     condition = Q()
     for level, next_level in zip(levels, [*levels[1:], None], strict=True):
         latest_reached = Q(due_date__lte=today - datetime.timedelta(days=level.days))
@@ -42,9 +45,13 @@ def _invoices_due_a_reminder(levels: list[ReminderLevel], *, today: datetime.dat
         handled = InvoiceReminder.objects.filter(invoice=OuterRef("pk"), level_days=level.days)
         condition |= latest_reached & ~Exists(handled)
     due = Invoice.objects.filter(condition, status=Invoice.Status.UNPAID)
-    for held in reminders_held(today):
-        due = due.exclude(pk__in=held)
-    return list(due.order_by("pk").values_list("pk", flat=True))
+    held: dict[str, list[int]] = {}
+    for hold in reminder_holds():
+        waiting = Q(pk__in=hold.invoices(today))
+        if ids := list(due.filter(waiting).order_by("pk").values_list("pk", flat=True)):
+            held[hold.why] = ids
+        due = due.exclude(waiting)
+    return list(due.order_by("pk").values_list("pk", flat=True)), held
 
 
 @automation_step(
@@ -57,7 +64,14 @@ def send_payment_reminders(context: StepContext) -> None:
     levels = reminder_levels(AutomationSettings.load())
     if not levels:
         return
-    ids = _invoices_due_a_reminder(levels, today=context.today)
+    ids, held = _invoices_due_a_reminder(levels, today=context.today)
+    for why, waiting in held.items():
+        context.count("reminders held", len(waiting))
+        told = waiting[: context.room()]
+        heads = _invoice_heads(told)
+        for pk in told:
+            context.say(f"{heads[pk].display_number} (client #{heads[pk].client_id}): reminder held, {why}")
+        context.untold(len(waiting) - len(told))
 
     def remind(batch: list[int]) -> list:
         return payment_reminders_send(invoice_ids=batch, levels=levels, today=context.today)

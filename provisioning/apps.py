@@ -10,4 +10,4 @@ class ProvisioningConfig(AppConfig):
         from provisioning import automation, handlers  # noqa: F401 - registers the run's steps and the handlers
         from provisioning.selectors import invoices_awaiting_withdrawal
 
-        reminder_hold(invoices_awaiting_withdrawal)
+        reminder_hold(invoices_awaiting_withdrawal, why="a cancellation request will withdraw lines from it")

@@ -40,22 +40,26 @@ class ReminderOutcome:
 
 
 # Invoices an app above billing holds back from reminders for the day: each hold gives, for a date, a queryset of
-# the ids of the invoices to leave alone. Registered in the app's ready(), as its event handlers are.
-ReminderHold = Callable[[datetime.date], QuerySet]
+# the ids of the invoices to leave alone, and says why for the run's log. Registered in the app's ready(), as its
+# event handlers are.
+@dataclass(frozen=True)
+class ReminderHold:
+    invoices: Callable[[datetime.date], QuerySet]
+    why: str  # what the run's plan says of an invoice held ("a cancellation request will withdraw lines from it")
+
+
 _HOLDS: list[ReminderHold] = []
 
 
-def reminder_hold(hold: ReminderHold) -> ReminderHold:
-    """Register `hold`: on each run, reminders wait for the invoices it names. An invoice held is not marked as
-    reminded: once the hold lifts, the next run sends the most advanced level it has reached by then."""
-    if hold not in _HOLDS:
-        _HOLDS.append(hold)
-    return hold
+def reminder_hold(invoices: Callable[[datetime.date], QuerySet], *, why: str) -> None:
+    """Register a hold: on each run, reminders wait for the invoices `invoices(today)` names. An invoice held is
+    not marked as reminded: once the hold lifts, the next run sends the most advanced level it has reached."""
+    if all(hold.invoices is not invoices for hold in _HOLDS):
+        _HOLDS.append(ReminderHold(invoices=invoices, why=why))
 
 
-def reminders_held(today: datetime.date) -> list[QuerySet]:
-    """The registered holds' invoice ids for `today`, one queryset each (subqueries, never read on their own)."""
-    return [hold(today) for hold in _HOLDS]
+def reminder_holds() -> list[ReminderHold]:
+    return list(_HOLDS)
 
 
 def reminder_levels(settings: AutomationSettings) -> list[ReminderLevel]:

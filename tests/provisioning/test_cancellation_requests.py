@@ -231,7 +231,10 @@ def test_an_invoice_for_the_cancelled_period_gets_no_reminder_before_it_is_withd
     elsewhere = ServiceFactory(client=ClientFactory(currency=customer.currency), product=hosting, next_due_date=DUE)
     other_invoice = _renewal_invoice(elsewhere)
     # The other client's invoice is reminded as usual: the step ran, and held back only the cancelled period's.
-    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders sent": 1}}
+    outcome = automation_run(today=WEEK_BEFORE, only=["payment_reminders"], trigger="test")
+    assert outcome.steps[0].counts == {"reminders sent": 1, "reminders held": 1}
+    held = f"{invoice.display_number} (client #{customer.pk}): reminder held, a cancellation request will withdraw"
+    assert f"{held} lines from it" in outcome.steps[0].plan
     assert (_reminded(invoice), _reminded(other_invoice)) == ([], [(-7, False)])
     assert not OutboundEmail.objects.filter(context__invoice_id=invoice.pk).exists()
     counts = _run(DUE, "cancellation_requests", "payment_reminders")
@@ -243,7 +246,7 @@ def test_a_combined_invoice_waits_and_is_reminded_of_what_is_left_on_the_due_dat
     other = ServiceFactory(client=customer, product=hosting, next_due_date=DUE, recurring_amount=Decimal("9.99"))
     invoice = _renewal_invoice(service, other)
     _asked(service, "end_of_period", TODAY)
-    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {}}
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
     counts = _run(DUE, "cancellation_requests", "payment_reminders")
     assert counts["payment_reminders"] == {"reminders sent": 1, "reminders skipped": 1}
     assert _reminded(invoice) == [(-7, True), (0, False)]
@@ -254,7 +257,7 @@ def test_a_combined_invoice_waits_and_is_reminded_of_what_is_left_on_the_due_dat
 def test_a_withdrawn_request_lets_the_reminders_go_again(service):
     invoice = _renewal_invoice(service)
     request = cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
-    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {}}
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
     CancellationRequest.objects.filter(pk=request.pk).update(status=CancellationRequest.Status.WITHDRAWN)
     assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders sent": 1}}
     assert _reminded(invoice) == [(-7, False)]
@@ -275,7 +278,7 @@ def test_an_immediate_request_holds_a_later_periods_invoice_until_the_run_carrie
     _run(TODAY - datetime.timedelta(days=10), "renewal_invoicing")  # the period from TODAY + 3
     invoice = InvoiceItem.objects.get(kind="service", related_id=service.pk).invoice
     _asked(service, "immediate", TODAY - datetime.timedelta(days=5))
-    assert _run(TODAY - datetime.timedelta(days=4), "payment_reminders") == {"payment_reminders": {}}
+    assert _run(TODAY - datetime.timedelta(days=4), "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
     assert _reminded(invoice) == []
 
 
