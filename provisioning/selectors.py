@@ -61,10 +61,13 @@ def open_service_lines(*, service_ids: list[int]) -> QuerySet[InvoiceItem]:
 
 def invoices_awaiting_withdrawal(today: datetime.date) -> QuerySet[InvoiceItem]:
     """The ids of open invoices with a line that an open cancellation request will withdraw once it is carried
-    out: a line of the service for a period starting on or after its cancellation_end (the same day, written for
-    the database). Their payment reminders wait (registered as billing's reminder_hold): a client who asked to
-    cancel at the end of the period is not reminded of the next one in the days before it is withdrawn. Built from
-    the open requests, so the subquery stays small however many invoices the reminders step looks at."""
+    out: a line of a live service for a period starting on or after its cancellation_end (the same day, written
+    for the database; an end-of-period request of a service without a due date is never carried out, and holds
+    nothing). Only live services: the carry-out withdraws lines of the services it ends, and a service that
+    ended otherwise keeps its invoices. Their payment reminders wait (registered as billing's reminder_hold): a
+    client who asked to cancel at the end of the period is not reminded of the next one in the days before it is
+    withdrawn. Built from the open requests, so the subquery stays small however many invoices the reminders
+    step looks at."""
     asked = Least(TruncDate("requested_at"), Value(today, output_field=DateField()))
     ends = (
         CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN, service_id=OuterRef("related_id"))
@@ -72,13 +75,16 @@ def invoices_awaiting_withdrawal(today: datetime.date) -> QuerySet[InvoiceItem]:
         .annotate(
             ends=Case(
                 When(when=CancellationRequest.When.IMMEDIATE, then=F("asked")),
-                default=Greatest(Coalesce("service__next_due_date", "asked"), "asked"),
+                When(service__next_due_date__isnull=False, then=Greatest("service__next_due_date", "asked")),
+                default=None,
                 output_field=DateField(),
             )
         )
         .filter(ends__lte=OuterRef("period_start"))
     )
-    being_cancelled = CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN).values("service_id")
+    being_cancelled = CancellationRequest.objects.filter(
+        status=CancellationRequest.Status.OPEN, service__status__in=LIVE_SERVICE_STATUSES
+    ).values("service_id")
     return (
         InvoiceItem.objects.filter(
             kind=InvoiceItem.Kind.SERVICE, related_id__in=being_cancelled, invoice__status__in=Invoice.OPEN_STATUSES

@@ -14,6 +14,7 @@ from billing.services import payment_record
 from notifications.models import ActivityLog, Event, OutboundEmail
 from notifications.scheduler import automation_run
 from provisioning.models import CancellationRequest
+from provisioning.selectors import invoices_awaiting_withdrawal
 from provisioning.services import cancellation_request
 from tests.factories import ClientFactory, ServiceFactory
 
@@ -273,12 +274,18 @@ def test_a_period_that_had_started_keeps_its_reminders(customer, hosting, when):
     assert _reminded(owed) == [(-7, True), (0, True), (1, False)]
 
 
-def test_an_immediate_request_holds_a_later_periods_invoice_until_the_run_carries_it_out(customer, hosting):
+def test_an_immediate_request_holds_a_later_periods_invoice_until_the_next_run_cancels_it(customer, hosting):
     service = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=3))
     _run(TODAY - datetime.timedelta(days=10), "renewal_invoicing")  # the period from TODAY + 3
     invoice = InvoiceItem.objects.get(kind="service", related_id=service.pk).invoice
     _asked(service, "immediate", TODAY - datetime.timedelta(days=5))
     assert _run(TODAY - datetime.timedelta(days=4), "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
+    assert _reminded(invoice) == []
+    counts = _run(TODAY - datetime.timedelta(days=3), "cancellation_requests", "payment_reminders")
+    assert counts == {
+        "cancellation_requests": {"services cancelled": 1, "invoices cancelled": 1},
+        "payment_reminders": {},
+    }
     assert _reminded(invoice) == []
 
 
@@ -322,3 +329,47 @@ def test_an_invoice_that_fails_is_reported_and_the_rest_of_the_batch_goes_ahead(
     assert sorted(failing.items.values_list("related_id", flat=True)) == sorted([service.pk, other.pk])
     assert list(fine.items.values_list("related_id", flat=True)) == [kept.pk]
     assert (_state(service), _state(cancelled_too)) == (("terminated", DUE), ("terminated", DUE))
+
+
+def test_the_hold_names_exactly_the_invoices_the_carry_out_then_withdraws(customer, hosting, settings):
+    """The reminders' hold is the carry-out's end day written for the database: run both over one set of
+    requests (in a time zone far from UTC, one request asked just after local midnight) and compare."""
+    settings.TIME_ZONE = "Pacific/Auckland"  # UTC+13 in December
+
+    def client_with_service(due):
+        return ServiceFactory(client=ClientFactory(currency=customer.currency), product=hosting, next_due_date=due)
+
+    started = TODAY - datetime.timedelta(days=5)
+    cases = {
+        "end of period, asked before it": (client_with_service(DUE), "end_of_period", TODAY),
+        "immediate, asked before the period": (client_with_service(DUE), "immediate", TODAY),
+        "end of period, asked once it had started": (client_with_service(started), "end_of_period", TODAY),
+        "immediate, asked once it had started": (client_with_service(started), "immediate", TODAY),
+        "ended meanwhile": (client_with_service(DUE), "end_of_period", TODAY),
+        # Asked at 00:30 on the local day the period began (still the day before in UTC): the period had started.
+        "asked after local midnight": (client_with_service(DUE - datetime.timedelta(days=1)), "immediate", None),
+    }
+    _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")
+    _run(TODAY, "renewal_invoicing")
+    invoices = {
+        name: InvoiceItem.objects.get(kind="service", related_id=service.pk).invoice_id
+        for name, (service, _when, _on) in cases.items()
+    }
+    for service, when, on in cases.values():
+        if on is not None:
+            _asked(service, when, on)
+        else:
+            request = cancellation_request(service_id=service.pk, when=when, reason="", actor=None)
+            local_midnight = datetime.datetime(2026, 12, 10, 11, 30, tzinfo=datetime.UTC)  # Dec 11, 00:30 local
+            CancellationRequest.objects.filter(pk=request.pk).update(requested_at=local_midnight)
+    ended = cases["ended meanwhile"][0]
+    ended.terminate(on=TODAY)
+    ended.save()
+
+    held = set(invoices_awaiting_withdrawal(DUE).values_list("invoice_id", flat=True))
+    _run(DUE, "cancellation_requests")
+    withdrawn = set(
+        Invoice.objects.filter(pk__in=invoices.values(), status=Invoice.Status.CANCELLED).values_list("pk", flat=True)
+    )
+    expected = {invoices["end of period, asked before it"], invoices["immediate, asked before the period"]}
+    assert (held, withdrawn) == (expected, expected)
