@@ -7,9 +7,10 @@ service locks a batch's invoices, checks them again and does its writes for the 
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 
 from django.db import IntegrityError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
@@ -44,14 +45,22 @@ def _invoices_due_a_reminder(
             latest_reached &= Q(due_date__gt=today - datetime.timedelta(days=next_level.days))
         handled = InvoiceReminder.objects.filter(invoice=OuterRef("pk"), level_days=level.days)
         condition |= latest_reached & ~Exists(handled)
-    due = Invoice.objects.filter(condition, status=Invoice.Status.UNPAID)
-    held: dict[str, list[int]] = {}
-    for hold in reminder_holds():
-        waiting = Q(pk__in=hold.invoices(today))
-        if ids := list(due.filter(waiting).order_by("pk").values_list("pk", flat=True)):
-            held[hold.why] = ids
-        due = due.exclude(waiting)
-    return list(due.order_by("pk").values_list("pk", flat=True)), held
+    # One pass: each invoice with a flag per hold, rather than the selection run again for every hold.
+    holds = reminder_holds()
+    marks = {
+        f"held_{n}": ExpressionWrapper(Q(pk__in=hold.invoices(today)), output_field=BooleanField())
+        for n, hold in enumerate(holds)
+    }
+    due = Invoice.objects.filter(condition, status=Invoice.Status.UNPAID).annotate(**marks).order_by("pk")
+    ids: list[int] = []
+    held: dict[str, list[int]] = defaultdict(list)
+    for pk, *flags in due.values_list("pk", *marks):
+        first = next((n for n, flag in enumerate(flags) if flag), None)
+        if first is None:
+            ids.append(pk)
+        else:
+            held[holds[first].why].append(pk)
+    return ids, dict(held)
 
 
 @automation_step(
