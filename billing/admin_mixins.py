@@ -17,6 +17,10 @@ class SaveChangedFieldsOnly(admin.ModelAdmin):
     (an order cancelled, a payment recorded) would write the old status back over the new one.
     """
 
+    # Fields a service function writes instead (it locks the row, keeps what depends on them and logs the
+    # change): saved by `save_through_services` after the others.
+    saved_through_services: tuple[str, ...] = ()
+
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             super().save_model(request, obj, form, change)
@@ -26,7 +30,15 @@ class SaveChangedFieldsOnly(admin.ModelAdmin):
             for field in obj._meta.get_fields()
             if isinstance(field, models.Field) and field.concrete and not field.many_to_many
         }
-        obj.save(update_fields=[name for name in form.changed_data if name in concrete])
+        plain = [name for name in form.changed_data if name in concrete and name not in self.saved_through_services]
+        if plain:
+            obj.save(update_fields=plain)
+        changed = [name for name in self.saved_through_services if name in form.changed_data]
+        if changed:
+            self.save_through_services(request, obj, form, changed)
+
+    def save_through_services(self, request, obj, form, changed: list[str]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} names saved_through_services but does not save them")
 
 
 class BoundedCountPaginator(Paginator):

@@ -42,11 +42,19 @@ def period_after(start: datetime.date, months: int, *, anchor_day: int | None = 
     """Where the period after the one starting on `start` starts: `months` later, on the item's billing day,
     clamped to the month's last day.
 
-    The billing day is `anchor_day` (the day of the month the item was registered on) when `start` is that day,
-    or that day clamped to a short month; otherwise it is `start`'s own day (an admin moved the due date). So a
-    service bought on January 31 is due on February 28 and then on March 31 again, not on the 28th for ever
-    after, as repeating `add_months` would make it."""
+    The billing day is `anchor_day` (the item's billing day: the day of the month it was registered on, or the
+    one an admin moved its due date to) when `start` is that day, or that day clamped to a short month;
+    otherwise it is `start`'s own day (a due date set some other way). So a service bought on January 31 is due
+    on February 28 and then on March 31 again, not on the 28th for ever after, as repeating `add_months` would
+    make it."""
     last_day = calendar.monthrange(start.year, start.month)[1]
     day = anchor_day if anchor_day and start.day == min(anchor_day, last_day) else start.day
     first = add_months(start.replace(day=1), months)
     return first.replace(day=min(day, calendar.monthrange(first.year, first.month)[1]))
+
+
+def billing_day_after_move(billing_day: int, to: datetime.date) -> int:
+    """The billing day once an admin moves the due date to `to`: `to`'s day, unless `to` is the current billing
+    day clamped to a short month. A service billed on the 31st whose due date is moved to February 28 keeps
+    the 31st (it comes back on March 31); moved to February 27, or to any 30th, it is billed on that day."""
+    return billing_day if to.day == min(billing_day, calendar.monthrange(to.year, to.month)[1]) else to.day

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from billing.admin_mixins import SaveChangedFieldsOnly
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
-from provisioning.services import cancellation_refusal, cancellation_request
+from provisioning.services import cancellation_refusal, cancellation_request, due_date_move
 
 
 @admin.register(ServerGroup)
@@ -18,8 +18,18 @@ class ServerAdmin(SaveChangedFieldsOnly):
     filter_horizontal = ("groups",)
 
 
+class MovesDueDates(SaveChangedFieldsOnly):
+    """A due date an admin changes goes through due_date_move: the billing day follows it, and the move is in
+    the activity log with who made it."""
+
+    saved_through_services = ("next_due_date",)
+
+    def save_through_services(self, request, obj, form, changed: list[str]) -> None:
+        due_date_move(type(obj), pk=obj.pk, to=form.cleaned_data["next_due_date"], actor=request.user)
+
+
 @admin.register(Service)
-class ServiceAdmin(SaveChangedFieldsOnly):
+class ServiceAdmin(MovesDueDates):
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")
@@ -34,6 +44,7 @@ class ServiceAdmin(SaveChangedFieldsOnly):
         "termination_date",
         "created_at",
         "auto_setup",
+        "billing_day",
     )
     show_full_result_count = False
 
@@ -45,12 +56,12 @@ class ServiceAdmin(SaveChangedFieldsOnly):
 
 
 @admin.register(Domain)
-class DomainAdmin(SaveChangedFieldsOnly):
+class DomainAdmin(MovesDueDates):
     list_display = ("name", "client", "registration_type", "registration_period", "expiry_date", "status")
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
     search_fields = ("name", "client__contact_name", "client__email")
-    readonly_fields = ("client", "order", "product", "currency", "status", "created_at")
+    readonly_fields = ("client", "order", "product", "currency", "status", "created_at", "billing_day")
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

@@ -62,7 +62,7 @@ class _Billable:
     amount: Decimal
     taxed: bool
     label: str
-    anchor_day: int  # the day of the month it was registered on: its periods start on that day (see period_after)
+    anchor_day: int  # its billing day: the day its periods start on (see period_after, Service.billing_day)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -112,6 +112,7 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
             "product__group__name",
             "domain",
             "registration_date",
+            "billing_day",
         )
     )
     found = [
@@ -125,9 +126,21 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
             amount=amount,
             taxed=taxed,
             label=f"{group} - {product}" + (f" ({domain})" if domain else ""),
-            anchor_day=registered.day,
+            anchor_day=billing_day or registered.day,
         )
-        for service_id, client_id, next_due_date, cycle, amount, taxed, product, group, domain, registered in services
+        for (
+            service_id,
+            client_id,
+            next_due_date,
+            cycle,
+            amount,
+            taxed,
+            product,
+            group,
+            domain,
+            registered,
+            billing_day,
+        ) in services
     ]
     domains = (
         Domain.objects.select_for_update(skip_locked=True, of=("self",))
@@ -143,9 +156,10 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
             "product__taxable",
             "name",
             "registration_date",
+            "billing_day",
         )
     )
-    for domain_id, client_id, next_due_date, years, amount, taxed, name, registered in domains:
+    for domain_id, client_id, next_due_date, years, amount, taxed, name, registered, billing_day in domains:
         found.append(
             _Billable(
                 kind=InvoiceItem.Kind.DOMAIN,
@@ -157,7 +171,7 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
                 amount=amount,
                 taxed=bool(taxed),
                 label=f"Domain renewal - {name} - {years} year{'s' if years > 1 else ''}",
-                anchor_day=registered.day,
+                anchor_day=billing_day or registered.day,
             )
         )
     return found

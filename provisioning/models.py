@@ -1,9 +1,28 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from billing.cycles import BillingCycle
 from billing.money import MoneyField
+
+
+def _billing_day_field() -> models.PositiveSmallIntegerField:
+    """The day of the month a service's or domain's periods start on, kept when an admin moves its due date to
+    another day (see billing.cycles.period_after); empty while it is the registration date's day."""
+    return models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text="Set when an admin moves the next due date to another day of the month; empty: the registration "
+        "date's day.",
+    )
+
+
+def _billing_day_check(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=models.Q(billing_day__isnull=True) | models.Q(billing_day__gte=1, billing_day__lte=31), name=name
+    )
 
 
 class AutoSetup(models.TextChoices):
@@ -77,6 +96,7 @@ class Service(FSMModelMixin, models.Model):
     domain = models.CharField(max_length=253, blank=True)
     username = models.CharField(max_length=64, blank=True)
     registration_date = models.DateField(default=timezone.localdate)
+    billing_day = _billing_day_field()
     next_due_date = models.DateField(null=True, blank=True)
     termination_date = models.DateField(null=True, blank=True)
     suspension_reason = models.CharField(max_length=16, choices=SuspensionReason.choices, default="", blank=True)
@@ -86,6 +106,7 @@ class Service(FSMModelMixin, models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["client", "status"])]
+        constraints = [_billing_day_check("provisioning_service_billing_day_in_month")]
 
     def __str__(self) -> str:
         return f"{self.product.name if self.product_id else 'Service'} #{self.pk}" + (
@@ -158,6 +179,7 @@ class Domain(FSMModelMixin, models.Model):
     first_payment_amount = MoneyField()
     registration_date = models.DateField(default=timezone.localdate)
     expiry_date = models.DateField(null=True, blank=True)
+    billing_day = _billing_day_field()
     next_due_date = models.DateField(null=True, blank=True)
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -171,6 +193,7 @@ class Domain(FSMModelMixin, models.Model):
                 condition=models.Q(status__in=DOMAIN_LIVE_STATUSES),
                 name="provisioning_one_live_domain_per_name",
             ),
+            _billing_day_check("provisioning_domain_billing_day_in_month"),
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,7 @@ from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from billing.cycles import add_months
+from billing.cycles import add_months, billing_day_after_move
 from billing.fsm import apply_transition, transition_in_bulk
 from billing.models import AutomationSettings, Client, Currency, InvoiceItem
 from billing.selectors import invoices_lock
@@ -260,6 +260,37 @@ def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
         )
         emit_select("DomainExpired", rows, {"domain_id": F("pk"), "client_id": F("client_id"), "expiry_date": expiry})
     return moved
+
+
+# --- an admin moves a due date ------------------------------------------------------------------------------------
+
+
+def due_date_move(model: type[Service] | type[Domain], *, pk: int, to: datetime.date | None, actor: Actor) -> bool:
+    """An admin sets the next due date of a service or domain. Its billing day follows the new date
+    (billing.cycles.billing_day_after_move), so the periods invoiced after it start on that day, clamped to short
+    months, and come back to it after a short month. Logged with the dates before and after. Returns whether
+    anything changed.
+
+    Invoices already made are left as they are: a period invoiced from the old date still stands, and the
+    renewal invoices the period at the new date when it has no line yet (see docs/DECISIONS.md)."""
+    with transaction.atomic():
+        item = model.objects.select_for_update().get(pk=pk)
+        before = item.next_due_date
+        if to == before:
+            return False
+        registered = item.registration_date.day
+        day = billing_day_after_move(item.billing_day or registered, to) if to else item.billing_day or registered
+        item.next_due_date, item.billing_day = to, None if day == registered else day
+        item.save(update_fields=["next_due_date", "billing_day"])
+        kind = "service" if model is Service else "domain"
+        _log(
+            actor,
+            f"{kind}_due_date_moved",
+            item,
+            f"Next due date of {item} moved from {before or 'none'} to {to or 'none'}"
+            + (f"; billed on day {day} of the month" if to else ""),
+        )
+    return True
 
 
 # --- the automation run's overdue steps: many services at a time -------------------------------------------------

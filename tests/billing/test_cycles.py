@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from billing.cycles import add_months, period_after
+from billing.cycles import add_months, billing_day_after_move, period_after
 
 D = datetime.date
 
@@ -68,3 +68,31 @@ def test_longer_cycles_keep_the_day_too():
 )
 def test_the_billing_day_applies_only_where_the_start_is_on_it(start, anchor_day, expected):
     assert period_after(start, 1, anchor_day=anchor_day) == expected
+
+
+@pytest.mark.parametrize(
+    ("billing_day", "to", "expected"),
+    [
+        (31, D(2027, 1, 30), 30),  # moved to the 30th: billed on the 30th from now on
+        (31, D(2027, 2, 28), 31),  # moved to where the 31st falls in February: still the 31st
+        (30, D(2028, 2, 29), 30),  # ... in a leap year too
+        (31, D(2027, 2, 27), 27),  # the day before is a day of its own
+        (15, D(2027, 2, 28), 28),  # the 28th is not where the 15th clamps to
+        (31, D(2027, 4, 30), 31),  # the 31st clamped to April
+        (30, D(2027, 5, 31), 31),  # a longer month's last day is a day of its own
+        (12, D(2027, 3, 12), 12),  # the same day: nothing moves
+    ],
+)
+def test_the_billing_day_follows_a_moved_due_date_unless_it_is_the_day_clamped(billing_day, to, expected):
+    assert billing_day_after_move(billing_day, to) == expected
+
+
+def test_a_moved_billing_day_comes_back_after_february():
+    # Registered on the 31st, moved to January 30: the periods start on the 30th, February's last day between.
+    day = billing_day_after_move(31, D(2027, 1, 30))
+    assert _starts(D(2027, 1, 30), 1, 4, anchor_day=day) == [
+        D(2027, 1, 30),
+        D(2027, 2, 28),
+        D(2027, 3, 30),
+        D(2027, 4, 30),
+    ]
