@@ -56,5 +56,7 @@ def period_after(start: datetime.date, months: int, *, anchor_day: int | None = 
 def billing_day_after_move(billing_day: int, to: datetime.date) -> int:
     """The billing day once an admin moves the due date to `to`: `to`'s day, unless `to` is the current billing
     day clamped to a short month. A service billed on the 31st whose due date is moved to February 28 keeps
-    the 31st (it comes back on March 31); moved to February 27, or to any 30th, it is billed on that day."""
+    the 31st (it comes back on March 31); moved to February 27, or to the 30th of a 31-day month, it is billed
+    on that day. (A 30th that is the 31st clamped, April 30, keeps the 31st: to bill such a service on the 30th,
+    move it to the 29th first.)"""
     return billing_day if to.day == min(billing_day, calendar.monthrange(to.year, to.month)[1]) else to.day

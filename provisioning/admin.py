@@ -1,10 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from billing.admin_mixins import SaveChangedFieldsOnly
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
-from provisioning.services import cancellation_refusal, cancellation_request, due_date_move
+from provisioning.services import billing_dates_set, cancellation_refusal, cancellation_request
 
 
 @admin.register(ServerGroup)
@@ -18,18 +18,56 @@ class ServerAdmin(SaveChangedFieldsOnly):
     filter_horizontal = ("groups",)
 
 
-class MovesDueDates(SaveChangedFieldsOnly):
-    """A due date an admin changes goes through due_date_move: the billing day follows it, and the move is in
-    the activity log with who made it."""
+class BillingDatesForm(forms.ModelForm):
+    """The next due date carries the value the page showed (a hidden initial field): a save only moves it if
+    the admin changed it, and not over a date a payment moved while the page was open."""
 
-    saved_through_services = ("next_due_date",)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "next_due_date" in self.fields:
+            self.fields["next_due_date"].show_hidden_initial = True
+
+    def due_date_seen(self):
+        field, name = self.fields["next_due_date"], self["next_due_date"].html_initial_name
+        shown = field.hidden_widget().value_from_datadict(self.data, self.files, name)
+        try:
+            return field.to_python(shown)
+        except ValidationError:
+            return None
+
+    def clean(self):
+        cleaned = super().clean()
+        moved = self.instance.pk and "next_due_date" in self.changed_data
+        if moved and self.due_date_seen() != self.instance.next_due_date:
+            self.add_error(
+                "next_due_date",
+                f"The next due date was changed to {self.instance.next_due_date or 'none'} while this page was "
+                "open (a payment, or another admin). Reload the page to see it, and move it again if you still "
+                "want to.",
+            )
+        return cleaned
+
+
+class EditsBillingDates(SaveChangedFieldsOnly):
+    """The registration and next due dates an admin changes go through billing_dates_set: the billing day
+    follows a moved due date (and stays put when the registration date is corrected), and each change is in the
+    activity log with who made it."""
+
+    form = BillingDatesForm
+    saved_through_services = ("registration_date", "next_due_date")
 
     def save_through_services(self, request, obj, form, changed: list[str]) -> None:
-        due_date_move(type(obj), pk=obj.pk, to=form.cleaned_data["next_due_date"], actor=request.user)
+        dates = {name: form.cleaned_data[name] for name in changed}
+        if "next_due_date" in changed:
+            dates["due_date_seen"] = form.due_date_seen()
+        try:
+            billing_dates_set(type(obj), pk=obj.pk, actor=request.user, **dates)
+        except ValidationError as refused:  # a payment moved the date between the form's check and this save
+            self.message_user(request, " ".join(refused.messages), messages.ERROR)
 
 
 @admin.register(Service)
-class ServiceAdmin(MovesDueDates):
+class ServiceAdmin(EditsBillingDates):
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")
@@ -56,7 +94,7 @@ class ServiceAdmin(MovesDueDates):
 
 
 @admin.register(Domain)
-class DomainAdmin(MovesDueDates):
+class DomainAdmin(EditsBillingDates):
     list_display = ("name", "client", "registration_type", "registration_period", "expiry_date", "status")
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)

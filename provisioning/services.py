@@ -262,35 +262,68 @@ def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
     return moved
 
 
-# --- an admin moves a due date ------------------------------------------------------------------------------------
+# --- an admin edits the billing dates -----------------------------------------------------------------------------
+
+_UNSET: Any = object()
 
 
-def due_date_move(model: type[Service] | type[Domain], *, pk: int, to: datetime.date | None, actor: Actor) -> bool:
-    """An admin sets the next due date of a service or domain. Its billing day follows the new date
-    (billing.cycles.billing_day_after_move), so the periods invoiced after it start on that day, clamped to short
-    months, and come back to it after a short month. Logged with the dates before and after. Returns whether
-    anything changed.
+def billing_dates_set(
+    model: type[Service] | type[Domain],
+    *,
+    pk: int,
+    actor: Actor,
+    registration_date: datetime.date = _UNSET,
+    next_due_date: datetime.date | None = _UNSET,
+    due_date_seen: datetime.date | None = _UNSET,
+) -> list[str]:
+    """An admin sets the registration date or the next due date of a service or domain (the admin's pages call
+    this for those two fields). Returns what changed, as logged.
 
-    Invoices already made are left as they are: a period invoiced from the old date still stands, and the
-    renewal invoices the period at the new date when it has no line yet (see docs/DECISIONS.md)."""
+    - The billing day (the day of the month its periods start on, see billing.cycles.period_after) stays where
+      it was when the registration date changes: correcting the record does not move the client's billing.
+    - It follows a moved due date (billing.cycles.billing_day_after_move), so the periods invoiced after it
+      start on that day, clamped to short months, and come back to it after a short month.
+    - `due_date_seen` is the due date the admin's page showed: if a payment or another admin moved it since,
+      the move is refused (ValidationError) rather than put the due date back over a paid period.
+
+    Invoices already made are left as they are (see docs/DECISIONS.md). Each change is in the activity log."""
+    kind = "service" if model is Service else "domain"
+    said: list[tuple[str, str]] = []  # (action, message)
     with transaction.atomic():
         item = model.objects.select_for_update().get(pk=pk)
-        before = item.next_due_date
-        if to == before:
-            return False
-        registered = item.registration_date.day
-        day = billing_day_after_move(item.billing_day or registered, to) if to else item.billing_day or registered
-        item.next_due_date, item.billing_day = to, None if day == registered else day
-        item.save(update_fields=["next_due_date", "billing_day"])
-        kind = "service" if model is Service else "domain"
-        _log(
-            actor,
-            f"{kind}_due_date_moved",
-            item,
-            f"Next due date of {item} moved from {before or 'none'} to {to or 'none'}"
-            + (f"; billed on day {day} of the month" if to else ""),
-        )
-    return True
+        anchor = item.billing_day or item.registration_date.day
+        if registration_date is not _UNSET and registration_date != item.registration_date:
+            said.append(
+                (
+                    f"{kind}_registration_date_changed",
+                    f"Registration date of {item} changed from {item.registration_date} to {registration_date}; "
+                    f"still billed on day {anchor} of the month",
+                )
+            )
+            item.registration_date = registration_date
+        if next_due_date is not _UNSET and next_due_date != item.next_due_date:
+            if due_date_seen is not _UNSET and due_date_seen != item.next_due_date:
+                raise ValidationError(
+                    f"The next due date of {item} was changed to {item.next_due_date or 'none'} while the page was "
+                    f"open (a payment, or another admin): reload the page and check it before moving it."
+                )
+            if next_due_date is not None:
+                anchor = billing_day_after_move(anchor, next_due_date)
+            said.append(
+                (
+                    f"{kind}_due_date_moved",
+                    f"Next due date of {item} moved from {item.next_due_date or 'none'} to {next_due_date or 'none'}"
+                    + (f"; billed on day {anchor} of the month" if next_due_date else ""),
+                )
+            )
+            item.next_due_date = next_due_date
+        if not said:
+            return []
+        item.billing_day = None if anchor == item.registration_date.day else anchor
+        item.save(update_fields=["registration_date", "next_due_date", "billing_day"])
+        for action, message in said:
+            _log(actor, action, item, message)
+    return [message for _action, message in said]
 
 
 # --- the automation run's overdue steps: many services at a time -------------------------------------------------

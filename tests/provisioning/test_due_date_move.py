@@ -1,10 +1,13 @@
-"""An admin moves a service's or domain's next due date: the billing day follows it, through short months, and the
-move is in the activity log with who made it."""
+"""An admin edits a service's or domain's billing dates: the billing day follows a moved due date, through short
+months, and stays put when the registration date is corrected; each change is in the activity log with who made
+it, and a page left open does not put back a due date a payment moved."""
 
 import datetime
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from billing.cycles import BillingCycle
@@ -13,7 +16,7 @@ from billing.services import payment_record
 from notifications.models import ActivityLog
 from notifications.scheduler import automation_run
 from provisioning.models import Domain, Service
-from provisioning.services import due_date_move
+from provisioning.services import billing_dates_set
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +60,7 @@ def test_a_due_date_moved_to_the_30th_stays_on_the_30th_after_february(
     customer, hosting, admin_user, django_capture_on_commit_callbacks
 ):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
-    assert due_date_move(Service, pk=service.pk, to=D(2027, 1, 30), actor=admin_user)
+    assert billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 1, 30), actor=admin_user)
     service.refresh_from_db()
     assert (service.next_due_date, service.billing_day) == (D(2027, 1, 30), 30)
 
@@ -76,7 +79,7 @@ def test_a_due_date_moved_to_the_billing_day_of_a_short_month_keeps_the_billing_
 ):
     # The admin gives a month's grace: from January 31 to February 28, which is where the 31st falls.
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
-    due_date_move(Service, pk=service.pk, to=D(2027, 2, 28), actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 2, 28), actor=admin_user)
     service.refresh_from_db()
     assert service.billing_day is None  # still the registration date's day
     assert _renew_and_pay(service, 2, django_capture_on_commit_callbacks) == [
@@ -87,17 +90,17 @@ def test_a_due_date_moved_to_the_billing_day_of_a_short_month_keeps_the_billing_
 
 def test_moving_back_to_the_registration_day_forgets_the_moved_day(customer, hosting, admin_user):
     service = _service(customer, hosting, registered=D(2026, 12, 15), due=D(2027, 1, 15))
-    due_date_move(Service, pk=service.pk, to=D(2027, 1, 20), actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 1, 20), actor=admin_user)
     service.refresh_from_db()
     assert service.billing_day == 20
-    due_date_move(Service, pk=service.pk, to=D(2027, 2, 15), actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 2, 15), actor=admin_user)
     service.refresh_from_db()
     assert (service.next_due_date, service.billing_day) == (D(2027, 2, 15), None)
 
 
 def test_the_move_is_logged_with_who_made_it_and_the_same_date_changes_nothing(customer, hosting, admin_user):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
-    due_date_move(Service, pk=service.pk, to=D(2027, 1, 30), actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 1, 30), actor=admin_user)
     entry = ActivityLog.objects.get(action="service_due_date_moved")
     assert (entry.actor_id, entry.actor_label, entry.subject_id, entry.client_id) == (
         admin_user.pk,
@@ -108,14 +111,14 @@ def test_the_move_is_logged_with_who_made_it_and_the_same_date_changes_nothing(c
     assert entry.message == (
         f"Next due date of {service} moved from 2027-01-31 to 2027-01-30; billed on day 30 of the month"
     )
-    assert not due_date_move(Service, pk=service.pk, to=D(2027, 1, 30), actor=admin_user)
+    assert billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 1, 30), actor=admin_user) == []
     assert ActivityLog.objects.filter(action="service_due_date_moved").count() == 1
 
 
 def test_a_cleared_due_date_keeps_the_billing_day(customer, hosting, admin_user):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
-    due_date_move(Service, pk=service.pk, to=D(2027, 1, 30), actor=admin_user)
-    due_date_move(Service, pk=service.pk, to=None, actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=D(2027, 1, 30), actor=admin_user)
+    billing_dates_set(Service, pk=service.pk, next_due_date=None, actor=admin_user)
     service.refresh_from_db()
     assert (service.next_due_date, service.billing_day) == (None, 30)
     assert (
@@ -125,28 +128,85 @@ def test_a_cleared_due_date_keeps_the_billing_day(customer, hosting, admin_user)
     )
 
 
-def test_a_domain_keeps_its_moved_day_too(customer, domain_product, admin_user):
-    domain = Domain.objects.create(
-        client=customer,
-        product=domain_product,
-        name="moved-domain.example",
+def _domain(client, product, *, registered, due, billing_day=None):
+    return Domain.objects.create(
+        client=client,
+        product=product,
+        name=f"moved-{due:%Y%m%d}.example",
         registration_type=Domain.RegistrationType.REGISTER,
         registration_period=1,
-        currency=customer.currency,
+        currency=client.currency,
         recurring_amount=Decimal("12.99"),
         first_payment_amount=Decimal("12.99"),
-        registration_date=D(2026, 3, 31),
-        expiry_date=D(2027, 3, 31),
-        next_due_date=D(2027, 3, 31),
+        registration_date=registered,
+        expiry_date=due,
+        next_due_date=due,
+        billing_day=billing_day,
         status=Domain.Status.ACTIVE,
     )
-    due_date_move(Domain, pk=domain.pk, to=D(2027, 3, 30), actor=admin_user)
+
+
+def test_a_domain_move_is_kept_and_logged_too(customer, domain_product, admin_user):
+    domain = _domain(customer, domain_product, registered=D(2026, 3, 31), due=D(2027, 3, 31))
+    billing_dates_set(Domain, pk=domain.pk, next_due_date=D(2027, 3, 30), actor=admin_user)
     domain.refresh_from_db()
     assert domain.billing_day == 30
     assert ActivityLog.objects.get(action="domain_due_date_moved").subject_type == "provisioning.domain"
-    automation_run(today=D(2027, 3, 30), only=["renewal_invoicing"], trigger="test")
+
+
+def test_the_renewal_reads_a_domains_billing_day(customer, domain_product):
+    # Moved onto February 29 once, billed on the 29th since: due on the 28th in 2031, it renews to 2032-02-29
+    # (its registration day, the 10th, would give the 28th).
+    domain = _domain(customer, domain_product, registered=D(2026, 2, 10), due=D(2031, 2, 28), billing_day=29)
+    automation_run(today=D(2031, 2, 28), only=["renewal_invoicing"], trigger="test")
     line = InvoiceItem.objects.get(kind="domain", related_id=domain.pk)
-    assert (line.period_start, line.period_end) == (D(2027, 3, 30), D(2028, 3, 29))
+    assert (line.period_start, line.period_end) == (D(2031, 2, 28), D(2032, 2, 28))
+
+
+def test_correcting_the_registration_date_does_not_move_the_billing_day(
+    customer, hosting, admin_user, django_capture_on_commit_callbacks
+):
+    service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
+    said = billing_dates_set(Service, pk=service.pk, registration_date=D(2026, 12, 15), actor=admin_user)
+    assert said == [
+        f"Registration date of {service} changed from 2026-12-31 to 2026-12-15; still billed on day 31 of the month"
+    ]
+    service.refresh_from_db()
+    assert (service.registration_date, service.billing_day) == (D(2026, 12, 15), 31)
+    # Without the billing day kept, the 28th of February led on to the 28th of every month.
+    assert _renew_and_pay(service, 3, django_capture_on_commit_callbacks) == [
+        (D(2027, 1, 31), D(2027, 2, 27)),
+        (D(2027, 2, 28), D(2027, 3, 30)),
+        (D(2027, 3, 31), D(2027, 4, 29)),
+    ]
+
+
+def test_both_dates_in_one_save(customer, hosting, admin_user):
+    service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
+    billing_dates_set(
+        Service, pk=service.pk, registration_date=D(2026, 12, 20), next_due_date=D(2027, 1, 20), actor=admin_user
+    )
+    service.refresh_from_db()
+    assert (service.registration_date, service.next_due_date, service.billing_day) == (
+        D(2026, 12, 20),
+        D(2027, 1, 20),
+        None,  # the new registration day
+    )
+    assert set(ActivityLog.objects.values_list("action", flat=True)) == {
+        "service_registration_date_changed",
+        "service_due_date_moved",
+    }
+
+
+def test_a_due_date_moved_since_the_page_was_shown_is_not_put_back(customer, hosting, admin_user):
+    service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 2, 28))  # a payment moved it
+    with pytest.raises(ValidationError, match="was changed to 2027-02-28 while the page was open"):
+        billing_dates_set(
+            Service, pk=service.pk, next_due_date=D(2027, 1, 30), due_date_seen=D(2027, 1, 31), actor=admin_user
+        )
+    service.refresh_from_db()
+    assert (service.next_due_date, service.billing_day) == (D(2027, 2, 28), None)
+    assert not ActivityLog.objects.exists()
 
 
 def _form(service, **changes):
@@ -161,6 +221,7 @@ def _form(service, **changes):
         "username": service.username,
         "registration_date": service.registration_date.isoformat(),
         "next_due_date": service.next_due_date.isoformat(),
+        "initial-next_due_date": service.next_due_date.isoformat(),  # what the page showed
     }
     return {**data, **changes}
 
@@ -192,3 +253,37 @@ def test_the_database_refuses_a_billing_day_outside_a_month(customer, hosting):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
     with pytest.raises(IntegrityError), transaction.atomic():
         Service.objects.filter(pk=service.pk).update(billing_day=32)
+
+
+def test_a_page_left_open_while_a_payment_moved_the_due_date_neither_puts_it_back_nor_moves_it(
+    customer, hosting, admin_client
+):
+    service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
+    url = reverse("admin:provisioning_service_change", args=[service.pk])
+    page = _form(service)  # the admin opens the page on January 31 ...
+    Service.objects.filter(pk=service.pk).update(next_due_date=D(2027, 2, 28))  # ... the client pays ...
+
+    # ... and the admin saves another field: the due date the page still shows is not written back.
+    assert admin_client.post(url, {**page, "username": "kept"}).status_code == 302
+    service.refresh_from_db()
+    assert (service.next_due_date, service.username) == (D(2027, 2, 28), "kept")
+
+    # Moving it from what the page showed is refused with a message, and nothing is saved.
+    response = admin_client.post(url, {**page, "next_due_date": "2027-01-30", "username": "not-saved"})
+    assert response.status_code == 200
+    assert "was changed to 2027-02-28 while this page was open" in response.content.decode()
+    service.refresh_from_db()
+    assert (service.next_due_date, service.username, service.billing_day) == (D(2027, 2, 28), "kept", None)
+
+
+def test_the_migration_keeps_the_day_of_due_dates_moved_before_the_field(customer, hosting, domain_product):
+    from django.apps import apps
+
+    fill = importlib.import_module("provisioning.migrations.0006_billing_day_of_moved_due_dates").fill
+    moved = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 30))
+    clamped = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 2, 28))
+    on_day = _service(customer, hosting, registered=D(2026, 12, 15), due=D(2027, 1, 15))
+    domain = _domain(customer, domain_product, registered=D(2026, 3, 10), due=D(2027, 3, 12))
+    fill(apps, None)
+    days = {item: type(item).objects.get(pk=item.pk).billing_day for item in (moved, clamped, on_day, domain)}
+    assert days == {moved: 30, clamped: None, on_day: None, domain: 12}
