@@ -2,33 +2,19 @@
 move is in the activity log."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 
-from billing.cycles import BillingCycle
 from notifications.models import ActivityLog
-from provisioning.models import Service
 from tests.browser.test_admin_order_review import _log_in
+from tests.provisioning.test_due_date_move import _service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_admin_moves_a_due_date_and_the_billing_day_follows(page, live_server, admin_user, customer, hosting):
-    service = Service.objects.create(
-        client=customer,
-        product=hosting,
-        currency=customer.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=Decimal("4.99"),
-        first_payment_amount=Decimal("6.99"),
-        auto_setup="never",
-        domain="browser-moved.example",
-        registration_date=datetime.date(2026, 12, 31),
-        next_due_date=datetime.date(2027, 1, 31),
-        status=Service.Status.ACTIVE,
-    )
+    service = _service(customer, hosting, registered=datetime.date(2026, 12, 31), due=datetime.date(2027, 1, 31))
     _log_in(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/provisioning/service/{service.pk}/change/")
     expect(page.locator(".field-billing_day .readonly")).to_have_text("-")
