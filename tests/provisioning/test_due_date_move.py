@@ -7,7 +7,9 @@ import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from billing.cycles import BillingCycle
@@ -248,8 +250,6 @@ def test_saving_the_admin_page_without_moving_the_due_date_logs_no_move(customer
 
 
 def test_the_database_refuses_a_billing_day_outside_a_month(customer, hosting):
-    from django.db import IntegrityError, transaction
-
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
     with pytest.raises(IntegrityError), transaction.atomic():
         Service.objects.filter(pk=service.pk).update(billing_day=32)
@@ -277,8 +277,6 @@ def test_a_page_left_open_while_a_payment_moved_the_due_date_neither_puts_it_bac
 
 
 def test_the_migration_keeps_the_day_of_due_dates_moved_before_the_field(customer, hosting, domain_product):
-    from django.apps import apps
-
     fill = importlib.import_module("provisioning.migrations.0006_billing_day_of_moved_due_dates").fill
     moved = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 30))
     clamped = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 2, 28))
