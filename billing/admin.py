@@ -46,6 +46,7 @@ from billing.models import (
     TaxRule,
     Transaction,
 )
+from billing.money import format_rate
 from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.services import (
     automation_settings_update,
@@ -689,7 +690,7 @@ def _level_label(days: int) -> str:
 def _tax_line(invoice: Invoice, name: str, rate, amount) -> str:
     if not name and not amount:
         return "—"
-    return f"{name or 'Tax'} {format(rate.normalize(), 'f')}%: {invoice.currency.format(amount)}"
+    return f"{name or 'Tax'} {format_rate(rate)}: {invoice.currency.format(amount)}"
 
 
 # --- transactions ----------------------------------------------------------------------------------------------
@@ -799,10 +800,14 @@ class LateFeeAdmin(AutomationRecordAdmin):
 
 @admin.register(TaxRule)
 class TaxRuleAdmin(admin.ModelAdmin):
-    list_display = ("name", "level", "country", "state", "rate")
+    list_display = ("name", "level", "country", "state", "rate_display")
     list_filter = ("level",)
     search_fields = ("name", "country", "state")
     fields = ("level", "name", "country", "state", "rate")
+
+    @admin.display(description="rate", ordering="rate")
+    def rate_display(self, rule: TaxRule) -> str:
+        return format_rate(rule.rate)
 
 
 def gateway_codes_without_config() -> list[str]:

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from billing.money import MONEY_DECIMAL_PLACES, MoneyField, quantize
+from billing.money import MONEY_DECIMAL_PLACES, MoneyField, format_money, format_rate, quantize
 
 
 class Currency(models.Model):
@@ -43,8 +43,7 @@ class Currency(models.Model):
         return quantize(amount, self.decimal_places)
 
     def format(self, amount: Decimal) -> str:
-        text = f"{self.quantize(amount):,.{self.decimal_places}f}"
-        return f"{self.prefix}{text}{' ' + self.suffix if self.suffix else ''}"
+        return format_money(amount, self)
 
 
 class Client(FSMModelMixin, models.Model):
@@ -388,7 +387,7 @@ class TaxRule(models.Model):
 
     def __str__(self) -> str:
         place = "/".join(part for part in (self.country, self.state) if part) or "everywhere"
-        return f"{self.name} {self.rate.normalize()}% ({place}, level {self.level})"
+        return f"{self.name} {format_rate(self.rate)} ({place}, level {self.level})"
 
 
 class GatewayConfig(models.Model):

@@ -19,9 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +28,19 @@ from django.db import IntegrityError, transaction
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
-from billing.models import Client, Invoice, InvoiceItem, InvoicePdf, Transaction
+from billing.invoice_rows import invoice_totals, transaction_amount
+from billing.models import Client, Currency, Invoice, InvoiceItem, InvoicePdf, Transaction
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE_NAME = "billing/invoice_pdf.html"
 STYLESHEET_NAME = "billing/pdf/invoice.css"
 # Part of every state key: bump it when the context built here changes what the PDF shows.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 # Renders since the process started: tests and the benchmark tell a cached download from a render with it.
 render_count = 0
 
-EN_DASH, MINUS = "\u2013", "\u2212"  # typeset, unlike "-"
+EN_DASH = "\u2013"  # typeset, unlike "-"
 _LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _STATUS_STAMPS = {status: status.label.upper() for status in Invoice.Status}
@@ -256,13 +255,6 @@ class _LineRow:
 
 
 @dataclass(frozen=True)
-class _TotalRow:
-    label: str
-    amount: str
-    css_class: str = ""
-
-
-@dataclass(frozen=True)
 class _TransactionRow:
     date: datetime.datetime
     kind: str
@@ -292,14 +284,14 @@ def _context(snapshot: _Snapshot) -> dict:
             _LineRow(
                 description=item.description,
                 period=_period(item.period_start, item.period_end),
-                amount=_signed(money, item.amount),
+                amount=money(item.amount),
                 taxed=item.taxed,
             )
             for item in snapshot.items
         ],
         "has_taxed_lines": charges_tax and any(item.taxed for item in snapshot.items),
-        "totals": _totals(invoice),
-        "transactions": [_transaction_row(tx, money) for tx in snapshot.transactions],
+        "totals": invoice_totals(invoice),
+        "transactions": [_transaction_row(tx, invoice.currency) for tx in snapshot.transactions],
     }
 
 
@@ -357,42 +349,15 @@ def _period(start: datetime.date | None, end: datetime.date | None) -> str:
     return ""
 
 
-def _rate(rate: Decimal) -> str:
-    return f"{rate.normalize():f}%"
-
-
-def _signed(money: Callable[[Decimal], str], amount: Decimal) -> str:
-    return f"{MINUS} {money(-amount)}" if amount < 0 else money(amount)
-
-
-def _totals(invoice: Invoice) -> list[_TotalRow]:
-    money = invoice.currency.format
-    rows = [_TotalRow("Subtotal", money(invoice.subtotal))]
-    if invoice.tax_1_rate > 0 or invoice.tax_1 > 0:
-        rows.append(_TotalRow(f"{invoice.tax_1_name or 'Tax'} {_rate(invoice.tax_1_rate)}", money(invoice.tax_1)))
-    if invoice.tax_2_rate > 0 or invoice.tax_2 > 0:
-        compound = " (compound)" if invoice.tax_compound else ""
-        label = f"{invoice.tax_2_name or 'Tax'} {_rate(invoice.tax_2_rate)}{compound}"
-        rows.append(_TotalRow(label, money(invoice.tax_2)))
-    if invoice.credit_applied > 0:
-        rows.append(_TotalRow("Credit applied", _signed(money, -invoice.credit_applied)))
-    rows.append(_TotalRow("Total", money(invoice.total), "total"))
-    rows.append(_TotalRow("Amount paid", money(invoice.amount_paid)))
-    if invoice.amount_refunded > 0:
-        rows.append(_TotalRow("Refunded", _signed(money, -invoice.amount_refunded)))
-    rows.append(_TotalRow("Balance due", money(invoice.balance_due), "balance"))
-    return rows
-
-
-def _transaction_row(tx: Any, money: Callable[[Decimal], str]) -> _TransactionRow:
-    # What the movement did for this invoice: money in, money back, or credit used (given back when negative).
-    moved = tx.amount_in - tx.amount_out if tx.amount_in or tx.amount_out else -tx.credit_change
+def _transaction_row(tx: Any, currency: Currency) -> _TransactionRow:
     return _TransactionRow(
         date=tx.date,
         kind=_TRANSACTION_KINDS.get(tx.kind, tx.kind),
         gateway=tx.gateway,
         reference=tx.gateway_transaction_id,
-        amount=_signed(money, moved),
+        amount=transaction_amount(
+            amount_in=tx.amount_in, amount_out=tx.amount_out, credit_change=tx.credit_change, currency=currency
+        ),
     )
 
 

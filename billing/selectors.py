@@ -127,6 +127,7 @@ _PAGE_INVOICE_FIELDS = (
     "tax_1_rate",
     "tax_2_name",
     "tax_2_rate",
+    "tax_compound",
 )
 _PAGE_CURRENCY_FIELDS = ("code", "prefix", "suffix", "decimal_places")
 

@@ -25,6 +25,7 @@ from billing.gateways import (
     gateway_for,
     gateways_for_invoice,
 )
+from billing.invoice_rows import invoice_totals, transaction_amount
 from billing.models import Client, Invoice, Transaction
 from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.selectors import (
@@ -39,7 +40,6 @@ from billing.services.gateway_events import gateway_event_store
 logger = logging.getLogger(__name__)
 
 INVOICES_PER_PAGE = 25
-MINUS = "\N{MINUS SIGN}"  # before an amount taken off, as the templates print it
 
 
 def client_of(request: HttpRequest) -> Client:
@@ -152,9 +152,9 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "status_label": Invoice.Status(invoice.status).label,
         # Cells formatted here once, as on the list: a template tag per amount cost more than a query.
         "lines": [(line.description, money(line.amount)) for line in lines],
-        "totals": _invoice_totals(invoice),
+        "totals": invoice_totals(invoice),  # as the PDF shows them
         "balance_due": money(invoice.balance_due),
-        "transactions": [_movement_row(movement, money) for movement in movements],
+        "transactions": [_movement_row(movement, invoice.currency) for movement in movements],
         "gateways": gateways_for_invoice(invoice=invoice, client=client),
         "credit_usable": credit_usable,
         "credit_balance": (
@@ -168,31 +168,13 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return render(request, "clientarea/invoice_detail.html", context)
 
 
-def _invoice_totals(invoice: Invoice) -> list[tuple[str, str, bool]]:
-    """The rows under the lines, as (label, amount, emphasised): zero ones left out, but subtotal and total."""
-    money = invoice.currency.format
-    rows = [("Subtotal", money(invoice.subtotal), False)]
-    if invoice.tax_1_rate:
-        rows.append((f"{invoice.tax_1_name} {invoice.tax_1_rate.normalize()}%", money(invoice.tax_1), False))
-    if invoice.tax_2_rate:
-        rows.append((f"{invoice.tax_2_name} {invoice.tax_2_rate.normalize()}%", money(invoice.tax_2), False))
-    if invoice.credit_applied:
-        rows.append(("Credit applied", MINUS + money(invoice.credit_applied), False))
-    rows.append(("Total", money(invoice.total), True))
-    if invoice.amount_paid:
-        rows.append(("Paid", money(invoice.amount_paid), False))
-    if invoice.amount_refunded:
-        rows.append(("Refunded", money(invoice.amount_refunded), False))
-    return rows
-
-
-def _movement_row(movement: InvoicePageMovement, money) -> dict[str, str]:
-    if movement.amount_out:
-        amount = MINUS + money(movement.amount_out)
-    elif movement.amount_in:
-        amount = money(movement.amount_in)
-    else:
-        amount = money(movement.credit_change) + " credit"
+def _movement_row(movement: InvoicePageMovement, currency) -> dict[str, str]:
+    amount = transaction_amount(
+        amount_in=movement.amount_in,
+        amount_out=movement.amount_out,
+        credit_change=movement.credit_change,
+        currency=currency,
+    )
     return {
         "date": timezone.localtime(movement.date).date().isoformat(),  # what |date:"Y-m-d" shows
         "kind": Transaction.Kind(movement.kind).label,

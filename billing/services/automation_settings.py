@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 
 from billing.cycles import BillingCycle
 from billing.models import AutomationSettings
-from billing.money import MONEY_DECIMAL_PLACES, MONEY_LIMIT, quantize
+from billing.money import MONEY_DECIMAL_PLACES, MONEY_LIMIT, format_rate, quantize
 from notifications.scheduler import daily_run_schedule
 from notifications.services import Actor, activity_record
 
@@ -200,7 +200,7 @@ def automation_settings_validate(values: dict[str, Any]) -> None:
     if valid("late_fee_type", "late_fee_amount"):
         amount = values["late_fee_amount"]
         if values["late_fee_type"] == AutomationSettings.LateFeeType.PERCENT and amount > 100:
-            errors["late_fee_amount"].append(f"A percent late fee can be at most 100 percent: {amount}.")
+            errors["late_fee_amount"].append(f"A percent late fee can be at most 100%, not {format_rate(amount)}.")
     if valid("late_fee_enabled", "late_fee_amount") and values["late_fee_enabled"] and not values["late_fee_amount"]:
         errors["late_fee_amount"].append("Late fees are on but the fee is 0: set an amount or turn late fees off.")
     if (

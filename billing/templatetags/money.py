@@ -2,10 +2,12 @@ from decimal import Decimal
 
 from django import template
 
+from billing.money import format_money
+
 register = template.Library()
 
 
 @register.simple_tag
-def money(amount: Decimal, currency) -> str:
-    """An amount in its currency's format, e.g. $1,234.50."""
-    return currency.format(amount if amount is not None else Decimal(0))
+def money(amount: Decimal | None, currency) -> str:
+    """An amount in its currency's format, as PDFs and emails write it too: see billing.money.format_money."""
+    return format_money(amount if amount is not None else Decimal(0), currency)

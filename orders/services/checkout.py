@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing.cycles import BillingCycle, period_after
 from billing.models import Client, Currency, InvoiceItem
-from billing.money import ZERO
+from billing.money import ZERO, format_rate
 from billing.services import InvoiceLine, invoice_create
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
@@ -211,7 +211,7 @@ def _apply_promotion(code: str, priced: list[_PricedItem], currency: Currency, t
 
 def _promo_text(promotion: Promotion, currency: Currency) -> str:
     if promotion.kind == Promotion.Kind.PERCENT:
-        return f"{promotion.value.normalize():f}% off"
+        return f"{format_rate(promotion.value)} off"
     return f"{currency.format(promotion.value)} off"
 
 

@@ -97,7 +97,7 @@ REFUSED = [
     (
         {"late_fee_type": "percent", "late_fee_amount": Decimal("100.01")},
         "late_fee_amount",
-        "A percent late fee can be at most 100 percent: 100.01.",
+        "A percent late fee can be at most 100%, not 100.01%.",
     ),
     (
         {"late_fee_enabled": True, "late_fee_amount": Decimal("0")},

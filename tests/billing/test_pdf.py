@@ -17,7 +17,8 @@ from django.utils import timezone
 
 import billing.pdf as pdf_module
 from billing.models import BillingSettings, Invoice, InvoicePdf, TaxRule
-from billing.pdf import EN_DASH, MINUS, invoice_pdf, invoice_pdf_filename, invoice_pdf_html
+from billing.money import MINUS
+from billing.pdf import EN_DASH, invoice_pdf, invoice_pdf_filename, invoice_pdf_html
 from billing.services import (
     InvoiceLine,
     credit_add,
@@ -180,16 +181,16 @@ def test_payments_credit_and_refunds_appear_in_the_totals_and_the_transactions_t
 
     html = _html(invoice)
 
-    assert re.search(rf"Credit applied</td><td class=\"num\">{MINUS} \$5\.00<", html)
+    assert re.search(rf"Credit applied</td><td class=\"num\">{MINUS}\$5\.00<", html)
     assert re.search(r"Total</td><td class=\"num\">\$22\.99<", html)
     assert re.search(r"Amount paid</td><td class=\"num\">\$22\.99<", html)
-    assert re.search(rf"Refunded</td><td class=\"num\">{MINUS} \$2\.99<", html)
+    assert re.search(rf"Refunded</td><td class=\"num\">{MINUS}\$2\.99<", html)
     # In the order they happened, each with what it did for the invoice.
     assert [(kind, gateway, reference, amount) for _, kind, gateway, reference, amount in _transaction_rows(html)] == [
         ("Credit applied", "credit", "", "$5.00"),
         ("Payment", "banktransfer", "BT-1", "$10.00"),
         ("Payment", "banktransfer", "BT-2", "$12.99"),
-        ("Refund", "banktransfer", "RF-1", f"{MINUS} $2.99"),
+        ("Refund", "banktransfer", "RF-1", f"{MINUS}$2.99"),
     ]
 
 
