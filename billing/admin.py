@@ -395,14 +395,14 @@ class CollectionsAction(ReasonedTransition):
 
 class ResendAction(InvoiceAction):
     slug, label = "resend", "Resend"
-    question = "Email this invoice to the client again?"
+    question = "Queue an email of this invoice to the client again?"
 
     def allowed(self, invoice):
         return invoice.status != Invoice.Status.DRAFT
 
     def perform(self, invoice, form, *, actor):
-        sent = invoice_send(invoice_id=invoice.pk, actor=actor)
-        return messages.SUCCESS, f"{sent} emailed to {sent.client.email}."
+        queued = invoice_send(invoice_id=invoice.pk, actor=actor)
+        return messages.SUCCESS, f"Email of {queued} to {queued.client.email} queued."
 
 
 class ApplyCreditAction(InvoiceAction):
@@ -455,7 +455,10 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     search_fields = ("number",)  # searched by get_search_results below
     search_help_text = "An invoice number or its beginning (INV-2026-), #id, or a client's name or email."
     fieldsets = (
-        (None, {"fields": ("number", "client", "status", "currency", "date", "due_date", "paid_at", "sent_at")}),
+        (
+            None,
+            {"fields": ("number", "client", "status", "currency", "date", "due_date", "paid_at", "email_queued_at")},
+        ),
         (
             "Totals",
             {
@@ -484,7 +487,7 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         "date",
         "due_date",
         "paid_at",
-        "sent_at",
+        "email_queued_at",
         "subtotal_display",
         "tax_1_display",
         "tax_2_display",
@@ -560,6 +563,11 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     @admin.display(description="Client")
     def client_link(self, invoice: Invoice) -> str:
         return _admin_link("admin:billing_client_change", invoice.client_id, invoice.client)
+
+    @admin.display(description="First email queued")
+    def email_queued_at(self, invoice: Invoice):
+        # sent_at: nothing sends email yet, so it is when the invoice's first email was queued.
+        return invoice.sent_at
 
     @admin.display(description="Tax 1")
     def tax_1_display(self, invoice: Invoice) -> str:
@@ -675,7 +683,7 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
 
 
 def _reminder_row(reminder: InvoiceReminder) -> tuple:
-    outcome = "skipped" if reminder.skipped else "sent"
+    outcome = "skipped" if reminder.skipped else "email queued"
     return (reminder.template, _level_label(reminder.level_days), outcome, reminder.sent_on)
 
 

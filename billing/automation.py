@@ -66,8 +66,8 @@ def _invoices_due_a_reminder(
 @automation_step(
     "payment_reminders",
     order=20,
-    description="Email each unpaid invoice's reminder levels as they are reached, once each; after a missed day "
-    "only the most advanced one.",
+    description="Queue the reminder email of each unpaid invoice's levels as they are reached, once each; after a "
+    "missed day only the most advanced one.",
 )
 def send_payment_reminders(context: StepContext) -> None:
     levels = reminder_levels(AutomationSettings.load())
@@ -86,14 +86,14 @@ def send_payment_reminders(context: StepContext) -> None:
         return payment_reminders_send(invoice_ids=batch, levels=levels, today=context.today)
 
     for _batch, outcomes in context.each_batch(ids, BATCH_SIZE, remind):
-        context.count("reminders sent", sum(1 for outcome in outcomes if outcome.sent is not None))
+        context.count("reminders queued", sum(1 for outcome in outcomes if outcome.sent is not None))
         context.count("reminders skipped", sum(len(outcome.skipped) for outcome in outcomes))
         told = outcomes[: context.room()]
         heads = _invoice_heads([outcome.invoice_id for outcome in told])
         for outcome in told:
             invoice = heads[outcome.invoice_id]
             who = f"{invoice.display_number} (client #{invoice.client_id})"
-            # One line per invoice: the reminder sent, and how many earlier levels it stands for.
+            # One line per invoice: the reminder queued, and how many earlier levels it stands for.
             skipped = (
                 f"; {len(outcome.skipped)} earlier level{'s' if len(outcome.skipped) > 1 else ''} skipped"
                 if outcome.skipped
@@ -103,7 +103,7 @@ def send_payment_reminders(context: StepContext) -> None:
                 context.say(f'{who}: reminder "{outcome.sent.template}" ({_how_late(invoice, context.today)}){skipped}')
             else:
                 context.say(
-                    f"{who}: {', '.join(level.template for level in outcome.skipped)} skipped, a later one was sent"
+                    f"{who}: {', '.join(level.template for level in outcome.skipped)} skipped, a later one was queued"
                 )
         context.untold(len(outcomes) - len(told))
 

@@ -22,7 +22,7 @@ EVENTS: dict[str, str] = {
     "InvoiceCancelled": "An invoice was cancelled.",
     "InvoiceUnpaid": "A cancelled invoice was reopened as unpaid.",
     "InvoiceIssued": "A draft invoice was issued (Draft -> Unpaid) and numbered.",
-    "InvoiceSent": "An invoice was emailed to its client.",
+    "InvoiceSent": "An email of an invoice to its client was queued.",
     "InvoiceCollections": "An unpaid invoice was sent to collections.",
     "InvoiceLinesRemoved": "Lines were taken off an open invoice (what they billed ended first); totals recomputed.",
     "InvoicePaymentReceived": "A payment was recorded against an invoice (full or partial).",
@@ -49,6 +49,6 @@ EVENTS: dict[str, str] = {
     "DomainCancelled": "A domain was cancelled.",
     "DomainFraud": "A domain was marked as fraud.",
     "DomainPending": "A domain was set back to pending.",
-    "DomainRenewalNotice": "A domain's owner was reminded that it expires soon (one notice per configured day).",
+    "DomainRenewalNotice": "A domain's renewal notice email was queued for its owner (one per configured day).",
     "DomainExpired": "An active domain passed its expiry date without renewal: it is Expired.",
 }

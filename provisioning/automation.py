@@ -334,8 +334,8 @@ def invoice_renewals(context: StepContext) -> None:
 @automation_step(
     "domain_renewal_notices",
     order=85,
-    description="Remind domain owners before expiry, on the settings' days (once each; after a missed day the most "
-    "urgent only).",
+    description="Queue renewal notice emails to domain owners before expiry, on the settings' days (once each; after "
+    "a missed day the most urgent only).",
 )
 def send_domain_renewal_notices(context: StepContext) -> None:
     days = sorted({int(d) for d in AutomationSettings.load().domain_renewal_notice_days})
@@ -352,7 +352,7 @@ def send_domain_renewal_notices(context: StepContext) -> None:
             outcomes = domain_renewal_notices_send(domain_ids=batch, days=days, today=context.today)
         for outcome in outcomes:
             domain = outcome.domain
-            context.count("notices sent", 1 if outcome.sent is not None else 0)
+            context.count("notices queued", 1 if outcome.sent is not None else 0)
             context.count("notices skipped", len(outcome.skipped))
             if outcome.sent is not None:
                 left = (domain.expiry_date - context.today).days

@@ -598,7 +598,8 @@ def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = 
 
 
 def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
-    """Email the invoice to the client (again). Each call is a new email: an admin pressing "resend" means it."""
+    """Queue an email of the invoice to the client (again): an OutboundEmail row, sent once email sending exists.
+    Each call queues a new email: an admin pressing "resend" means it."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("client", "currency").get(pk=invoice_id)
         if invoice.status == Invoice.Status.DRAFT:
@@ -619,7 +620,7 @@ def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
             action="invoice_sent",
             subject=invoice,
             client_id=invoice.client_id,
-            message=f"{invoice} emailed",
+            message=f"Email of {invoice} to {invoice.client.email} queued",
         )
         emit("InvoiceSent", invoice_id=invoice.pk, client_id=invoice.client_id)
     return invoice

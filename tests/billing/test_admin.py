@@ -508,11 +508,17 @@ def test_collections_of_a_paid_invoice_is_refused_and_changes_nothing(admin_clie
     assert _state(unpaid) == before
 
 
-def test_resend_emails_the_invoice_each_time(admin_client, customer, unpaid):
+def test_resend_queues_an_email_of_the_invoice_each_time_and_says_queued(admin_client, customer, unpaid):
+    page = admin_client.get(_action_url(unpaid, "resend")).content.decode()
     admin_client.post(_action_url(unpaid, "resend"), {})
     response = admin_client.post(_action_url(unpaid, "resend"), {})
-    assert OutboundEmail.objects.filter(template="invoice", to_address=customer.email).count() == 2
-    assert any("emailed" in m for m in _messages(response))
+    emails = OutboundEmail.objects.filter(template="invoice", to_address=customer.email)
+    assert emails.count() == 2 and set(emails.values_list("status", flat=True)) == {"queued"}
+    # Nothing sends email yet: the admin is told what happened, not that the client got it.
+    assert "Queue an email of this invoice to the client again?" in page
+    assert _messages(response)[-1] == f"Email of {unpaid} to {customer.email} queued."
+    logged = ActivityLog.objects.filter(action="invoice_sent", subject_id=unpaid.pk)
+    assert list(logged.values_list("message", flat=True)) == [f"Email of {unpaid} to {customer.email} queued"] * 2
 
 
 def test_resending_a_draft_is_refused_and_changes_nothing(admin_client, customer):

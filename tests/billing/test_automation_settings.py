@@ -375,6 +375,12 @@ def test_the_page_shows_the_settings_in_groups_and_the_lists_as_text(admin_clien
     assert "-7 invoice_reminder_upcoming\n0 invoice_reminder_due" in page
 
 
+def test_the_email_on_suspension_setting_says_that_no_email_is_queued_yet(admin_client, db):
+    page = admin_client.get(_change_url()).content.decode()
+    assert "Not used yet: a suspension queues no email to the client, on or off." in page
+    assert "Tell the client when a service is suspended." not in page
+
+
 def test_posting_the_page_back_unchanged_changes_nothing(admin_client, admin_user):
     automation_settings_update(actor=admin_user, lead_days_by_cycle={"annually": 30})
     before, logged = _row(), ActivityLog.objects.count()

@@ -120,7 +120,7 @@ def test_each_level_is_sent_on_its_day_and_only_once(customer):
         first, again = _remind(day(offset)), _remind(day(offset))
         assert again.counts == {}, f"a second run on day {offset} did something"
         if first.counts:
-            assert first.counts == {"reminders sent": 1}
+            assert first.counts == {"reminders queued": 1}
             sent_by_day[offset] = InvoiceReminder.objects.get(invoice=invoice, sent_on=day(offset)).template
 
     assert sent_by_day == DEFAULT_LEVELS
@@ -144,7 +144,7 @@ def test_after_missed_days_only_the_most_advanced_level_is_sent_and_the_others_n
 
     step = _remind(day(3))  # the runs of day -7, day 0 and day 1 were missed
 
-    assert step.counts == {"reminders sent": 1, "reminders skipped": 2}
+    assert step.counts == {"reminders queued": 1, "reminders skipped": 2}
     rows = InvoiceReminder.objects.filter(invoice=invoice).order_by("level_days")
     assert [(r.level_days, r.template, r.skipped, r.sent_on) for r in rows] == [
         (-7, "invoice_reminder_upcoming", True, day(3)),
@@ -154,7 +154,7 @@ def test_after_missed_days_only_the_most_advanced_level_is_sent_and_the_others_n
     for offset in (3, 4, 5, 6):
         assert _remind(day(offset)).counts == {}
     assert list(OutboundEmail.objects.values_list("template", flat=True)) == ["invoice_overdue_first"]
-    assert _remind(day(7)).counts == {"reminders sent": 1}
+    assert _remind(day(7)).counts == {"reminders queued": 1}
     assert sorted(OutboundEmail.objects.values_list("template", flat=True)) == [
         "invoice_overdue_first",
         "invoice_overdue_second",
@@ -164,7 +164,7 @@ def test_after_missed_days_only_the_most_advanced_level_is_sent_and_the_others_n
 
 def test_an_invoice_created_long_after_its_due_date_gets_only_the_last_level(customer):
     invoice = _invoice(customer, due=day(-30))  # i.e. 30 days overdue on DUE
-    assert _remind(DUE).counts == {"reminders sent": 1, "reminders skipped": 4}
+    assert _remind(DUE).counts == {"reminders queued": 1, "reminders skipped": 4}
     assert OutboundEmail.objects.get().idempotency_key == f"reminder:{invoice.pk}:14"
 
 
@@ -175,7 +175,7 @@ def test_only_unpaid_invoices_are_reminded(customer):
     invoice_cancel(invoice_id=_invoice(customer).pk, actor=None)
     invoice_send_to_collections(invoice_id=_invoice(customer).pk, actor=None)
 
-    assert _remind(day(1)).counts == {"reminders sent": 1, "reminders skipped": 2}
+    assert _remind(day(1)).counts == {"reminders queued": 1, "reminders skipped": 2}
     assert set(InvoiceReminder.objects.values_list("invoice_id", flat=True)) == {unpaid.pk}
 
     _pay_in_full(unpaid)
@@ -425,7 +425,7 @@ def test_a_dry_run_lists_the_actions_and_writes_nothing(customer):
     outcome = automation_run(today=day(7), dry_run=True, only=["payment_reminders", "late_fees"])
 
     reminders, fees = outcome.steps
-    assert reminders.counts == {"reminders sent": 1, "reminders skipped": 3}
+    assert reminders.counts == {"reminders queued": 1, "reminders skipped": 3}
     assert fees.counts == {"late fees added": 1}
     assert reminders.plan == [
         f'{invoice.number} (client #{customer.pk}): reminder "invoice_overdue_second" (7 days overdue); '
@@ -490,7 +490,7 @@ def test_a_locked_invoice_is_skipped_and_handled_by_the_next_run(customer):
     thread.start()
     try:
         assert locked.wait(10)
-        assert _remind(day(7)).counts == {"reminders sent": 1, "reminders skipped": 3}
+        assert _remind(day(7)).counts == {"reminders queued": 1, "reminders skipped": 3}
         assert _charge(day(7)).counts == {"late fees added": 1}
         assert set(InvoiceReminder.objects.values_list("invoice_id", flat=True)) == {other.pk}
         assert list(LateFee.objects.values_list("invoice_id", flat=True)) == [other.pk]
@@ -498,7 +498,7 @@ def test_a_locked_invoice_is_skipped_and_handled_by_the_next_run(customer):
         release.set()
         thread.join(30)
     assert done.is_set()
-    assert _remind(day(7)).counts == {"reminders sent": 1, "reminders skipped": 3}
+    assert _remind(day(7)).counts == {"reminders queued": 1, "reminders skipped": 3}
     assert _charge(day(7)).counts == {"late fees added": 1}
     assert OutboundEmail.objects.filter(client_id=customer.pk).count() == 2
     assert LateFee.objects.count() == 2
@@ -514,7 +514,7 @@ def test_the_invoice_page_shows_its_reminders_and_late_fees_and_their_lists_are_
     _charge(day(7))
 
     page = admin_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
-    assert "invoice_overdue_first (1 day overdue): sent on 2026-12-13" in page
+    assert "invoice_overdue_first (1 day overdue): email queued on 2026-12-13" in page
     assert "invoice_reminder_upcoming (7 days before due): skipped on 2026-12-13" in page
     assert "1. $5.00 added on 2026-12-17" in page
 

@@ -233,7 +233,7 @@ def test_an_invoice_for_the_cancelled_period_gets_no_reminder_before_it_is_withd
     other_invoice = _renewal_invoice(elsewhere)
     # The other client's invoice is reminded as usual: the step ran, and held back only the cancelled period's.
     outcome = automation_run(today=WEEK_BEFORE, only=["payment_reminders"], trigger="test")
-    assert outcome.steps[0].counts == {"reminders sent": 1, "reminders held": 1}
+    assert outcome.steps[0].counts == {"reminders queued": 1, "reminders held": 1}
     held = f"{invoice.display_number} (client #{customer.pk}): reminder held, a cancellation request will withdraw"
     assert f"{held} lines from it" in outcome.steps[0].plan
     assert (_reminded(invoice), _reminded(other_invoice)) == ([], [(-7, False)])
@@ -249,7 +249,7 @@ def test_a_combined_invoice_waits_and_is_reminded_of_what_is_left_on_the_due_dat
     _asked(service, "end_of_period", TODAY)
     assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
     counts = _run(DUE, "cancellation_requests", "payment_reminders")
-    assert counts["payment_reminders"] == {"reminders sent": 1, "reminders skipped": 1}
+    assert counts["payment_reminders"] == {"reminders queued": 1, "reminders skipped": 1}
     assert _reminded(invoice) == [(-7, True), (0, False)]
     email = OutboundEmail.objects.get(context__invoice_id=invoice.pk)
     assert (email.template, email.context["balance_due"]) == ("invoice_reminder_due", "9.99")
@@ -260,7 +260,7 @@ def test_a_withdrawn_request_lets_the_reminders_go_again(service):
     request = cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
     assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders held": 1}}
     CancellationRequest.objects.filter(pk=request.pk).update(status=CancellationRequest.Status.WITHDRAWN)
-    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders sent": 1}}
+    assert _run(WEEK_BEFORE, "payment_reminders") == {"payment_reminders": {"reminders queued": 1}}
     assert _reminded(invoice) == [(-7, False)]
 
 
@@ -270,7 +270,7 @@ def test_a_period_that_had_started_keeps_its_reminders(customer, hosting, when):
     _run(TODAY - datetime.timedelta(days=15), "renewal_invoicing")
     owed = InvoiceItem.objects.get(kind="service", related_id=started.pk).invoice
     _asked(started, when, TODAY)
-    assert _run(TODAY, "payment_reminders") == {"payment_reminders": {"reminders sent": 1, "reminders skipped": 2}}
+    assert _run(TODAY, "payment_reminders") == {"payment_reminders": {"reminders queued": 1, "reminders skipped": 2}}
     assert _reminded(owed) == [(-7, True), (0, True), (1, False)]
 
 

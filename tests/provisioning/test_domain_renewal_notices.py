@@ -45,12 +45,12 @@ def _days(n):
 def test_each_notice_on_its_day_and_once(domain):
     assert _notify(_days(31)).counts == {}
     step = _notify(_days(30))
-    assert step.counts == {"notices sent": 1}
+    assert step.counts == {"notices queued": 1}
     assert step.plan == [
         f"keep-me.example (client #{domain.client_id}): renewal notice, expires 2027-03-31 (in 30 days)"
     ]
     assert _notify(_days(29)).counts == {}
-    assert _notify(_days(7)).counts == {"notices sent": 1}
+    assert _notify(_days(7)).counts == {"notices queued": 1}
     assert _notify(_days(6)).counts == {}
     emails = OutboundEmail.objects.filter(template="domain_renewal_notice")
     assert sorted(email.context["days_before"] for email in emails) == [7, 30]
@@ -58,7 +58,7 @@ def test_each_notice_on_its_day_and_once(domain):
 
 
 def test_after_missed_days_only_the_most_urgent_is_sent(domain):
-    assert _notify(_days(5)).counts == {"notices sent": 1, "notices skipped": 1}
+    assert _notify(_days(5)).counts == {"notices queued": 1, "notices skipped": 1}
     notices = DomainRenewalNotice.objects.order_by("days_before").values_list("days_before", "skipped")
     assert list(notices) == [(7, False), (30, True)]
     assert _notify(_days(4)).counts == {}
@@ -69,7 +69,7 @@ def test_a_renewed_domain_is_reminded_again_for_its_new_expiry(domain):
     _notify(_days(7))
     Domain.objects.filter(pk=domain.pk).update(expiry_date=EXPIRY + datetime.timedelta(days=365))
     assert _notify(_days(7)).counts == {}  # a year away now
-    assert _notify(EXPIRY + datetime.timedelta(days=365 - 30)).counts == {"notices sent": 1}
+    assert _notify(EXPIRY + datetime.timedelta(days=365 - 30)).counts == {"notices queued": 1}
 
 
 def test_expired_and_inactive_domains_get_none(domain):
