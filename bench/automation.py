@@ -23,7 +23,7 @@ does):
    of the rows they added (reminders, fees, fee lines, emails, activity rows, events), as for renewal. The
    steps' updates (services, invoice totals) are not in that floor: COPY cannot update.
 
-   With --daily the invoices are 7 days late instead, their earlier levels sent on earlier days: an invoice's
+   With --daily the invoices are 7 days late instead, their earlier levels queued on earlier days: an invoice's
    busiest day in a run that never misses one (its reminder, its late fee and its services' suspension).
 
 On PostgreSQL each step runs its batches in AUTOMATION_WORKERS threads (default 2).
@@ -153,8 +153,8 @@ def _last_ids(tables) -> dict[str, int]:
 
 def _overdue(count: int, *, daily: bool = False) -> dict:
     """The overdue steps over `count` invoices. By default they are 30 days late, a catch-up: every reminder
-    level is reached at once (one sent, four recorded as skipped). With `daily`, they are 7 days late and their
-    earlier levels were sent on earlier days: what a day-by-day run meets on an invoice's busiest day (its 7-day
+    level is reached at once (one queued, four recorded as skipped). With `daily`, they are 7 days late and their
+    earlier levels were queued on earlier days: what a day-by-day run meets on an invoice's busiest day (its 7-day
     reminder, its late fee and its services' suspension, all due that day)."""
     from django.db import connection
 
@@ -173,7 +173,7 @@ def _overdue(count: int, *, daily: bool = False) -> dict:
             [count, TODAY - datetime.timedelta(days=7 if daily else 30), TODAY + datetime.timedelta(days=60)],
         )
         if daily:
-            # The levels before 7 days overdue, sent on their own days.
+            # The levels before 7 days overdue, queued on their own days.
             cursor.execute(
                 "INSERT INTO billing_invoicereminder (invoice_id, level_days, template, sent_on, skipped) "
                 "SELECT i.id, l.days, l.template, i.due_date + l.days, false FROM billing_invoice i "
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1_000_000, help="a multiple of 10; quick: 100000")
     parser.add_argument("--overdue", type=int, default=100_000, help="invoices made overdue for the overdue steps")
     parser.add_argument(
-        "--daily", action="store_true", help="overdue invoices 7 days late with earlier levels sent (not a catch-up)"
+        "--daily", action="store_true", help="overdue invoices 7 days late with earlier levels queued (not a catch-up)"
     )
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", "")
@@ -248,7 +248,7 @@ def main() -> None:
         "copy_floor_seconds": round(copy_seconds, 2),
         "copy_rows": copy_rows,
         "renewal_over_copy": round(renewal / copy_seconds, 2),
-        "overdue_scenario": "daily (7 days late, earlier levels sent)" if args.daily else "catch-up (30 days late)",
+        "overdue_scenario": "daily (7 days late, earlier levels queued)" if args.daily else "catch-up (30 days late)",
         "overdue": overdue,
     }
     out = ROOT / "bench" / "results" / ("automation-daily.json" if args.daily else "automation.json")

@@ -18,7 +18,7 @@ class AcceptOrderForm(ReasonForm):
         self.domain_rows = []
         for service in services:
             module = forms.BooleanField(required=False, initial=True, label="Run module create")
-            welcome = forms.BooleanField(required=False, initial=True, label="Send welcome email")
+            welcome = forms.BooleanField(required=False, initial=True, label="Queue welcome email")
             self.fields[f"svc_{service.pk}_module"] = module
             self.fields[f"svc_{service.pk}_welcome"] = welcome
             self.service_rows.append((service, self[f"svc_{service.pk}_module"], self[f"svc_{service.pk}_welcome"]))

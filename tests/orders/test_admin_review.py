@@ -103,6 +103,8 @@ def test_accept_form_lists_each_item_with_its_choices_ticked(admin_client, pendi
     for name in (f"svc_{service.pk}_module", f"svc_{service.pk}_welcome", f"dom_{domain.pk}_registrar"):
         assert f'name="{name}"' in page
     assert page.count("checked") >= 3
+    # Nothing sends email yet: the box queues the welcome email, and says so.
+    assert "Queue welcome email" in page and "Send welcome email" not in page
 
 
 def test_admin_accepts_an_order_through_the_admin(admin_client, admin_user, pending_order):
