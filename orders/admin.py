@@ -9,6 +9,7 @@ from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
 from billing.admin_mixins import SaveChangedFieldsOnly
+from billing.money import format_rate
 from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm
@@ -72,10 +73,26 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("code", "kind", "value", "currency", "uses", "max_uses", "valid_from", "valid_until", "is_active")
+    list_display = (
+        "code",
+        "kind",
+        "value_display",
+        "currency",
+        "uses",
+        "max_uses",
+        "valid_from",
+        "valid_until",
+        "is_active",
+    )
     list_select_related = ("currency",)
     search_fields = ("code",)
     readonly_fields = ("uses",)
+
+    @admin.display(description="value", ordering="value")
+    def value_display(self, promotion: Promotion) -> str:
+        if promotion.kind == Promotion.Kind.PERCENT:
+            return format_rate(promotion.value)
+        return promotion.currency.format(promotion.value) if promotion.currency else str(promotion.value)
 
 
 class ReadOnlyInline(admin.TabularInline):

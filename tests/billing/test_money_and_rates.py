@@ -231,3 +231,14 @@ def test_the_admin_writes_rates_as_the_invoice_does(admin_client, euro_client):
 
     assert '<td class="field-rate_display">20%</td>' in rules
     assert "VAT 20%: €2.00 EUR" in page
+
+
+def test_the_admin_promotion_list_writes_a_percent_as_a_rate_and_an_amount_as_money(admin_client, db):
+    usd = CurrencyFactory(code="USD", prefix="$", suffix="USD", is_default=True)
+    Promotion.objects.create(code="TWENTY", kind=Promotion.Kind.PERCENT, value=Decimal("20.00"))
+    Promotion.objects.create(code="FIVE", kind=Promotion.Kind.FIXED, value=Decimal("1250.00"), currency=usd)
+
+    page = admin_client.get(reverse("admin:orders_promotion_changelist")).content.decode()
+
+    assert '<td class="field-value_display">20%</td>' in page
+    assert '<td class="field-value_display">$1,250.00 USD</td>' in page
