@@ -31,6 +31,19 @@ EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 # --- Input -------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MixedScriptDomain:
+    """A domain name in the order with a label whose letters mix scripts (the caller decides which mixes count)."""
+
+    name: str  # as the client reads it (Unicode), e.g. "apple.com" with a Cyrillic "a" (U+0430)
+    ascii_name: str  # as registered, e.g. "xn--pple-43d.com"
+    label: str  # the label that mixes, in Unicode
+    scripts: tuple[str, ...]  # e.g. ("Cyrillic", "Latin")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ascii_name": self.ascii_name, "label": self.label, "scripts": list(self.scripts)}
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrderFacts:
     """What the caller knows about an order. Counts never include the order being checked."""
@@ -61,6 +74,8 @@ class OrderFacts:
     # For the two "skip the check" settings.
     client_has_active_service: bool = False
     paid_by_credit: bool = False
+    # The order's domain names (registrations and hosting) with a label that mixes scripts.
+    mixed_script_domains: tuple[MixedScriptDomain, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("order_total", "exchange_rate"):
@@ -81,6 +96,7 @@ class OrderFacts:
                 raise ValueError(f"OrderFacts.{name} cannot be negative")
         object.__setattr__(self, "product_ids", tuple(self.product_ids))
         object.__setattr__(self, "product_names", tuple(self.product_names))
+        object.__setattr__(self, "mixed_script_domains", tuple(self.mixed_script_domains))
 
     @property
     def order_total_in_default_currency(self) -> Decimal:
@@ -96,6 +112,7 @@ class OrderFacts:
         for name in ("order_total", "exchange_rate"):
             data[name] = str(data[name])
         data["product_ids"], data["product_names"] = list(self.product_ids), list(self.product_names)
+        data["mixed_script_domains"] = [domain.to_json() for domain in self.mixed_script_domains]
         return data
 
 
@@ -401,6 +418,24 @@ def new_client_many_services(situation: Situation, rule: RuleConfig) -> str | No
     )
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def mixed_script_domain(situation: Situation, rule: RuleConfig) -> str | None:
+    domains = situation.facts.mixed_script_domains
+    if not domains:
+        return None
+    named = [
+        f"{domain.name} ({domain.ascii_name}) mixes {_and(list(domain.scripts))} letters in '{domain.label}'"
+        for domain in domains
+    ]
+    return (
+        f"The domain name{'s' if len(domains) > 1 else ''} {'; '.join(named)}: one label in several scripts can "
+        "imitate another name (a look-alike)."
+    )
+
+
 def malformed_ip(situation: Situation, rule: RuleConfig) -> str | None:
     ip = situation.ip
     if ip.is_valid or ip.raw is None:  # no IP at all (an order placed by an admin) is not a malformed one
@@ -489,6 +524,12 @@ RULES: dict[str, RuleDefinition] = {
             default_points=20,
             default_threshold=Decimal("3"),
             threshold_unit="services",
+        ),
+        RuleDefinition(
+            code="mixed_script_domain",
+            title="Domain name mixing scripts in one label (look-alike)",
+            check=mixed_script_domain,
+            default_points=30,
         ),
         RuleDefinition(
             code="malformed_ip",

@@ -51,4 +51,6 @@ EVENTS: dict[str, str] = {
     "DomainPending": "A domain was set back to pending.",
     "DomainRenewalNotice": "A domain's renewal notice email was queued for its owner (one per configured day).",
     "DomainExpired": "An active domain passed its expiry date without renewal: it is Expired.",
+    "DomainRenewed": "A paid renewal moved a domain's expiry date (an expired one is Active again); no registrar "
+    "is told yet.",
 }

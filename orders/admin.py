@@ -491,4 +491,10 @@ def _fact_rows(facts: dict) -> list[tuple[str, str]]:
                 f"{facts['order_total']} {facts.get('currency', '')} (rate {facts.get('exchange_rate', '1')})",
             )
         )
+    mixed = [
+        f"{d.get('name')} ({d.get('ascii_name')}): {', '.join(d.get('scripts', ()))} in '{d.get('label')}'"
+        for d in facts.get("mixed_script_domains") or ()
+    ]
+    if mixed:
+        rows.append(("Domain names mixing scripts", "; ".join(mixed)))
     return [(label, "yes" if value is True else "no" if value is False else str(value)) for label, value in rows]

@@ -1,5 +1,7 @@
 from django import forms
 
+from orders.validators import normalize_domain_name
+
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
@@ -55,6 +57,13 @@ class AddToCartForm(forms.Form):
             del self.fields["domain_action"]
         if not needs_domain:
             self.fields["domain"].help_text = "Optional."
+
+    def clean_domain(self) -> str:
+        """Refused here with checkout's own reason, so the client reads it before the cart; checkout checks again."""
+        domain = self.cleaned_data.get("domain", "").strip()
+        if domain:
+            normalize_domain_name(domain)
+        return domain
 
 
 class CheckoutForm(forms.Form):

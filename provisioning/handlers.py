@@ -8,7 +8,8 @@ from provisioning.services import items_paid_through, services_unsuspend_after_p
 
 @register("InvoicePaid", priority=10)
 def extend_items_on_payment(event: Event) -> None:
-    """A paid invoice moves the next due date of what it billed past the period it paid for."""
+    """A paid invoice moves the next due date of what it billed past the period it paid for, and a registered
+    domain's expiry date with it (an Expired domain is Active again)."""
     items_paid_through(invoice_id=int(event.payload["invoice_id"]))
 
 

@@ -215,6 +215,11 @@ class Domain(FSMModelMixin, models.Model):
     def expire(self) -> None:
         pass
 
+    @transition(field=status, source=Status.EXPIRED, target=Status.ACTIVE)
+    def renew(self, *, expiry_date) -> None:
+        """A paid renewal of an expired domain: it is ours to renew, and Active again until its new expiry."""
+        self.expiry_date = expiry_date
+
     @transition(field=status, source=[Status.ACTIVE, Status.EXPIRED], target=Status.TRANSFERRED_AWAY)
     def mark_transferred_away(self) -> None:
         pass

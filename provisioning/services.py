@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.cycles import add_months, billing_day_after_move
 from billing.fsm import apply_transition, transition_in_bulk
-from billing.models import AutomationSettings, Client, Currency, InvoiceItem
+from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
 from notifications.bus import emit, emit_many, emit_select
@@ -25,6 +25,7 @@ from notifications.rows import insert_rows
 from notifications.services import (
     Actor,
     EmailToQueue,
+    Subject,
     activity_record,
     activity_record_many,
     activity_record_select,
@@ -628,25 +629,80 @@ def order_items_delete(*, order_id: int) -> None:
     Domain.objects.filter(order_id=order_id).delete()
 
 
-def items_paid_through(*, invoice_id: int) -> int:
+def items_paid_through(*, invoice_id: int, today: datetime.date | None = None) -> int:
     """The invoice was paid: each service and domain it billed for a period is now due again the day after that
-    period. Only ever moves a due date forward, so handling the payment twice changes nothing. Returns how many
-    items moved."""
+    period, and a registered domain (Active or Expired) expires on that day too: the expiry follows the paid
+    registration period. An Expired domain whose new expiry has not passed is Active again (`renew`). Dates only
+    ever move forward, so handling the payment twice changes nothing. Queries grow with the invoice's distinct
+    period ends, not with its lines. Returns how many items' due dates moved."""
     lines = InvoiceItem.objects.filter(
         invoice_id=invoice_id,
         kind__in=(InvoiceItem.Kind.SERVICE, InvoiceItem.Kind.DOMAIN),
         related_id__isnull=False,
         period_end__isnull=False,
     ).values_list("kind", "related_id", "period_end")
+    paid_until: dict[tuple[str, datetime.date], list[int]] = {}
+    for kind, related_id, period_end in lines:
+        paid_until.setdefault((kind, period_end + datetime.timedelta(days=1)), []).append(related_id)
     moved = 0
     with transaction.atomic():
-        for kind, related_id, period_end in lines:
+        for (kind, until), ids in sorted(paid_until.items()):
             model = Service if kind == InvoiceItem.Kind.SERVICE else Domain
-            paid_until = period_end + datetime.timedelta(days=1)
             # Not a status: a plain set-based update of a date, guarded so it never moves backwards.
             moved += (
-                model.objects.filter(pk=related_id)
-                .filter(Q(next_due_date__isnull=True) | Q(next_due_date__lt=paid_until))
-                .update(next_due_date=paid_until)
+                model.objects.filter(pk__any=ids)
+                .filter(Q(next_due_date__isnull=True) | Q(next_due_date__lt=until))
+                .update(next_due_date=until)
             )
+        domains = {until: ids for (kind, until), ids in paid_until.items() if kind == InvoiceItem.Kind.DOMAIN}
+        if domains:
+            _domains_renewed(invoice_id=invoice_id, paid_until=domains, today=today or timezone.localdate())
     return moved
+
+
+def _domains_renewed(*, invoice_id: int, paid_until: dict[datetime.date, list[int]], today: datetime.date) -> None:
+    """The expiry half of items_paid_through: registered domains (Active or Expired) whose expiry is before the
+    end of the paid period expire then instead, in one locked read, one UPDATE per distinct date (the `renew`
+    transition for the expired ones whose new expiry has not passed), one insert of activity entries and one of
+    DomainRenewed events. Pending domains are left alone: their expiry comes with their registration."""
+    until_of = {pk: until for until, ids in paid_until.items() for pk in ids}
+    registered = (Domain.Status.ACTIVE, Domain.Status.EXPIRED)
+    rows = list(
+        Domain.objects.select_for_update(of=("self",))
+        .filter(pk__any=list(until_of), status__in=registered)
+        .order_by("pk")
+        .values_list("pk", "name", "client_id", "expiry_date")
+    )
+    behind = [row for row in rows if row[3] is None or row[3] < until_of[row[0]]]
+    if not behind:
+        return
+    invoice = Invoice.objects.only("number").get(pk=invoice_id)
+    renewed: set[int] = set()
+    for until in sorted({until_of[row[0]] for row in behind}):
+        ids = [row[0] for row in behind if until_of[row[0]] == until]
+        still_active = Domain.objects.filter(pk__any=ids, status=Domain.Status.ACTIVE)
+        still_active.update(expiry_date=until)
+        expired = Domain.objects.filter(pk__any=ids, status=Domain.Status.EXPIRED)
+        if until >= today:
+            renewed.update(transition_in_bulk(expired, "renew", expiry_date=until))
+        else:  # the paid period is over already: the date moves, the domain stays Expired
+            expired.update(expiry_date=until)
+    entries, events = [], []
+    for pk, name, client_id, expiry_date in behind:
+        until, before = until_of[pk], expiry_date or "none"
+        says = f"Expiry date of {name} moved from {before} to {until}: renewal paid ({invoice})"
+        if pk in renewed:
+            says += "; it was Expired and is Active again"
+        entries.append((Subject(Domain._meta.label_lower, pk), client_id, says + "; no registrar ran"))
+        events.append(
+            {
+                "domain_id": pk,
+                "client_id": client_id,
+                "invoice_id": invoice_id,
+                "expiry_date": until,
+                "previous_expiry_date": expiry_date,
+                "reactivated": pk in renewed,
+            }
+        )
+    activity_record_many(actor=None, action="domain_renewed", entries=entries)
+    emit_many("DomainRenewed", events)

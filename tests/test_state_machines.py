@@ -39,6 +39,7 @@ TABLES = {
         "request_transfer": ([D.PENDING], D.PENDING_TRANSFER, {}),
         "activate": ([D.PENDING, D.PENDING_REGISTRATION, D.PENDING_TRANSFER], D.ACTIVE, {"expiry_date": TODAY}),
         "expire": ([D.ACTIVE], D.EXPIRED, {}),
+        "renew": ([D.EXPIRED], D.ACTIVE, {"expiry_date": TODAY}),
         "mark_transferred_away": ([D.ACTIVE, D.EXPIRED], D.TRANSFERRED_AWAY, {}),
         "cancel": ([D.PENDING, D.PENDING_REGISTRATION, D.PENDING_TRANSFER, D.ACTIVE], D.CANCELLED, {}),
         "mark_fraud": ([D.PENDING, D.PENDING_REGISTRATION, D.PENDING_TRANSFER], D.FRAUD, {}),

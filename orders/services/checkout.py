@@ -99,7 +99,9 @@ def order_place(
             client=client,
             invoice=invoice,
             products=[
-                OrderedProduct(p.product.pk, p.product.name, is_domain=p.product.type == Product.Type.DOMAIN)
+                OrderedProduct(
+                    p.product.pk, p.product.name, is_domain=p.product.type == Product.Type.DOMAIN, domain=p.domain
+                )
                 for p in priced
             ],
             raw_ip=ip_address,

@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from billing.models import Client, Invoice
 from fraud import services as fraud_services  # a module reference, so tests can replace fraud_check
-from fraud.engine import FraudResult, OrderFacts
+from fraud.engine import FraudResult, MixedScriptDomain, OrderFacts
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label
 from orders.models import Order
 from orders.selectors import order_fraud_history
+from orders.validators import domain_name_for_display, mixed_script_labels
 from provisioning.selectors import order_items
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,21 @@ class OrderedProduct:
     product_id: int
     name: str
     is_domain: bool
+    domain: str = ""  # the normalised (ASCII) domain name it registers or hosts, if any
+
+
+def mixed_script_domains(products: Sequence[OrderedProduct]) -> tuple[MixedScriptDomain, ...]:
+    """The order's domain names with a label that mixes scripts, as the fraud check takes them."""
+    return tuple(
+        MixedScriptDomain(
+            name=domain_name_for_display(domain),
+            ascii_name=domain,
+            label=mixed.label,
+            scripts=mixed.scripts,
+        )
+        for domain in dict.fromkeys(p.domain for p in products if p.domain)
+        for mixed in mixed_script_labels(domain)
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ def _facts(
         orders_from_ip_last_hour=history.orders_from_ip_last_hour,
         client_has_active_service=history.has_active_service,
         paid_by_credit=paid_by_credit,
+        mixed_script_domains=mixed_script_domains(products),
     )
 
 
@@ -191,9 +208,9 @@ def order_fraud_recheck(*, order_id: int, actor: Actor) -> FraudScreening:
         except Order.DoesNotExist:
             raise ValidationError(f"Order {order_id} no longer exists.") from None
         services, domains = order_items(order_id=order.pk)
-        products = [OrderedProduct(s.product_id, s.product.name, is_domain=False) for s in services] + [
-            OrderedProduct(d.product_id, d.name, is_domain=True) for d in domains
-        ]
+        products = [
+            OrderedProduct(s.product_id, s.product.name, is_domain=False, domain=s.domain) for s in services
+        ] + [OrderedProduct(d.product_id, d.name, is_domain=True, domain=d.name) for d in domains]
         previous = order.fraud_result or {}
         # The raw string from the request is only in the stored result; the order keeps the parsed address.
         raw_ip = (previous.get("ip") or {}).get("raw", order.ip_address)

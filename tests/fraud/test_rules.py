@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from fraud.engine import FraudConfig, check, distance_km
+from fraud.engine import FraudConfig, MixedScriptDomain, check, distance_km
 from tests.fraud.conftest import (
     AMSTERDAM_IPV6,
     BERLIN_IP,
@@ -321,6 +321,53 @@ def test_new_client_without_paid_invoice_ordering_more_than_n_services_fires(con
 def test_new_client_many_services_stays_silent(config, locator, changes):
     facts = make_facts(**{"earlier_orders": 0, "has_paid_invoice": False, **changes})
     assert "new_client_many_services" not in fired(check(facts, config, locator))
+
+
+# --- Domain name mixing scripts ---------------------------------------------------------------------------------
+
+APPLE = MixedScriptDomain(
+    name="\u0430pple.com", ascii_name="xn--pple-43d.com", label="\u0430pple", scripts=("Cyrillic", "Latin")
+)
+PAYPAL = MixedScriptDomain(
+    name="p\u0430yp\u0430l.net", ascii_name="xn--pypl-53dc.net", label="p\u0430yp\u0430l", scripts=("Cyrillic", "Latin")
+)
+
+
+def test_a_domain_name_mixing_scripts_fires(config, locator):
+    result = check(make_facts(mixed_script_domains=(APPLE,)), config, locator)
+    assert fired(result) == {
+        "mixed_script_domain": "The domain name \u0430pple.com (xn--pple-43d.com) mixes Cyrillic and Latin letters in "
+        "'\u0430pple': one label in several scripts can imitate another name (a look-alike)."
+    }
+    assert result.score == 30 and not result.is_fraud  # alone it only adds up; an admin still reviews the order
+
+
+def test_several_domain_names_mixing_scripts_fire_once(config, locator):
+    result = check(make_facts(mixed_script_domains=(APPLE, PAYPAL)), config, locator)
+    assert [rule.points for rule in result.rules] == [30]
+    assert fired(result)["mixed_script_domain"].startswith(
+        "The domain names \u0430pple.com (xn--pple-43d.com) mixes Cyrillic and Latin letters in '\u0430pple'; "
+        "p\u0430yp\u0430l.net (xn--pypl-53dc.net) mixes"
+    )
+
+
+def test_mixed_script_rule_stays_silent_without_such_names_or_when_disabled(config, locator):
+    assert fired(check(make_facts(), config, locator)) == {}
+    config = config.with_rule("mixed_script_domain", enabled=False)
+    assert fired(check(make_facts(mixed_script_domains=(APPLE,)), config, locator)) == {}
+
+
+def test_mixed_script_domains_are_plain_facts_in_the_stored_json():
+    facts = make_facts(mixed_script_domains=[APPLE])
+    assert facts.mixed_script_domains == (APPLE,)
+    assert facts.to_json()["mixed_script_domains"] == [
+        {
+            "name": "\u0430pple.com",
+            "ascii_name": "xn--pple-43d.com",
+            "label": "\u0430pple",
+            "scripts": ["Cyrillic", "Latin"],
+        }
+    ]
 
 
 # --- Malformed IP address --------------------------------------------------------------------------------------

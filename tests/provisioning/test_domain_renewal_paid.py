@@ -1,0 +1,198 @@
+"""A paid domain renewal keeps the domain alive: paying the renewal invoice moves the expiry date to the end of the
+paid registration period (as it moves the next due date), so the run's expiry step leaves the domain alone. An
+Expired domain whose renewal is then paid is Active again. Set-based: the queries do not grow with the domains."""
+
+import datetime
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from billing.models import Invoice, InvoiceItem
+from billing.services import payment_record
+from notifications.models import ActivityLog, Event
+from notifications.scheduler import automation_run
+from provisioning.models import Domain
+from provisioning.services import items_paid_through
+
+pytestmark = pytest.mark.django_db
+
+_names = itertools.count()
+_payments = itertools.count()
+
+
+def _domain(client, *, expires: datetime.date, status=Domain.Status.ACTIVE) -> Domain:
+    """A domain registered a year before it expires, due for renewal on its expiry date (as after its first
+    payment)."""
+    registered = expires.replace(year=expires.year - 1)
+    return Domain.objects.bulk_create(
+        [
+            Domain(
+                client=client,
+                name=f"renew{next(_names)}.example",
+                registration_type=Domain.RegistrationType.REGISTER,
+                registration_period=1,
+                currency=client.currency,
+                recurring_amount=Decimal("12.99"),
+                first_payment_amount=Decimal("12.99"),
+                registration_date=registered,
+                expiry_date=expires,
+                next_due_date=expires,
+                status=status,
+            )
+        ]
+    )[0]
+
+
+def _run(day: datetime.date, *only: str):
+    outcome = automation_run(today=day, only=list(only), trigger="test")
+    assert outcome.ok, [step.errors for step in outcome.steps]
+    return outcome
+
+
+def _renewal_invoice(domain: Domain) -> Invoice:
+    item = InvoiceItem.objects.get(kind=InvoiceItem.Kind.DOMAIN, related_id=domain.pk)
+    return item.invoice
+
+
+def _pay(invoice: Invoice, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record(
+            invoice_id=invoice.pk,
+            amount=invoice.balance_due,
+            gateway="banktransfer",
+            gateway_transaction_id=f"renewal-{next(_payments)}",
+            actor=None,
+        )
+
+
+def test_a_paid_renewal_keeps_the_domain_active_past_its_old_expiry(customer, django_capture_on_commit_callbacks):
+    """The issue's reproduction: invoice the renewal through the run, pay it, run the automation past the old
+    expiry date."""
+    today = timezone.localdate()
+    old_expiry = today + datetime.timedelta(days=10)
+    domain = _domain(customer, expires=old_expiry)
+    _run(today, "renewal_invoicing")
+    invoice = _renewal_invoice(domain)
+
+    _pay(invoice, django_capture_on_commit_callbacks)
+
+    new_expiry = old_expiry.replace(year=old_expiry.year + 1)
+    domain.refresh_from_db()
+    assert (domain.status, domain.expiry_date, domain.next_due_date) == (Domain.Status.ACTIVE, new_expiry, new_expiry)
+    after = _run(old_expiry + datetime.timedelta(days=1))  # every step, as `run_automation --date` does
+    expiry_step = next(step for step in after.steps if step.name == "domain_expiry")
+    assert expiry_step.counts == {}
+    domain.refresh_from_db()
+    assert (domain.status, domain.expiry_date) == (Domain.Status.ACTIVE, new_expiry)
+    assert not Event.objects.filter(name="DomainExpired").exists()
+    entry = ActivityLog.objects.get(action="domain_renewed")
+    assert (entry.subject_id, entry.client_id, entry.actor_label) == (domain.pk, customer.pk, "system")
+    assert entry.message == (
+        f"Expiry date of {domain.name} moved from {old_expiry} to {new_expiry}: renewal paid ({invoice}); "
+        "no registrar ran"
+    )
+    assert Event.objects.get(name="DomainRenewed").payload == {
+        "domain_id": domain.pk,
+        "client_id": customer.pk,
+        "invoice_id": invoice.pk,
+        "expiry_date": new_expiry.isoformat(),
+        "previous_expiry_date": old_expiry.isoformat(),
+        "reactivated": False,
+    }
+
+
+def test_an_expired_domain_whose_renewal_is_paid_is_active_again(customer, django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    old_expiry = today - datetime.timedelta(days=5)
+    domain = _domain(customer, expires=old_expiry)
+    _run(old_expiry - datetime.timedelta(days=10), "renewal_invoicing")
+    _run(old_expiry + datetime.timedelta(days=1), "domain_expiry")
+    domain.refresh_from_db()
+    assert domain.status == Domain.Status.EXPIRED  # unpaid, it expired
+
+    _pay(_renewal_invoice(domain), django_capture_on_commit_callbacks)
+
+    new_expiry = old_expiry.replace(year=old_expiry.year + 1)
+    domain.refresh_from_db()
+    assert (domain.status, domain.expiry_date) == (Domain.Status.ACTIVE, new_expiry)
+    assert ActivityLog.objects.get(action="domain_renewed").message.endswith(
+        "; it was Expired and is Active again; no registrar ran"
+    )
+    assert Event.objects.get(name="DomainRenewed").payload["reactivated"] is True
+    assert _run(today + datetime.timedelta(days=1), "domain_expiry").steps[0].counts == {}
+    domain.refresh_from_db()
+    assert domain.status == Domain.Status.ACTIVE
+
+
+def test_an_expired_domain_whose_paid_period_is_over_stays_expired(customer, django_capture_on_commit_callbacks):
+    old_expiry = datetime.date(2026, 1, 10)
+    domain = _domain(customer, expires=old_expiry, status=Domain.Status.EXPIRED)
+    invoice = _invoice_for([domain], customer)
+    items_paid_through(invoice_id=invoice.pk, today=datetime.date(2027, 3, 1))
+    domain.refresh_from_db()
+    assert (domain.status, domain.expiry_date) == (Domain.Status.EXPIRED, datetime.date(2027, 1, 10))
+
+
+def test_the_expiry_only_moves_forward_and_a_second_handling_changes_nothing(customer):
+    today = timezone.localdate()
+    domain = _domain(customer, expires=today + datetime.timedelta(days=10))
+    invoice = _invoice_for([domain], customer)
+    later = today + datetime.timedelta(days=800)  # a registrar already confirmed a longer registration
+    Domain.objects.filter(pk=domain.pk).update(expiry_date=later)
+
+    items_paid_through(invoice_id=invoice.pk)
+    items_paid_through(invoice_id=invoice.pk)
+
+    domain.refresh_from_db()
+    assert domain.expiry_date == later
+    assert not ActivityLog.objects.filter(action="domain_renewed").exists()
+    assert not Event.objects.filter(name="DomainRenewed").exists()
+
+
+def test_a_pending_domain_gets_no_expiry_from_its_first_payment(pending_order, django_capture_on_commit_callbacks):
+    domain = Domain.objects.get(order=pending_order)
+    _pay(pending_order.invoice, django_capture_on_commit_callbacks)
+    domain.refresh_from_db()
+    # Registered by hand (the admin's accept) or by a registrar later: that sets the expiry, not the payment.
+    assert (domain.status, domain.expiry_date) == (Domain.Status.PENDING, None)
+    assert domain.next_due_date is not None
+
+
+def _invoice_for(domains: list[Domain], client) -> Invoice:
+    """An Unpaid invoice billing each domain's next year from its due date (as renewal invoicing makes)."""
+    invoice = Invoice.objects.create(
+        client=client, currency=client.currency, date=timezone.localdate(), due_date=timezone.localdate()
+    )
+    InvoiceItem.objects.bulk_create(
+        InvoiceItem(
+            invoice=invoice,
+            kind=InvoiceItem.Kind.DOMAIN,
+            related_id=domain.pk,
+            description=f"Domain renewal - {domain.name}",
+            amount=domain.recurring_amount,
+            period_start=domain.next_due_date,
+            period_end=domain.next_due_date.replace(year=domain.next_due_date.year + 1) - datetime.timedelta(days=1),
+        )
+        for domain in domains
+    )
+    return invoice
+
+
+def test_the_queries_of_a_paid_renewal_do_not_grow_with_its_domains(customer):
+    today = timezone.localdate()
+
+    def queries_for(count: int) -> int:
+        expires = today + datetime.timedelta(days=10)
+        active = [_domain(customer, expires=expires) for _ in range(count)]
+        expired = [_domain(customer, expires=expires, status=Domain.Status.EXPIRED) for _ in range(count)]
+        invoice = _invoice_for(active + expired, customer)
+        with CaptureQueriesContext(connection) as queries:
+            items_paid_through(invoice_id=invoice.pk)
+        assert Domain.objects.filter(pk__in=[d.pk for d in active + expired], status="active").count() == 2 * count
+        return len(queries)
+
+    assert queries_for(2) == queries_for(25)
