@@ -182,6 +182,19 @@ def test_the_profile_changes_contact_details_and_refuses_bad_ones(logged_in, cus
     assert customer.country == "FR"
 
 
+@pytest.mark.parametrize("city", ["Ly\x1bon", "Lyon\nParis", "Ly\ton", "\x7f", "Ly\x9bon"])
+def test_the_profile_refuses_control_characters_and_changes_nothing(logged_in, customer, city):
+    before = customer.city
+
+    response = logged_in.post(
+        reverse("clientarea:profile"), {"contact_name": "New Name", "country": "FR", "city": city}
+    )
+
+    assert response.status_code == 200 and "holds control characters" in response.content.decode()
+    customer.refresh_from_db()
+    assert (customer.contact_name, customer.city) != ("New Name", city) and customer.city == before
+
+
 def test_the_dashboard_shows_the_unpaid_total(logged_in, pending_order):
     page = logged_in.get(reverse("clientarea:dashboard")).content.decode()
     assert f"${pending_order.invoice.balance_due}" in page
