@@ -565,6 +565,24 @@ def test_a_stored_event_whose_invoice_reference_is_no_id_fails_for_good_and_is_k
     assert Transaction.objects.count() == 0
 
 
+def test_a_nul_in_a_signed_event_is_stored_as_a_replacement_character_and_the_payment_recorded(
+    stripe_gateway, customer, post_event
+):
+    """PostgreSQL's jsonb cannot hold \\u0000: the event is kept (the money arrived), its NULs replaced."""
+    invoice = make_invoice(customer, "19.99")
+    event = session_event(invoice.pk, amount_minor=1999)
+    event["data"]["object"]["customer_details"] = {"name": "Eve\x00Smith", "note\x00": ["\x00"]}
+
+    response = post_event(event)
+
+    assert response.status_code == 200
+    stored = GatewayEvent.objects.get()
+    assert stored.payload["data"]["object"]["customer_details"] == {"name": "Eve\ufffdSmith", "note\ufffd": ["\ufffd"]}
+    assert stored.status == GatewayEvent.Status.APPLIED
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+
+
 def test_a_body_that_is_not_a_stripe_event_is_refused(stripe_gateway, client, db):
     url = reverse("billing:gateway_webhook", kwargs={"code": "stripe"})
     for body, reason in [("not json", "not JSON"), ('["a list"]', "not a Stripe"), ('{"object": "event"}', "no id")]:
