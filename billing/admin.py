@@ -32,6 +32,7 @@ from billing.forms import (
     setting_field_names,
 )
 from billing.gateways import GATEWAY_CLASSES, GatewayError, GatewayNotAvailable
+from billing.inputs import id_parse
 from billing.models import (
     AutomationSettings,
     BillingSettings,
@@ -167,7 +168,7 @@ class ClientAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     def get_urls(self):
         own = [
             path(
-                "<int:client_id>/credit/<slug:direction>/",
+                "<id:client_id>/credit/<slug:direction>/",
                 self.admin_site.admin_view(self.credit_view),
                 name="billing_client_credit",
             ),
@@ -533,8 +534,9 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         if not term:
             return queryset, False
         by_number = Q(number__startswith=term) | Q(number__startswith=term.upper())
-        if term.lstrip("#").isdigit():
-            by_number |= Q(pk=int(term.lstrip("#")))
+        invoice_id = id_parse(term.lstrip("#"))
+        if invoice_id is not None:
+            by_number |= Q(pk=invoice_id)
         if Invoice.objects.filter(by_number).exists():
             return queryset.filter(by_number), False
         # The ids are fetched first: given a subquery, PostgreSQL misjudges how many clients match and walks
@@ -595,9 +597,9 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
 
     def get_urls(self):
         own = [
-            path("<int:invoice_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="billing_invoice_pdf"),
+            path("<id:invoice_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="billing_invoice_pdf"),
             path(
-                "<int:invoice_id>/actions/<slug:action>/",
+                "<id:invoice_id>/actions/<slug:action>/",
                 self.admin_site.admin_view(self.action_view),
                 name="billing_invoice_action",
             ),

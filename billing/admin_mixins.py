@@ -9,6 +9,8 @@ from django.db import connections, models
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from billing.inputs import id_parse
+
 
 class SaveChangedFieldsOnly(admin.ModelAdmin):
     """Saving an existing row writes only the fields the admin changed in the form.
@@ -186,8 +188,7 @@ class PositiveIdFilter(InputFilter):
     target = None
 
     def clean(self, value: str):
-        value = value.lstrip("#")
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        return id_parse(value.lstrip("#"))  # "²" and ids beyond the database's range match nothing
 
     def describe(self, cleaned: int) -> str:
         if self.target is None:

@@ -6,9 +6,9 @@ from billing import views
 
 urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice_list"),
-    path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
-    path("invoices/<int:invoice_id>/pay/<slug:gateway_code>/", views.invoice_pay, name="invoice_pay"),
-    path("invoices/<int:invoice_id>/sandbox-charge/", views.sandbox_charge, name="sandbox_charge"),
-    path("invoices/<int:invoice_id>/apply-credit/", views.invoice_apply_credit, name="invoice_apply_credit"),
-    path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf_download, name="invoice_pdf"),
+    path("invoices/<id:invoice_id>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<id:invoice_id>/pay/<slug:gateway_code>/", views.invoice_pay, name="invoice_pay"),
+    path("invoices/<id:invoice_id>/sandbox-charge/", views.sandbox_charge, name="sandbox_charge"),
+    path("invoices/<id:invoice_id>/apply-credit/", views.invoice_apply_credit, name="invoice_apply_credit"),
+    path("invoices/<id:invoice_id>/pdf/", views.invoice_pdf_download, name="invoice_pdf"),
 ]

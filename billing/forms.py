@@ -1,5 +1,5 @@
-"""Forms of the billing admin. They check what the admin typed (money against the currency's places, dates);
-the rules themselves stay in the services, which every form hands its cleaned data to."""
+"""Forms of the billing admin (and the client area's apply credit). They check what was typed (money against the
+currency's places, dates); the rules themselves stay in the services, which every form hands its cleaned data to."""
 
 from __future__ import annotations
 
@@ -26,10 +26,22 @@ from billing.services.automation_settings import (
 )
 from billing.services.gateway_events import RefundMethod
 
+# More than any amount the books hold needs, written out: longer input is refused before it is parsed.
+MONEY_INPUT_MAX_LENGTH = 40
+
+
+class MoneyFormField(forms.DecimalField):
+    """A DecimalField that refuses an over-long input with a form error (money_validate does the rest)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value.strip()) > MONEY_INPUT_MAX_LENGTH:
+            raise ValidationError(f"Enter an amount of at most {MONEY_INPUT_MAX_LENGTH} characters.", code="max_length")
+        return super().to_python(value)
+
 
 def money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
     # No decimal_places on the field: money_validate refuses too many places with the currency's own message.
-    return forms.DecimalField(
+    return MoneyFormField(
         label=label,
         required=required,
         help_text=help_text,

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
+from billing.inputs import ID_MAX
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule, Transaction
 from billing.taxes import NO_TAX, TaxSetup
 
@@ -171,6 +172,8 @@ def login_invoice_page(*, user_id: int, invoice_id: int) -> InvoicePage | None:
     (None when the login has no such invoice). Lines and transactions come as JSON arrays from correlated
     subqueries: the invoice page is read far more often than anything else in billing, and each query a page
     makes costs about as much as the rest of the page's own work."""
+    if not 1 <= invoice_id <= ID_MAX:  # the ORM's lookups skip such an id; SQLite's driver would raise on it
+        return None
     found = list(Invoice.objects.raw(_invoice_page_sql(connection.vendor), [user_id, invoice_id]))
     if not found:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from billing.forms import ApplyCreditForm
 from billing.gateways import (
     GatewayError,
     GatewayNotAvailable,
@@ -250,14 +251,14 @@ def sandbox_charge(request: HttpRequest, invoice_id: int) -> HttpResponse:
 def invoice_apply_credit(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = _invoice_of(request, invoice_id)
     detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
-    raw = request.POST.get("amount", "").strip()
-    try:
-        amount = Decimal(raw) if raw else None
-    except InvalidOperation:
-        messages.error(request, f"{raw!r} is not an amount.")
+    form = ApplyCreditForm(request.POST, invoice=invoice)  # empty: as much as the credit and balance allow
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors.get("amount", [])) or "That is not an amount.")
         return redirect(detail_url)
     try:
-        credit_apply(invoice_id=invoice.pk, client_id=invoice.client_id, amount=amount, actor=request.user)
+        credit_apply(
+            invoice_id=invoice.pk, client_id=invoice.client_id, amount=form.cleaned_data["amount"], actor=request.user
+        )
     except ValidationError as refused:
         messages.error(request, "; ".join(refused.messages))
     else:

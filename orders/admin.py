@@ -190,14 +190,14 @@ class OrderAdmin(SaveChangedFieldsOnly):
 
     def get_urls(self):
         own = [
-            path("<int:order_id>/accept/", self.admin_site.admin_view(self.accept_view), name="orders_order_accept"),
+            path("<id:order_id>/accept/", self.admin_site.admin_view(self.accept_view), name="orders_order_accept"),
             re_path(
                 rf"^(?P<order_id>\d+)/(?P<action>{'|'.join(a for a in _BY_URL_ACTION if a != 'accept')})/$",
                 self.admin_site.admin_view(self.transition_view),
                 name="orders_order_transition",
             ),
             path(
-                "<int:order_id>/fraud-check/",
+                "<id:order_id>/fraud-check/",
                 self.admin_site.admin_view(self.fraud_recheck_view),
                 name="orders_order_fraud_recheck",
             ),

@@ -1,5 +1,6 @@
 from django import forms
 
+from billing.inputs import PlainTextField
 from orders.validators import normalize_domain_name
 
 
@@ -35,7 +36,7 @@ class AddToCartForm(forms.Form):
     """A product with one of its prices, and the domain when the product needs one."""
 
     billing_cycle = forms.ChoiceField(label="Billing cycle")
-    domain = forms.CharField(required=False, max_length=253, help_text="e.g. example.com")
+    domain = PlainTextField(required=False, max_length=253, help_text="e.g. example.com")
     domain_action = forms.ChoiceField(
         required=False, choices=[("register", "Register it"), ("transfer", "Transfer it to us")], initial="register"
     )
@@ -67,17 +68,19 @@ class AddToCartForm(forms.Form):
 
 
 class CheckoutForm(forms.Form):
-    promo_code = forms.CharField(required=False, max_length=50, label="Promotion code")
+    promo_code = PlainTextField(required=False, max_length=50, label="Promotion code")
     accept_terms = forms.BooleanField(label="I accept the terms of service")
 
 
 class ProfileForm(forms.Form):
-    company_name = forms.CharField(required=False, max_length=200)
-    contact_name = forms.CharField(max_length=200, label="Your name")
-    address_1 = forms.CharField(required=False, max_length=200, label="Address")
-    address_2 = forms.CharField(required=False, max_length=200, label="Address (line 2)")
-    city = forms.CharField(required=False, max_length=100)
-    state = forms.CharField(required=False, max_length=100, label="State / region")
-    postcode = forms.CharField(required=False, max_length=20)
-    country = forms.CharField(max_length=2, help_text="Two-letter code, e.g. DE")
-    phone = forms.CharField(required=False, max_length=40)
+    """Single-line text only, as every client-area text input: control characters are a form error."""
+
+    company_name = PlainTextField(required=False, max_length=200)
+    contact_name = PlainTextField(max_length=200, label="Your name")
+    address_1 = PlainTextField(required=False, max_length=200, label="Address")
+    address_2 = PlainTextField(required=False, max_length=200, label="Address (line 2)")
+    city = PlainTextField(required=False, max_length=100)
+    state = PlainTextField(required=False, max_length=100, label="State / region")
+    postcode = PlainTextField(required=False, max_length=20)
+    country = PlainTextField(max_length=2, help_text="Two-letter code, e.g. DE")
+    phone = PlainTextField(required=False, max_length=40)

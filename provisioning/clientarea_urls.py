@@ -6,7 +6,7 @@ from provisioning import views
 
 urlpatterns = [
     path("services/", views.service_list, name="service_list"),
-    path("services/<int:service_id>/", views.service_detail, name="service_detail"),
-    path("services/<int:service_id>/cancel/", views.service_cancel, name="service_cancel"),
+    path("services/<id:service_id>/", views.service_detail, name="service_detail"),
+    path("services/<id:service_id>/cancel/", views.service_cancel, name="service_cancel"),
     path("domains/", views.domain_list, name="domain_list"),
 ]

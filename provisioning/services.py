@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.cycles import add_months, billing_day_after_move
 from billing.fsm import apply_transition, transition_in_bulk
+from billing.inputs import text_validate
 from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
@@ -448,6 +449,7 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         raise ValidationError(f"When to cancel must be one of: {', '.join(CancellationRequest.When.values)}.")
     if len(reason.strip()) > CANCELLATION_REASON_MAX:
         raise ValidationError(f"The reason is too long: {CANCELLATION_REASON_MAX} characters at most.")
+    text_validate(reason, multiline=True, what="The reason")  # PostgreSQL refuses NUL; the rest reach the admin
     with transaction.atomic():
         service = Service.objects.select_for_update().select_related("product").get(pk=service_id)
         refusal = cancellation_refusal(service)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.views import client_of
+from provisioning.forms import CancellationRequestForm
 from provisioning.models import CancellationRequest
 from provisioning.selectors import client_domains, client_services, open_cancellation
 from provisioning.services import cancellation_refusal, cancellation_request
@@ -44,11 +45,16 @@ def service_cancel(request: HttpRequest, service_id: int) -> HttpResponse:
     """The client asks for their service to end, at once or at the end of the period (the run carries it out)."""
     client = client_of(request)
     service = get_object_or_404(client_services(client=client), pk=service_id)
+    form = CancellationRequestForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field.capitalize()}: {' '.join(errors)}")
+        return redirect("clientarea:service_detail", service_id=service.pk)
     try:
         cancellation_request(
             service_id=service.pk,
-            when=request.POST.get("when", ""),
-            reason=request.POST.get("reason", ""),
+            when=form.cleaned_data["when"],
+            reason=form.cleaned_data["reason"],
             actor=request.user,
         )
     except ValidationError as refused:

@@ -25,6 +25,7 @@ from billing.gateways.base import (
     PaymentStart,
     WebhookRejected,
 )
+from billing.inputs import id_parse
 from billing.models import Currency, GatewayEvent, Invoice
 from billing.money import ZERO, from_minor_units, quantize, to_minor_units
 
@@ -223,7 +224,8 @@ class StripeCheckout(Gateway):
         session = _checkout_session(payload)
         if event_type in PAID_SESSION_EVENTS and session.get("payment_status") == "paid":
             reference = _invoice_reference(session)
-            if reference and not (reference.isdigit() and Invoice.objects.filter(pk=int(reference)).exists()):
+            invoice_id = id_parse(reference)
+            if reference and not (invoice_id and Invoice.objects.filter(pk=invoice_id).exists()):
                 raise WebhookRejected(f"Unknown invoice {reference!r} in Checkout Session {session.get('id')}.")
         return IncomingEvent(event_id=event_id, event_type=event_type, payload=payload)
 
@@ -241,11 +243,12 @@ class StripeCheckout(Gateway):
         if not reference:
             return f"ignored: Checkout Session {session_id} names no invoice of ours"
         amount_total, currency_code = session.get("amount_total"), session.get("currency")
-        if not reference.isdigit() or not isinstance(amount_total, int) or not isinstance(currency_code, str):
+        invoice_id = id_parse(reference)  # ASCII digits only: "²".isdigit() is true, and int() refuses it
+        if invoice_id is None or not isinstance(amount_total, int) or not isinstance(currency_code, str):
             raise ValidationError(f"Checkout Session {session_id} has no usable invoice id, amount_total or currency.")
         return payment_from_event(
             event,
-            invoice_id=int(reference),
+            invoice_id=invoice_id,
             amount_minor=self._portal_minor_units(amount_total, currency_code.upper(), session_id),
             currency_code=currency_code.upper(),
             gateway_transaction_id=_payment_reference(session),

@@ -24,6 +24,20 @@ from notifications.services import Actor
 
 logger = logging.getLogger(__name__)
 
+NUL_REPLACEMENT = "\ufffd"
+
+
+def _storable(value):
+    """The payload with every NUL in its texts (keys too) replaced by U+FFFD: PostgreSQL's jsonb cannot hold
+    \u0000, and a verified event (money received) is kept, never refused for a character in, say, a name."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
 
 def gateway_event_store(*, gateway_code: str, incoming: IncomingEvent) -> tuple[GatewayEvent, bool]:
     """Store a verified event once; when it is new, apply it in a task after commit."""
@@ -32,8 +46,8 @@ def gateway_event_store(*, gateway_code: str, incoming: IncomingEvent) -> tuple[
     with transaction.atomic():
         event, created = GatewayEvent.objects.get_or_create(
             gateway=gateway_code,
-            event_id=incoming.event_id,
-            defaults={"event_type": incoming.event_type, "payload": incoming.payload},
+            event_id=_storable(incoming.event_id),
+            defaults={"event_type": _storable(incoming.event_type), "payload": _storable(incoming.payload)},
         )
         if created:
             # robust: with in-process tasks a failing apply is logged (the event says Failed), not raised into

@@ -172,8 +172,8 @@ def _lines_validate(lines: list[InvoiceLine], client: Client) -> None:
             raise ValidationError(f"Line {line.description!r}: amounts are Decimal, not {type(line.amount).__name__}.")
         if not line.amount.is_finite():
             raise ValidationError(f"Line {line.description!r}: the amount is not a number.")
-        if abs(line.amount) >= MONEY_LIMIT:
-            raise ValidationError(f"Line {line.description!r}: {line.amount} is larger than the books can hold.")
+        if line.amount.copy_abs() >= MONEY_LIMIT:  # exact: abs() raises decimal.Overflow on 1e1000000
+            raise ValidationError(f"Line {line.description!r}: the amount is larger than the books can hold.")
         if line.amount != currency.quantize(line.amount):
             raise ValidationError(
                 f"Line {line.description!r}: {line.amount} has more than {currency.decimal_places} decimal places."

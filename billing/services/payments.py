@@ -35,8 +35,10 @@ def money_validate(amount: Decimal, currency: Currency, *, what: str = "The amou
         raise ValidationError(f"{what} must be a Decimal, not {type(amount).__name__}.")
     if not amount.is_finite():
         raise ValidationError(f"{what} is not a number.")
-    if abs(amount) >= MONEY_LIMIT:
-        raise ValidationError(f"{what} {amount} is larger than the books can hold ({MONEY_LIMIT - 1:,}).")
+    # copy_abs() and the comparison are exact: abs() would round in the context and raise decimal.Overflow
+    # on an exponent beyond it (1e1000000). The amount is not repeated: it may be thousands of digits long.
+    if amount.copy_abs() >= MONEY_LIMIT:
+        raise ValidationError(f"{what} is larger than the books can hold ({MONEY_LIMIT - 1:,}).")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise ValidationError(f"{what} must be {'zero or more' if allow_zero else 'more than zero'}, not {amount}.")
     if amount != currency.quantize(amount):

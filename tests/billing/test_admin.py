@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -929,3 +930,17 @@ def test_gateway_events_cannot_be_edited_added_or_deleted(admin_client, unpaid):
     assert 'name="_save"' not in page and "the database went away" in page
     response = admin_client.post(reverse("admin:billing_gatewayevent_delete", args=[event.pk]), {"post": "yes"})
     assert response.status_code == 403 and GatewayEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.parametrize("value", ["²", "#²", "١٢", "9223372036854775808", "9" * 30])
+def test_an_id_typed_in_the_admin_that_no_database_holds_finds_nothing(admin_user, unpaid, value):
+    """A client filter or a search for "²" ("²".isdigit() is true, int() refuses it) or an id beyond the
+    database's range lists nothing, without an error."""
+    browser = HttpClient(raise_request_exception=False)
+    browser.force_login(admin_user)
+    url = reverse("admin:billing_invoice_changelist")
+
+    for params in ({"client": value}, {"q": value}):
+        response = browser.get(url, params)
+        assert response.status_code == 200, f"{params} answered {response.status_code}"
+        assert unpaid.number not in response.content.decode()

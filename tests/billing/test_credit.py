@@ -117,6 +117,11 @@ def test_a_credit_change_without_a_reason_is_refused(customer, change, reason):
         (D("1.001"), "has more than 2 decimal places"),
         (5.0, "must be a Decimal, not float"),
         (D("NaN"), "is not a number"),
+        (D("sNaN"), "is not a number"),
+        (D("1e1000000"), "larger than the books can hold"),  # beyond the context's exponent: abs() overflows
+        (D("-1e1000000"), "larger than the books can hold"),
+        (D("1e-1000000"), "has more than 2 decimal places"),
+        (D("9" * 40), "larger than the books can hold"),
     ],
 )
 def test_a_bad_credit_amount_is_refused_and_nothing_changes(customer, change, amount, message):
@@ -232,6 +237,8 @@ def test_applying_more_credit_than_the_client_holds_is_refused_and_nothing_chang
         (D("0"), "The credit must be more than zero"),
         (D("5.001"), "The credit 5.001 has more than 2 decimal places"),
         (5.0, "The credit must be a Decimal, not float"),
+        (D("1e1000000"), "The credit is larger than the books can hold"),
+        (D("Infinity"), "The credit is not a number"),
     ],
 )
 def test_a_bad_amount_of_credit_to_apply_is_refused(customer, amount, message):

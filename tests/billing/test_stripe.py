@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from billing.gateways import GatewayError, GatewayNotAvailable, PaymentDeclined, StripeCheckout, gateway_for
 from billing.models import GatewayConfig, GatewayEvent, Invoice, InvoiceItem, Transaction
 from billing.services import InvoiceLine, invoice_create, payment_record
-from billing.services.gateway_events import RefundMethod, payment_refund
+from billing.services.gateway_events import RefundMethod, gateway_event_apply, payment_refund
 from notifications.models import Event
 from tests.billing.fake_stripe import FakeStripe
 from tests.factories import ClientFactory, CurrencyFactory
@@ -525,6 +525,62 @@ def test_a_signed_event_for_an_unknown_invoice_is_refused_and_changes_nothing(st
     assert response.status_code == 400
     assert "Unknown invoice '999999'" in response.content.decode()
     assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["²", "١٢", "9223372036854775808", "9" * 30, "0", "-1", "1e3", "\x00", [1], {"id": 1}, 1.5, True],
+)
+def test_a_signed_event_whose_invoice_reference_is_no_id_is_refused_and_changes_nothing(
+    stripe_gateway, customer, post_event, reference
+):
+    make_invoice(customer, "19.99")
+    event = session_event(1, amount_minor=1999)
+    event["data"]["object"]["client_reference_id"] = reference
+    event["data"]["object"]["metadata"] = {}
+    before = counts()
+
+    response = post_event(event)
+
+    assert response.status_code == 400
+    assert "Unknown invoice" in response.content.decode()
+    assert counts() == before
+
+
+def test_a_stored_event_whose_invoice_reference_is_no_id_fails_for_good_and_is_kept(stripe_gateway, customer):
+    """An event stored before its reference was checked (or by the admin's retry) is kept, Failed with the reason,
+    and not retried: no retry can read "²" as an invoice."""
+    make_invoice(customer, "19.99")
+    payload = session_event(1, amount_minor=1999)
+    payload["data"]["object"]["client_reference_id"] = "²"
+    payload["data"]["object"]["metadata"] = {}
+    event = GatewayEvent.objects.create(
+        gateway="stripe", event_id="evt_1", event_type="checkout.session.completed", payload=payload
+    )
+
+    applied = gateway_event_apply(event_pk=event.pk)
+
+    assert (applied.status, applied.attempts) == (GatewayEvent.Status.FAILED, 1)
+    assert "no usable invoice id" in applied.error
+    assert Transaction.objects.count() == 0
+
+
+def test_a_nul_in_a_signed_event_is_stored_as_a_replacement_character_and_the_payment_recorded(
+    stripe_gateway, customer, post_event
+):
+    """PostgreSQL's jsonb cannot hold \\u0000: the event is kept (the money arrived), its NULs replaced."""
+    invoice = make_invoice(customer, "19.99")
+    event = session_event(invoice.pk, amount_minor=1999)
+    event["data"]["object"]["customer_details"] = {"name": "Eve\x00Smith", "note\x00": ["\x00"]}
+
+    response = post_event(event)
+
+    assert response.status_code == 200
+    stored = GatewayEvent.objects.get()
+    assert stored.payload["data"]["object"]["customer_details"] == {"name": "Eve\ufffdSmith", "note\ufffd": ["\ufffd"]}
+    assert stored.status == GatewayEvent.Status.APPLIED
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
 
 
 def test_a_body_that_is_not_a_stripe_event_is_refused(stripe_gateway, client, db):

@@ -386,6 +386,8 @@ def test_an_invoice_whose_discounts_exceed_its_charges_is_refused_and_nothing_is
         (D("10.005"), "more than 2 decimal places"),
         (D("NaN"), "Line 'Hosting': the amount is not a number"),
         (10.5, "amounts are Decimal, not float"),
+        (D("1e1000000"), "Line 'Hosting': the amount is larger than the books can hold"),  # abs() would overflow
+        (D("-1e1000000"), "Line 'Hosting': the amount is larger than the books can hold"),
     ],
 )
 def test_a_line_with_a_bad_amount_is_refused_and_nothing_is_written(customer, amount, message):

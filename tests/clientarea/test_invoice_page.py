@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -90,3 +91,23 @@ def test_the_page_makes_the_same_queries_for_2_lines_as_for_12(client, customer)
     assert few == many
     # The session, the user, the invoice with everything it shows, the enabled gateways (it is still unpaid).
     assert many == 4
+
+
+ID_MAX = 2**63 - 1  # a BigAutoField's largest id
+
+
+@pytest.mark.parametrize("invoice_id", [ID_MAX + 1, 10**30])
+def test_an_id_no_database_can_hold_finds_no_invoice(customer, invoice_id):
+    _invoice(customer, ["1.00"])
+
+    assert login_invoice_page(user_id=customer.user_id, invoice_id=invoice_id) is None
+
+
+@pytest.mark.parametrize("raw_id", [str(ID_MAX + 1), "9" * 30, "0", "9" * 5000])
+def test_an_invoice_url_with_an_id_out_of_range_is_not_found(customer, raw_id):
+    browser = Client(raise_request_exception=False)
+    browser.force_login(customer.user)
+
+    for suffix in ("", "pdf/"):
+        response = browser.get(f"/invoices/{raw_id}/{suffix}")
+        assert response.status_code == 404, f"/invoices/{raw_id[:30]}/{suffix} answered {response.status_code}"

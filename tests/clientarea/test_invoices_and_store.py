@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -181,6 +182,19 @@ def test_the_profile_changes_contact_details_and_refuses_bad_ones(logged_in, cus
     assert customer.country == "FR"
 
 
+@pytest.mark.parametrize("city", ["Ly\x1bon", "Lyon\nParis", "Ly\ton", "\x7f", "Ly\x9bon"])
+def test_the_profile_refuses_control_characters_and_changes_nothing(logged_in, customer, city):
+    before = customer.city
+
+    response = logged_in.post(
+        reverse("clientarea:profile"), {"contact_name": "New Name", "country": "FR", "city": city}
+    )
+
+    assert response.status_code == 200 and "holds control characters" in response.content.decode()
+    customer.refresh_from_db()
+    assert (customer.contact_name, customer.city) != ("New Name", city) and customer.city == before
+
+
 def test_the_dashboard_shows_the_unpaid_total(logged_in, pending_order):
     page = logged_in.get(reverse("clientarea:dashboard")).content.decode()
     assert f"${pending_order.invoice.balance_due}" in page
@@ -198,3 +212,33 @@ def test_password_reset_sends_a_link_and_the_new_password_must_pass_the_validato
     strong = client.post(set_url, {"new_password1": "Ample-Orbit-77", "new_password2": "Ample-Orbit-77"})
     assert strong.status_code == 302
     assert client.login(username=customer.user.username, password="Ample-Orbit-77")
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1e1000000", "larger than the books can hold"),
+        ("-1e1000000", "larger than the books can hold"),
+        ("1e-1000000", "more than 2 decimal places"),
+        ("NaN", "Enter a number"),
+        ("sNaN", "Enter a number"),
+        ("-Infinity", "Enter a number"),
+        ("²", "Enter a number"),
+        ("abc", "Enter a number"),
+        ("1" * 5000, "at most 40 characters"),
+    ],
+)
+def test_an_amount_of_credit_no_book_can_hold_is_refused_and_changes_nothing(customer, pending_order, amount, message):
+    credit_add(client_id=customer.pk, amount=Decimal("5.00"), reason="goodwill", actor=None)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(customer.user)
+    url = reverse("clientarea:invoice_apply_credit", args=[pending_order.invoice_id])
+
+    response = browser.post(url, {"amount": amount}, follow=True)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    customer.refresh_from_db()
+    pending_order.invoice.refresh_from_db()
+    assert (customer.credit_balance, pending_order.invoice.credit_applied) == (Decimal("5.00"), Decimal("0.00"))
+    assert Transaction.objects.filter(kind=Transaction.Kind.CREDIT_APPLIED).count() == 0

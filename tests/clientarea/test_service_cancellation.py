@@ -87,3 +87,18 @@ def test_an_ended_service_offers_no_cancellation_and_refuses_one(logged_in, cust
 def test_asking_takes_a_post(logged_in, service):
     assert logged_in.get(reverse("clientarea:service_cancel", args=[service.pk])).status_code == 405
     assert not CancellationRequest.objects.exists()
+
+
+@pytest.mark.parametrize("reason", ["Moving\x00 on", "\x00", "Escape \x1b[31m red", "Bell\x07", "C1 \x85 next line"])
+def test_a_reason_with_control_characters_is_refused_and_nothing_is_requested(logged_in, service, reason):
+    page = _ask(logged_in, service, when="immediate", reason=reason).content.decode()
+
+    assert "holds control characters" in page
+    assert not CancellationRequest.objects.exists()
+    assert not ActivityLog.objects.filter(action="cancellation_requested").exists()
+
+
+def test_a_reason_keeps_its_line_breaks_and_tabs(logged_in, service):
+    _ask(logged_in, service, when="immediate", reason="Too slow.\r\n\tAnd too dear.")
+
+    assert CancellationRequest.objects.get(service=service).reason == "Too slow.\r\n\tAnd too dear."

@@ -65,6 +65,8 @@ def test_an_end_of_period_request_waits_for_the_due_date_and_blocks_the_renewal_
 def test_bad_requests_are_refused_with_a_reason_and_change_nothing(service):
     with pytest.raises(ValidationError, match="must be one of"):
         cancellation_request(service_id=service.pk, when="tomorrow", reason="", actor=None)
+    with pytest.raises(ValidationError, match=r"The reason holds control characters \(U\+0000\)"):
+        cancellation_request(service_id=service.pk, when="immediate", reason="NUL\x00", actor=None)
     cancellation_request(service_id=service.pk, when="end_of_period", reason="", actor=None)
     with pytest.raises(ValidationError, match="already has an open cancellation request"):
         cancellation_request(service_id=service.pk, when="immediate", reason="", actor=None)
