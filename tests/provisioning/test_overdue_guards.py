@@ -1,0 +1,150 @@
+"""The guards of the overdue steps, each shown by a test of its own.
+
+Unsuspension: only an overdue suspension is lifted. Three paths lift suspensions and each filters on the reason
+itself: the InvoicePaid handler, the paid path they both end in (services_unsuspend_paid) and the daily step.
+Behind either of the others, a path's own filter could go unnoticed; so the handler's and the step's tests also
+look at what they hand to the paid path (a call-through wrapper: the real service still runs).
+
+Suspension and termination: a payment that commits after the step selected the service and before it locks its
+batch leaves the service as paid (the overdue check is made again under the invoice locks)."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from billing.models import AutomationSettings, InvoiceItem
+from billing.services import InvoiceLine, invoice_create, payment_record
+from notifications.models import Event
+from notifications.scheduler import StepContext, automation_run
+from provisioning import automation, services
+from provisioning.models import Service
+from tests.concurrency import in_another_thread
+from tests.factories import ServiceFactory
+
+D = Decimal
+DUE = datetime.date(2026, 12, 1)
+OVERDUE = Service.SuspensionReason.OVERDUE
+ABUSE = Service.SuspensionReason.ABUSE
+ADMIN = Service.SuspensionReason.ADMIN
+
+
+def _service(client, product, *, reason=""):
+    status = Service.Status.SUSPENDED if reason else Service.Status.ACTIVE
+    return ServiceFactory(client=client, product=product, next_due_date=DUE, status=status, suspension_reason=reason)
+
+
+def _invoice(client, *services_billed):
+    lines = [
+        InvoiceLine(
+            kind=InvoiceItem.Kind.SERVICE,
+            related_id=service.pk,
+            description=f"S{service.pk}",
+            amount=D("4.99"),
+            period_start=DUE,
+            period_end=DUE + datetime.timedelta(days=30),
+        )
+        for service in services_billed
+    ]
+    return invoice_create(client=client, lines=lines, actor=None, issue_date=DUE, due_date=DUE)
+
+
+def _pay(invoice):
+    return payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
+
+
+def _state(service):
+    service.refresh_from_db()
+    return service.status, service.suspension_reason
+
+
+def _handed_to_the_paid_path(monkeypatch, module):
+    """Record the ids `module` hands to services_unsuspend_paid, which still runs."""
+    handed: list[int] = []
+    unsuspend = services.services_unsuspend_paid
+
+    def recording(*, service_ids, actor):
+        handed.extend(service_ids)
+        return unsuspend(service_ids=service_ids, actor=actor)
+
+    monkeypatch.setattr(module, "services_unsuspend_paid", recording)
+    return handed
+
+
+# --- unsuspension: each path on its own ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_paid_path_lifts_an_overdue_suspension_and_never_an_abuse_or_admin_one(customer, hosting):
+    overdue, abuse, admin = (_service(customer, hosting, reason=reason) for reason in (OVERDUE, ABUSE, ADMIN))
+
+    lifted = services.services_unsuspend_paid(service_ids=[overdue.pk, abuse.pk, admin.pk], actor=None)
+
+    assert lifted == [overdue.pk]
+    assert [_state(s) for s in (overdue, abuse, admin)] == [("active", ""), ("suspended", ABUSE), ("suspended", ADMIN)]
+    assert list(Event.objects.filter(name="ServiceUnsuspended").values_list("payload__service_id", flat=True)) == [
+        overdue.pk
+    ]
+
+
+@pytest.mark.django_db
+def test_the_payment_handler_leaves_an_abuse_or_admin_suspension_in_place(
+    customer, hosting, monkeypatch, django_capture_on_commit_callbacks
+):
+    overdue, abuse, admin = (_service(customer, hosting, reason=reason) for reason in (OVERDUE, ABUSE, ADMIN))
+    invoice = _invoice(customer, overdue, abuse, admin)
+    handed = _handed_to_the_paid_path(monkeypatch, services)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay(invoice)
+
+    assert handed == [overdue.pk]
+    assert [_state(s) for s in (overdue, abuse, admin)] == [("active", ""), ("suspended", ABUSE), ("suspended", ADMIN)]
+
+
+@pytest.mark.django_db
+def test_the_daily_unsuspension_step_leaves_an_abuse_or_admin_suspension_in_place(customer, hosting, monkeypatch):
+    overdue, abuse, admin = (_service(customer, hosting, reason=reason) for reason in (OVERDUE, ABUSE, ADMIN))
+    _pay(_invoice(customer, overdue, abuse, admin))  # paid with no handler run: the step lifts what it missed
+    handed = _handed_to_the_paid_path(monkeypatch, automation)
+
+    step = automation_run(today=DUE + datetime.timedelta(days=8), only=["overdue_unsuspension"], trigger="test")
+
+    assert step.steps[0].counts == {"services unsuspended": 1}
+    assert handed == [overdue.pk]
+    assert [_state(s) for s in (overdue, abuse, admin)] == [("active", ""), ("suspended", ABUSE), ("suspended", ADMIN)]
+
+
+# --- suspension and termination racing a payment ------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("step_name", "days_late", "moved_event"),
+    [("overdue_suspension", 7, "ServiceSuspended"), ("overdue_termination", 30, "ServiceTerminated")],
+)
+def test_a_payment_committed_between_selection_and_lock_leaves_the_service_as_paid(
+    customer, hosting, monkeypatch, step_name, days_late, moved_event
+):
+    AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(terminate_enabled=True)
+    service = _service(customer, hosting)
+    invoice = _invoice(customer, service)
+    each_batch = StepContext.each_batch
+    selected = []
+
+    def pay_before_the_batches_lock(self, ids, size, work):
+        # Called with the ids the step selected, before any batch locks them.
+        if self.step == step_name and not selected:
+            selected.extend(ids)
+            in_another_thread(lambda: _pay(invoice))
+        yield from each_batch(self, ids, size, work)
+
+    monkeypatch.setattr(StepContext, "each_batch", pay_before_the_batches_lock)
+
+    run = automation_run(today=DUE + datetime.timedelta(days=days_late), only=[step_name], trigger="test")
+
+    assert selected == [service.pk]  # the race happened: the service was selected while its invoice was unpaid
+    assert (run.steps[0].error_count, run.steps[0].counts) == (0, {})
+    assert _state(service) == ("active", "")
+    assert not Event.objects.filter(name=moved_event).exists()
