@@ -52,5 +52,5 @@ EVENTS: dict[str, str] = {
     "DomainRenewalNotice": "A domain's renewal notice email was queued for its owner (one per configured day).",
     "DomainExpired": "An active domain passed its expiry date without renewal: it is Expired.",
     "DomainRenewed": "A paid renewal moved a domain's expiry date (an expired one is Active again); no registrar "
-    "is told yet.",
+    "has confirmed it yet.",
 }
