@@ -12,7 +12,7 @@ if not REDIS_URL:
     # Without Redis each gunicorn worker would keep its own log-in failure counts (and run tasks in-process).
     raise ImproperlyConfigured(
         "REDIS_URL is not set: production needs Redis as its shared cache, so every web process sees the same "
-        "count of failed log-ins, and as the Celery broker. Set REDIS_URL=redis://host:6379/0."
+        "counts of failed log-ins and password reset requests, and as the Celery broker. Set REDIS_URL=redis://host:6379/0."
     )
 
 # The portal runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
