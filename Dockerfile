@@ -12,7 +12,9 @@ WORKDIR /app
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
+# collectstatic only reads the settings: the REDIS_URL production requires is never connected to here.
 RUN DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
+    REDIS_URL=redis://collectstatic-only:6379/0 \
     python manage.py collectstatic --noinput \
  && useradd --system --home /app portal
 

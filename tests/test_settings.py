@@ -12,7 +12,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
-    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG}))"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, "
+    "'cache': s.CACHES['default']['BACKEND']}))"
 )
 
 
@@ -54,19 +55,39 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="k" * 20 + "-a-properly-long-and-random-production-secret-9f3b1c7e",
         DJANGO_ALLOWED_HOSTS="portal.example.com",
+        REDIS_URL="redis://cache.internal:6379/0",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
-def test_production_refuses_to_start_without_its_secrets(missing):
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "REDIS_URL"])
+def test_production_refuses_to_start_without_its_secrets_or_a_shared_cache(missing):
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "x" * 60,
         "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+        "REDIS_URL": "redis://cache.internal:6379/0",
     }
     env.pop(missing)
     result = _run(["manage.py", "check"], **env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_production_without_redis_refuses_to_start_because_log_in_counts_would_be_per_process():
+    production = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+    }
+    without = _run(["-c", PROBE], **production)
+    assert without.returncode != 0
+    assert "ImproperlyConfigured: REDIS_URL is not set" in without.stderr
+    assert "every web process" in without.stderr
+
+    with_redis = _run(["-c", PROBE], **production, REDIS_URL="redis://cache.internal:6379/0")
+    assert with_redis.returncode == 0, with_redis.stderr
+    values = json.loads(with_redis.stdout)
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["broker"] == "redis://cache.internal:6379/0"

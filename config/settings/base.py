@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "orders.auth.KnownDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -81,6 +82,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # Failed log-ins allowed per account and per IP address within the window (orders/auth.py).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
+# A browser that logged in to an account (or reset its password) is known for it this long: the account's and
+# the address's failure counts do not refuse it, it gets LOGIN_FAILURE_LIMIT failures of its own.
+LOGIN_KNOWN_DEVICE_AGE = timedelta(days=env.int("LOGIN_KNOWN_DEVICE_DAYS", default=90))
+# Password reset links sent per account and per IP address within the window; more requests send nothing.
+PASSWORD_RESET_ACCOUNT_LIMIT = env.int("PASSWORD_RESET_ACCOUNT_LIMIT", default=3)
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_WINDOW = timedelta(minutes=env.int("PASSWORD_RESET_WINDOW_MINUTES", default=60))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clientarea:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -127,7 +135,8 @@ def _redact(url: str) -> str:
 
 CELERY_BROKER_URL_REDACTED = _redact(CELERY_BROKER_URL)
 
-# The cache holds log-in failure counts: shared through Redis when there is one, per process otherwise.
+# The cache holds log-in failure and password reset counts: shared through Redis when there is one, per process
+# otherwise.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "portal"}

@@ -1,11 +1,19 @@
 """Production: everything secret or host-specific must come from the environment; no defaults for them."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
-from .base import STORAGES, env
+from .base import REDIS_URL, STORAGES, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+if not REDIS_URL:
+    # Without Redis each gunicorn worker would keep its own log-in failure counts (and run tasks in-process).
+    raise ImproperlyConfigured(
+        "REDIS_URL is not set: production needs Redis as its shared cache, so every web process sees the same "
+        "counts of failed log-ins and password reset requests, and as the Celery broker. Set REDIS_URL=redis://host:6379/0."
+    )
 
 # The portal runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -41,3 +41,42 @@ def test_the_admin_login_is_throttled_too(client, admin_user):
         client.post(url, {"username": "admin", "password": "wrong"}, REMOTE_ADDR="10.1.1.1")
     response = client.post(url, {"username": "admin", "password": "password"}, REMOTE_ADDR="10.1.1.2")
     assert "Too many failed log-in attempts" in response.content.decode()
+
+
+def _fullwidth(text):
+    """Fullwidth letters: Django's log-in form folds these back to ASCII (NFKC) before it checks the password."""
+    return "".join(chr(ord(c) - 0x21 + 0xFF01) if "!" <= c <= "~" else c for c in text)
+
+
+def _look_alikes(username):
+    return [
+        _fullwidth(username[0]) + username[1:],
+        username.upper(),
+        f"  {username}  ",
+        _fullwidth(username),
+        f"\u3000{_fullwidth(username[:3])}{username[3:].upper()}",  # ideographic space, fullwidth, upper case
+    ]
+
+
+def test_a_fullwidth_look_alike_logs_in_as_the_account_it_folds_to(client, customer):
+    response = _login(client, _look_alikes(customer.user.username)[0], PASSWORD)
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(customer.user.pk)
+
+
+def test_failures_spread_over_look_alike_usernames_lock_the_one_account(client, customer):
+    variants = _look_alikes(customer.user.username)
+    for n in range(10):  # every failure from its own address: only the account counter can add them up
+        assert _login(client, variants[n % len(variants)], "wrong", address=f"10.0.1.{n}").status_code == 200
+    for username in (customer.user.username, variants[0]):
+        refused = _login(client, username, PASSWORD, address="10.0.2.1")
+        assert "Too many failed log-in attempts" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=2)
+def test_the_admin_login_counts_look_alike_usernames_as_one_account(client, admin_user):
+    url = reverse("admin:login")
+    for n, username in enumerate([_fullwidth("a") + "dmin", " ADMIN "]):
+        client.post(url, {"username": username, "password": "wrong"}, REMOTE_ADDR=f"10.1.2.{n}")
+    response = client.post(url, {"username": "admin", "password": "password"}, REMOTE_ADDR="10.1.2.9")
+    assert "Too many failed log-in attempts" in response.content.decode()
