@@ -64,6 +64,8 @@ class Gateway:
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     supports_refund: ClassVar[bool] = False
     supports_webhook: ClassVar[bool] = False
+    # Origins start_payment may redirect the client's browser to: the client area's CSP form-action allows them.
+    redirect_origins: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config

@@ -110,6 +110,7 @@ class StripeCheckout(Gateway):
     secret_fields = frozenset({"secret_key", "webhook_secret"})
     supports_refund = True
     supports_webhook = True
+    redirect_origins = ("https://checkout.stripe.com",)  # where a Checkout Session's url points
 
     # --- talking to Stripe ---------------------------------------------------------------------------------
 

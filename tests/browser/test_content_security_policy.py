@@ -1,0 +1,90 @@
+"""The client area and the admin work in Chromium under their Content-Security-Policy: no violation is reported
+while a client orders, opens the invoice and pays with the sandbox card, nor on an admin order page, and the
+stylesheets (now files, not inline) are applied."""
+
+import pytest
+from playwright.sync_api import expect
+
+from billing.models import GatewayConfig
+from orders.models import Order
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`securitypolicyviolation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+def _watch(context) -> list[str]:
+    violations: list[str] = []
+    context.add_init_script(REPORT_VIOLATIONS)
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "securitypolicyviolation" in message.text
+            else None
+        ),
+    )
+    return violations
+
+
+@pytest.fixture
+def sandbox_enabled(db):
+    GatewayConfig.objects.update_or_create(
+        code="sandbox", defaults={"display_name": "Test card (sandbox)", "enabled": True}
+    )
+
+
+def test_client_area_and_admin_pages_raise_no_csp_violation(
+    browser, page, live_server, customer, hosting, admin_user, sandbox_enabled
+):
+    violations = _watch(page.context)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", customer.user.username)
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Welcome")
+    expect(page.locator("header")).to_have_css("background-color", "rgb(29, 53, 87)")  # clientarea.css applied
+
+    page.click("nav >> text=Order")
+    page.click(f".card:has-text('{hosting.name}') >> text=Choose")
+    page.select_option("#id_billing_cycle", "monthly")
+    page.fill("#id_domain", "csp-shop.example.com")
+    page.click("button:has-text('Add to cart')")
+    expect(page.locator("label.checkbox")).to_have_css("display", "flex")
+    page.check("#id_accept_terms")
+    page.click("button:has-text('Place order')")
+    expect(page.locator("h1 .status")).to_have_text("Unpaid")
+    page.click("button:has-text('Pay with Test card (sandbox)')")
+    page.click("button:has-text('Approve payment')")
+    expect(page.locator("h1 .status")).to_have_text("Paid")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "csp-client-invoice.png"), full_page=True)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator(".cards.spaced")).to_have_css("margin-bottom", "19.2px")
+    assert violations == []
+
+    admin_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    admin_violations = _watch(admin_context)
+    admin = admin_context.new_page()
+    admin.set_default_timeout(15_000)
+    admin.goto(f"{live_server.url}/admin/login/")
+    admin.fill("#id_username", admin_user.username)
+    admin.fill("#id_password", "password")
+    admin.click("input[type=submit]")
+    admin.goto(f"{live_server.url}/admin/orders/order/")
+    admin.click(f"text={Order.objects.get(client=customer).number}")
+    share = admin.locator("table.order-items").evaluate(
+        "table => table.getBoundingClientRect().width / table.parentElement.getBoundingClientRect().width"
+    )
+    assert share > 0.9  # admin.css's full-width applied
+    admin.screenshot(path=str(ARTIFACTS / "csp-admin-order.png"), full_page=True)
+    admin.goto(f"{live_server.url}/admin/billing/invoice/")
+    admin.goto(f"{live_server.url}/admin/billing/client/{customer.pk}/change/")
+    expect(admin.locator("table.client-invoices")).to_be_visible()
+    admin_context.close()
+    assert admin_violations == []
