@@ -1,11 +1,10 @@
 from django.contrib import admin
 
+from notifications.admin_lists import LargeTableAdmin
 from notifications.models import ActivityLog, AutomationRun, AutomationStepRun, Event, HandlerRun, OutboundEmail
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
+class ReadOnlyAdmin(LargeTableAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

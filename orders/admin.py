@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from billing.admin_mixins import SaveChangedFieldsOnly
 from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
+from notifications.admin_lists import LargeTableAdmin
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
 from orders.selectors import order_delete_blockers
@@ -57,12 +58,12 @@ class PricingInline(admin.TabularInline):
 
 
 @admin.register(ProductGroup)
-class ProductGroupAdmin(admin.ModelAdmin):
+class ProductGroupAdmin(LargeTableAdmin):
     list_display = ("name", "sort_order", "hidden")
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(LargeTableAdmin):
     list_display = ("name", "group", "type", "auto_setup", "module", "stock_control", "stock_quantity", "retired")
     list_filter = ("group", "type", "auto_setup", "retired")
     list_select_related = ("group",)
@@ -71,7 +72,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(LargeTableAdmin):
     list_display = ("code", "kind", "value", "currency", "uses", "max_uses", "valid_from", "valid_until", "is_active")
     list_select_related = ("currency",)
     search_fields = ("code",)
@@ -98,7 +99,7 @@ class HistoryInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(SaveChangedFieldsOnly):
+class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     list_display = (
         "number",
         "created_at",
@@ -112,8 +113,6 @@ class OrderAdmin(SaveChangedFieldsOnly):
     list_filter = ("status", "created_at")
     list_select_related = ("client", "currency", "invoice")
     search_fields = ("number", "ip_address", "client__contact_name", "client__company_name", "client__email")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
     ordering = ("-created_at", "-id")
     readonly_fields = (
         "number",

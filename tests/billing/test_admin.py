@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.admin_mixins import BoundedCountPaginator
 from billing.models import (
     BillingSettings,
     Client,
@@ -23,6 +22,7 @@ from billing.models import (
     Transaction,
 )
 from billing.services import InvoiceLine, credit_add, invoice_cancel, invoice_create, payment_record
+from notifications.admin_lists import BoundedCountPaginator
 from notifications.models import ActivityLog, OutboundEmail
 from tests.factories import ClientFactory
 
