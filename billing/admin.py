@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
-from billing.admin_mixins import InputFilter, PositiveIdFilter, SaveChangedFieldsOnly
+from billing.admin_mixins import SaveChangedFieldsOnly
 from billing.forms import (
     ApplyCreditForm,
     AutomationSettingsForm,
@@ -61,7 +61,7 @@ from billing.services import (
     payment_record,
 )
 from billing.services.gateway_events import gateway_event_apply, payment_refund
-from notifications.admin_lists import LargeTableAdmin
+from notifications.admin_lists import InputFilter, LargeTableAdmin, PositiveIdFilter
 from notifications.models import ActivityLog
 
 logger = logging.getLogger(__name__)
