@@ -27,7 +27,8 @@ class BoundedCountPaginator(Paginator):
       reachable as the admin pages forward. Reading stops at the cap, so the cost is bounded by the cap, not
       by the table.
 
-    Both cost one query, so a list page issues the same number of queries whatever the table holds.
+    On PostgreSQL the estimate is looked up first: a small table then costs two queries (the lookup and the
+    bounded count), a big one one. Either way the number of queries does not grow with the table.
 
     The page asked for comes from the URL (`?p=`), so it is clamped to `deepest_page` before it sets the cap: a
     page of 10^17 would otherwise put a LIMIT past what the database's integers hold (a 500), and a deep page

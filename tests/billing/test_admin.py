@@ -184,6 +184,21 @@ def test_the_paginator_counts_only_up_to_a_cap_a_few_pages_past_the_one_asked_fo
     assert len(queries) == 1 and "LIMIT" in queries[0]["sql"].upper()
 
 
+def test_a_page_asked_for_past_the_deepest_page_counts_no_further_than_the_deepest_page(customer):
+    for _ in range(7):
+        _invoice(customer, "1.00")
+
+    class ShallowPaginator(SmallCapPaginator):
+        deepest_page = 2
+
+    hostile = ShallowPaginator(Invoice.objects.all(), 2, requested_page=10**17)
+    with CaptureQueriesContext(connection) as queries:
+        count = hostile.count
+    # cap (2 + 1) * 2 = 6: the LIMIT is the deepest page's, not one the database's integers cannot hold
+    assert (count, hostile.count_is_exact) == (6, False)
+    assert "LIMIT 7" in queries[-1]["sql"].upper()
+
+
 @pytest.mark.postgres
 def test_on_postgresql_an_unfiltered_big_table_is_estimated_not_counted(customer):
     for _ in range(5):
