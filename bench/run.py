@@ -3,6 +3,11 @@
 
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench .venv/bin/python bench/run.py --orders 2000
 
+The admin's order and service lists at 1,000,000 rows, against the same pages at 2,000 (bench/admin_lists.py):
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_lists .venv/bin/python bench/run.py \
+        --admin-lists [--rows 1000000 ...]
+
 Without BENCH_DATABASE_URL it uses a throw-away SQLite file. The bench database is emptied first: never point
 it at a database you care about. Tasks run in-process, so the figures are our code and the database, not a
 broker. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/latest.json.
@@ -29,6 +34,10 @@ TARGETS_MS = {"checkout p95": 50.0, "accept p95": 50.0, "admin order list p95": 
 
 
 def main() -> None:
+    if "--admin-lists" in sys.argv[1:]:
+        from admin_lists import main as admin_lists
+
+        sys.exit(admin_lists([arg for arg in sys.argv[1:] if arg != "--admin-lists"]))
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--list-requests", type=int, default=50)

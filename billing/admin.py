@@ -1,6 +1,6 @@
 """The billing admin. Every button that changes money or a status calls a service (the rules live there); a
-refusal comes back as a form error and changes nothing. The big lists (invoices, transactions, gateway events,
-clients) never count their table in full: see BoundedCountPaginator."""
+refusal comes back as a form error and changes nothing. No list counts its table in full: see
+core.admin_lists.BoundedCountPaginator."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
-from billing.admin_mixins import InputFilter, LargeTableAdmin, PositiveIdFilter, SaveChangedFieldsOnly
+from billing.admin_mixins import SaveChangedFieldsOnly
 from billing.forms import (
     ApplyCreditForm,
     AutomationSettingsForm,
@@ -32,7 +34,6 @@ from billing.forms import (
     setting_field_names,
 )
 from billing.gateways import GATEWAY_CLASSES, GatewayError, GatewayNotAvailable
-from billing.inputs import id_parse
 from billing.models import (
     AutomationSettings,
     BillingSettings,
@@ -61,6 +62,8 @@ from billing.services import (
     payment_record,
 )
 from billing.services.gateway_events import gateway_event_apply, payment_refund
+from core.admin_lists import InputFilter, LargeTableAdmin, PositiveIdFilter
+from core.inputs import id_parse
 from notifications.models import ActivityLog
 
 logger = logging.getLogger(__name__)
@@ -125,8 +128,17 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(Currency)
-class CurrencyAdmin(admin.ModelAdmin):
+class CurrencyAdmin(LargeTableAdmin):
     list_display = ("code", "prefix", "suffix", "decimal_places", "exchange_rate", "is_default")
+
+
+# Every client has a log-in, so the users' list grows with the clients: Django's own admin with a bounded count.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(LargeTableAdmin, DjangoUserAdmin):
+    pass
 
 
 class CountryFilter(InputFilter):
@@ -809,7 +821,7 @@ class LateFeeAdmin(AutomationRecordAdmin):
 
 
 @admin.register(TaxRule)
-class TaxRuleAdmin(admin.ModelAdmin):
+class TaxRuleAdmin(LargeTableAdmin):
     list_display = ("name", "level", "country", "state", "rate_display")
     list_filter = ("level",)
     search_fields = ("name", "country", "state")

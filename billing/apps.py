@@ -9,7 +9,7 @@ class BillingConfig(AppConfig):
         from django.urls import register_converter
 
         from billing import automation  # noqa: F401 - registers the run's steps
-        from billing.inputs import IdConverter
+        from core.inputs import IdConverter
 
         # <id:...> in every URL that takes a database id: before any URLconf is read, which happens after ready().
         register_converter(IdConverter, "id")

@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
-from billing.inputs import ID_MAX
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule, Transaction
 from billing.taxes import NO_TAX, TaxSetup
+from core.inputs import ID_MAX
 
 
 def client_invoices(*, client: Client) -> QuerySet[Invoice]:

@@ -1,6 +1,6 @@
 from django import forms
 
-from billing.inputs import PlainTextField
+from core.inputs import PlainTextField
 from orders.validators import normalize_domain_name
 
 

@@ -3,17 +3,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from billing.admin_mixins import SaveChangedFieldsOnly
+from core.admin_lists import LargeTableAdmin
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
 from provisioning.services import billing_dates_set, cancellation_refusal, cancellation_request
 
 
 @admin.register(ServerGroup)
-class ServerGroupAdmin(admin.ModelAdmin):
+class ServerGroupAdmin(LargeTableAdmin):
     list_display = ("name", "fill_type")
 
 
 @admin.register(Server)
-class ServerAdmin(SaveChangedFieldsOnly):
+class ServerAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     list_display = ("name", "hostname", "ip_address", "module", "max_accounts", "is_active")
     filter_horizontal = ("groups",)
 
@@ -48,7 +49,7 @@ class BillingDatesForm(forms.ModelForm):
         return cleaned
 
 
-class EditsBillingDates(SaveChangedFieldsOnly):
+class EditsBillingDates(SaveChangedFieldsOnly, LargeTableAdmin):
     """The registration and next due dates an admin changes go through billing_dates_set: the billing day
     follows a moved due date (and stays put when the registration date is corrected), and each change is in the
     activity log with who made it."""
@@ -84,7 +85,6 @@ class ServiceAdmin(EditsBillingDates):
         "auto_setup",
         "billing_day",
     )
-    show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -100,7 +100,6 @@ class DomainAdmin(EditsBillingDates):
     list_select_related = ("client",)
     search_fields = ("name", "client__contact_name", "client__email")
     readonly_fields = ("client", "order", "product", "currency", "status", "created_at", "billing_day")
-    show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -124,7 +123,7 @@ class CancellationRequestForm(forms.ModelForm):
 
 
 @admin.register(CancellationRequest)
-class CancellationRequestAdmin(admin.ModelAdmin):
+class CancellationRequestAdmin(LargeTableAdmin):
     """Requests are added here (or by clients); the automation run carries them out."""
 
     form = CancellationRequestForm
@@ -132,7 +131,6 @@ class CancellationRequestAdmin(admin.ModelAdmin):
     list_filter = ("status", "when")
     list_select_related = ("service__product",)
     raw_id_fields = ("service",)
-    show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
         return ("service", "when", "reason", "status", "requested_at", "requested_by", "done_on") if obj else ()

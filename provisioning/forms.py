@@ -2,7 +2,7 @@
 
 from django import forms
 
-from billing.inputs import PlainTextField
+from core.inputs import PlainTextField
 
 
 class CancellationRequestForm(forms.Form):

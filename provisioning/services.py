@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from billing.cycles import add_months, billing_day_after_move
 from billing.fsm import apply_transition, transition_in_bulk
-from billing.inputs import text_validate
 from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
+from core.inputs import text_validate
 from notifications.bus import emit, emit_many, emit_select
 from notifications.rows import insert_rows
 from notifications.services import (

@@ -25,9 +25,9 @@ from billing.gateways.base import (
     PaymentStart,
     WebhookRejected,
 )
-from billing.inputs import id_parse
 from billing.models import Currency, GatewayEvent, Invoice
 from billing.money import ZERO, from_minor_units, quantize, to_minor_units
+from core.inputs import id_parse
 
 if TYPE_CHECKING:
     from billing.models import Transaction

@@ -12,7 +12,6 @@ from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.admin_mixins import BoundedCountPaginator
 from billing.models import (
     BillingSettings,
     Client,
@@ -24,6 +23,7 @@ from billing.models import (
     Transaction,
 )
 from billing.services import InvoiceLine, credit_add, invoice_cancel, invoice_create, payment_record
+from core.admin_lists import BoundedCountPaginator
 from notifications.models import ActivityLog, OutboundEmail
 from tests.factories import ClientFactory
 
@@ -183,6 +183,21 @@ def test_the_paginator_counts_only_up_to_a_cap_a_few_pages_past_the_one_asked_fo
     with CaptureQueriesContext(connection) as queries:
         SmallCapPaginator(Invoice.objects.filter(client=customer), 2).count  # noqa: B018 - the count is the point
     assert len(queries) == 1 and "LIMIT" in queries[0]["sql"].upper()
+
+
+def test_a_page_asked_for_past_the_deepest_page_counts_no_further_than_the_deepest_page(customer):
+    for _ in range(7):
+        _invoice(customer, "1.00")
+
+    class ShallowPaginator(SmallCapPaginator):
+        deepest_page = 2
+
+    hostile = ShallowPaginator(Invoice.objects.all(), 2, requested_page=10**17)
+    with CaptureQueriesContext(connection) as queries:
+        count = hostile.count
+    # cap (2 + 1) * 2 = 6: the LIMIT is the deepest page's, not one the database's integers cannot hold
+    assert (count, hostile.count_is_exact) == (6, False)
+    assert "LIMIT 7" in queries[-1]["sql"].upper()
 
 
 @pytest.mark.postgres

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.inputs import ID_MAX, PlainTextField, id_parse
+from core.inputs import ID_MAX, PlainTextField, id_parse
 
 
 @pytest.mark.parametrize(

@@ -30,9 +30,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from billing.inputs import ID_MAX
 from billing.models import Client
 from billing.services import credit_add
+from core.inputs import ID_MAX
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
