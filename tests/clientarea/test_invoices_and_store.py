@@ -242,3 +242,10 @@ def test_an_amount_of_credit_no_book_can_hold_is_refused_and_changes_nothing(cus
     pending_order.invoice.refresh_from_db()
     assert (customer.credit_balance, pending_order.invoice.credit_applied) == (Decimal("5.00"), Decimal("0.00"))
     assert Transaction.objects.filter(kind=Transaction.Kind.CREDIT_APPLIED).count() == 0
+
+
+def test_the_bank_transfer_page_says_the_payment_is_recorded_by_hand_not_automatically(logged_in, pending_order):
+    page = logged_in.post(reverse("clientarea:invoice_pay", args=[pending_order.invoice_id, "banktransfer"]))
+    text = page.content.decode()
+    assert page.status_code == 200 and "recorded it by hand" in text
+    assert "as soon as the money arrives" not in text  # nothing watches the bank account
