@@ -1,6 +1,6 @@
 """What the portal takes from outside, checked in one place: ids (in URLs and gateway payloads) and text typed
-into a client-area form. Plumbing without a business rule, kept in billing because every client-area app
-(billing, provisioning, orders) builds on it."""
+into a client-area form. Plumbing without a business rule, in core because every app's views and admin build
+on it."""
 
 from __future__ import annotations
 

@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from core.requests import client_address
+
 
 def account_identity(username: str) -> str:
     """The account a typed username reaches, as one string for every look-alike of it.
@@ -43,7 +45,7 @@ def _account_key(username: str) -> str:
 
 
 def _address_keys(request: HttpRequest | None, kind: str = "ip") -> list[str]:
-    if request is not None and (address := request.META.get("REMOTE_ADDR")):
+    if address := client_address(request):
         return [_key(kind, address)]
     return []
 

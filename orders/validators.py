@@ -176,7 +176,10 @@ def mixed_script_labels(ascii_name: str) -> list[MixedScriptLabel]:
     label, or a Cyrillic label next to a Latin extension, is not mixed."""
     mixed = []
     for label in ascii_name.split("."):
-        text = idna.ulabel(label) if label.startswith("xn--") else label
+        try:
+            text = idna.ulabel(label) if label.startswith("xn--") else label
+        except idna.IDNAError:  # stored before IDNA 2008 was enforced, or typed in the admin: nothing to read
+            continue
         scripts = {script for script in map(_script, text) if script}
         if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_MIXES):
             mixed.append(MixedScriptLabel(label=text, scripts=tuple(sorted(scripts))))

@@ -17,6 +17,7 @@ from billing.money import ZERO
 from billing.selectors import client_invoices
 from billing.services import client_update_contact
 from billing.views import client_of
+from core.requests import client_address
 from orders.forms import AddToCartForm, CheckoutForm, ProfileForm
 from orders.models import Order
 from orders.selectors import catalog, client_orders, product_for_sale
@@ -204,7 +205,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             items=items,
             actor=request.user,
             promo_code=form.cleaned_data["promo_code"],
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_address(request),
         )
     except (KeyError, TypeError, ValueError):
         request.session[CART_SESSION_KEY] = []

@@ -667,7 +667,10 @@ def _domains_renewed(*, invoice_id: int, paid_until: dict[datetime.date, list[in
     end of the paid period expire then instead, in one locked read, one UPDATE per distinct date (the `renew`
     transition for the expired ones whose new expiry has not passed), one insert of activity entries and one of
     DomainRenewed events. Pending domains are left alone: their expiry comes with their registration."""
-    until_of = {pk: until for until, ids in paid_until.items() for pk in ids}
+    until_of: dict[int, datetime.date] = {}
+    for until, ids in paid_until.items():
+        for pk in ids:  # two periods of one domain on one invoice: it expires after the later one
+            until_of[pk] = max(until, until_of.get(pk, until))
     registered = (Domain.Status.ACTIVE, Domain.Status.EXPIRED)
     rows = list(
         Domain.objects.select_for_update(of=("self",))

@@ -90,6 +90,9 @@ LOGIN_KNOWN_DEVICE_AGE = timedelta(days=env.int("LOGIN_KNOWN_DEVICE_DAYS", defau
 PASSWORD_RESET_ACCOUNT_LIMIT = env.int("PASSWORD_RESET_ACCOUNT_LIMIT", default=3)
 PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
 PASSWORD_RESET_WINDOW = timedelta(minutes=env.int("PASSWORD_RESET_WINDOW_MINUTES", default=60))
+# Proxies of our own in front of the portal (a TLS proxy: 1). Log-in throttling and the fraud check then read
+# the client's address from X-Forwarded-For instead of the proxy's (core.requests.client_address).
+PORTAL_TRUSTED_PROXY_HOPS = env.int("PORTAL_TRUSTED_PROXY_HOPS", default=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clientarea:dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -140,3 +140,9 @@ def test_the_rule_is_configured_like_the_others(customer, domain_product, place)
     FraudRule.objects.filter(code="mixed_script_domain").update(enabled=False)
     again = _order_domain(place, customer, domain_product, f"{CYRILLIC_A}pple.net")
     assert "mixed_script_domain" not in {rule["code"] for rule in again.fraud_result["rules"]}
+
+
+def test_a_stored_name_idna_2008_refuses_is_no_mixed_script_fact_and_no_crash():
+    # Orders stored before IDNA 2008 was enforced, or names typed in the admin, reach the fraud re-check too.
+    assert mixed_script_labels("xn--zz.com") == []
+    assert mixed_script_labels("xn--ls8h.la") == []

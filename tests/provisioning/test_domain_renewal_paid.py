@@ -196,3 +196,27 @@ def test_the_queries_of_a_paid_renewal_do_not_grow_with_its_domains(customer):
         return len(queries)
 
     assert queries_for(2) == queries_for(25)
+
+
+def test_two_years_of_one_domain_on_one_invoice_move_its_expiry_past_both(customer):
+    domain = _domain(customer, expires=timezone.localdate() + datetime.timedelta(days=10))
+    start = domain.next_due_date
+    invoice = Invoice.objects.create(
+        client=customer, currency=customer.currency, date=timezone.localdate(), due_date=timezone.localdate()
+    )
+    for year in (1, 0):  # the later period first, so neither the line order nor the dict order can hide it
+        period_start = start.replace(year=start.year + year)
+        InvoiceItem.objects.create(
+            invoice=invoice,
+            kind=InvoiceItem.Kind.DOMAIN,
+            related_id=domain.pk,
+            description=f"Domain renewal - {domain.name}",
+            amount=domain.recurring_amount,
+            period_start=period_start,
+            period_end=period_start.replace(year=period_start.year + 1) - datetime.timedelta(days=1),
+        )
+
+    items_paid_through(invoice_id=invoice.pk)
+
+    domain.refresh_from_db()
+    assert domain.expiry_date == domain.next_due_date == start.replace(year=start.year + 2)
