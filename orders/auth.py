@@ -121,19 +121,31 @@ class KnownDeviceMiddleware:
 # --- Log-in failures ----------------------------------------------------------------------------------------
 
 
-def login_refused(request: HttpRequest | None, username: str, device: str | None = None) -> bool:
+def _attempt_keys(request: HttpRequest | None, username: str, device: str | None) -> tuple[list[str], list[str]]:
+    """(the keys every attempt counts in, the keys whose count may refuse it): a known device is refused only by
+    its own count, and still counts against the account and the address."""
+    shared = ([_account_key(username)] if username else []) + _address_keys(request)
     if device:
-        keys = [_key("device", device)]
-    else:
-        keys = ([_account_key(username)] if username else []) + _address_keys(request)
-    limit = settings.LOGIN_FAILURE_LIMIT
-    return any(count >= limit for count in cache.get_many(keys).values())
+        own = [_key("device", device)]
+        return shared + own, own
+    return shared, shared
 
 
-def login_failed(request: HttpRequest | None, username: str, device: str | None = None) -> None:
-    keys = ([_account_key(username)] if username else []) + _address_keys(request)
-    for key in keys + ([_key("device", device)] if device else []):
-        _count(key, settings.LOGIN_FAILURE_WINDOW)
+def login_attempt(request: HttpRequest | None, username: str, device: str | None = None) -> tuple[bool, list[str]]:
+    """Count this attempt before the password is checked, so parallel guesses cannot all pass a check made before
+    any of them was counted. Returns (refused, the keys counted): a successful log-in hands them to
+    `login_succeeded`, which takes the attempt back."""
+    counted, deciding = _attempt_keys(request, username, device)
+    counts = {key: _count(key, settings.LOGIN_FAILURE_WINDOW) for key in counted}
+    return any(counts[key] > settings.LOGIN_FAILURE_LIMIT for key in deciding), counted
+
+
+def login_succeeded(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            cache.decr(key)
+        except ValueError:  # the window ended meanwhile: nothing to take back
+            pass
 
 
 def account_unlock(*, request: HttpRequest, user) -> None:
@@ -159,17 +171,15 @@ class _Throttled:
         # and then no password is checked either.
         username = self.cleaned_data.get("username") or ""
         device = _known_device(self.request, username)
-        if login_refused(self.request, username, device):
+        refused, counted = login_attempt(self.request, username, device)
+        if refused:
             minutes = int(settings.LOGIN_FAILURE_WINDOW.total_seconds() // 60)
             raise ValidationError(
                 f"Too many failed log-in attempts. Try again in {minutes} minutes, or reset your password.",
                 code="throttled",
             )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            login_failed(self.request, username, device)
-            raise
+        cleaned = super().clean()  # a wrong password raises here, and this attempt stays counted
+        login_succeeded(counted)
         if self.request is not None and self.get_user() is not None:
             remember_device(self.request, self.get_user())
         return cleaned

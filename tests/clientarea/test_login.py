@@ -1,6 +1,7 @@
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.urls import reverse
 
+from orders.auth import login_attempt
 from tests.factories import ClientFactory
 
 PASSWORD = "correct-horse-battery"
@@ -80,3 +81,11 @@ def test_the_admin_login_counts_look_alike_usernames_as_one_account(client, admi
         client.post(url, {"username": username, "password": "wrong"}, REMOTE_ADDR=f"10.1.2.{n}")
     response = client.post(url, {"username": "admin", "password": "password"}, REMOTE_ADDR="10.1.2.9")
     assert "Too many failed log-in attempts" in response.content.decode()
+
+
+def test_guesses_in_flight_at_once_are_counted_before_any_password_is_checked(settings):
+    # Twenty guesses arrive on twenty workers before any of them has had its password checked: only the limit's
+    # worth may go on to the check.
+    request = RequestFactory().post("/login/", REMOTE_ADDR="203.0.113.9")
+    outcomes = [login_attempt(request, "carol@example.com")[0] for _ in range(20)]
+    assert outcomes.count(False) == settings.LOGIN_FAILURE_LIMIT
