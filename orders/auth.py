@@ -7,6 +7,7 @@ sees them)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import unicodedata
 from datetime import timedelta
@@ -142,10 +143,8 @@ def login_attempt(request: HttpRequest | None, username: str, device: str | None
 
 def login_succeeded(keys: list[str]) -> None:
     for key in keys:
-        try:
+        with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to take back
             cache.decr(key)
-        except ValueError:  # the window ended meanwhile: nothing to take back
-            pass
 
 
 def account_unlock(*, request: HttpRequest, user) -> None:
