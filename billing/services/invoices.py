@@ -609,7 +609,13 @@ def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
             template="invoice",
             to_address=invoice.client.email,
             idempotency_key=f"invoice:{invoice.pk}:sent:{now.isoformat()}",
-            context={"invoice_id": invoice.pk, "number": invoice.number or "", "balance_due": str(invoice.balance_due)},
+            # The amount with its currency, so whatever renders the email writes it with billing.money.format_money.
+            context={
+                "invoice_id": invoice.pk,
+                "number": invoice.number or "",
+                "balance_due": str(invoice.balance_due),
+                "currency": invoice.currency.code,
+            },
             client_id=invoice.client_id,
         )
         if invoice.sent_at is None:

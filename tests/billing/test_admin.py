@@ -530,6 +530,8 @@ def test_resend_queues_an_email_of_the_invoice_each_time_and_says_queued(admin_c
     response = admin_client.post(_action_url(unpaid, "resend"), {})
     emails = OutboundEmail.objects.filter(template="invoice", to_address=customer.email)
     assert emails.count() == 2 and set(emails.values_list("status", flat=True)) == {"queued"}
+    # The amount travels with its currency, so the email can write it as pages and PDFs do.
+    assert {(e.context["balance_due"], e.context["currency"]) for e in emails} == {(str(unpaid.balance_due), "USD")}
     # Nothing sends email yet: the admin is told what happened, not that the client got it.
     assert "Queue an email of this invoice to the client again?" in page
     assert _messages(response)[-1] == f"Email of {unpaid} to {customer.email} queued."
