@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from billing.cycles import BillingCycle
 from billing.models import Client, Currency
 from orders.models import Product, ProductGroup, ProductPricing
-from provisioning.models import AutoSetup, Service
+from provisioning.models import AutoSetup, Domain, Service
 
 
 class CurrencyFactory(factory.django.DjangoModelFactory):
@@ -80,3 +80,25 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     recurring_amount = Decimal("4.99")
     auto_setup = "never"
     status = Service.Status.ACTIVE
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    """An active domain registered for a year at 12.99 (give client; expiry_date and next_due_date default to
+    the registration date a year on)."""
+
+    class Meta:
+        model = Domain
+
+    client = factory.SubFactory(ClientFactory)
+    name = factory.Sequence(lambda n: f"domain{n}.example")
+    registration_type = Domain.RegistrationType.REGISTER
+    registration_period = 1
+    currency = factory.SelfAttribute("client.currency")
+    recurring_amount = Decimal("12.99")
+    first_payment_amount = Decimal("12.99")
+    registration_date = None
+    expiry_date = factory.LazyAttribute(
+        lambda d: d.registration_date.replace(year=d.registration_date.year + 1) if d.registration_date else None
+    )
+    next_due_date = factory.SelfAttribute("expiry_date")
+    status = Domain.Status.ACTIVE

@@ -4,7 +4,6 @@ Expired domain whose renewal is then paid is Active again. Set-based: the querie
 
 import datetime
 import itertools
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -17,6 +16,7 @@ from notifications.models import ActivityLog, Event
 from notifications.scheduler import automation_run
 from provisioning.models import Domain
 from provisioning.services import items_paid_through
+from tests.factories import DomainFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,24 +27,13 @@ _payments = itertools.count()
 def _domain(client, *, expires: datetime.date, status=Domain.Status.ACTIVE) -> Domain:
     """A domain registered a year before it expires, due for renewal on its expiry date (as after its first
     payment)."""
-    registered = expires.replace(year=expires.year - 1)
-    return Domain.objects.bulk_create(
-        [
-            Domain(
-                client=client,
-                name=f"renew{next(_names)}.example",
-                registration_type=Domain.RegistrationType.REGISTER,
-                registration_period=1,
-                currency=client.currency,
-                recurring_amount=Decimal("12.99"),
-                first_payment_amount=Decimal("12.99"),
-                registration_date=registered,
-                expiry_date=expires,
-                next_due_date=expires,
-                status=status,
-            )
-        ]
-    )[0]
+    return DomainFactory(
+        client=client,
+        name=f"renew{next(_names)}.example",
+        registration_date=expires.replace(year=expires.year - 1),
+        expiry_date=expires,
+        status=status,
+    )
 
 
 def _run(day: datetime.date, *only: str):

@@ -19,6 +19,7 @@ from notifications.models import ActivityLog
 from notifications.scheduler import automation_run
 from provisioning.models import Domain, Service
 from provisioning.services import billing_dates_set
+from tests.factories import DomainFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -131,20 +132,13 @@ def test_a_cleared_due_date_keeps_the_billing_day(customer, hosting, admin_user)
 
 
 def _domain(client, product, *, registered, due, billing_day=None):
-    return Domain.objects.create(
+    return DomainFactory(
         client=client,
         product=product,
         name=f"moved-{due:%Y%m%d}.example",
-        registration_type=Domain.RegistrationType.REGISTER,
-        registration_period=1,
-        currency=client.currency,
-        recurring_amount=Decimal("12.99"),
-        first_payment_amount=Decimal("12.99"),
         registration_date=registered,
         expiry_date=due,
-        next_due_date=due,
         billing_day=billing_day,
-        status=Domain.Status.ACTIVE,
     )
 
 
