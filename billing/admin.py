@@ -20,7 +20,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
-from billing.admin_mixins import SaveChangedFieldsOnly
 from billing.forms import (
     ApplyCreditForm,
     AutomationSettingsForm,
@@ -63,6 +62,7 @@ from billing.services import (
 )
 from billing.services.gateway_events import gateway_event_apply, payment_refund
 from core.admin_lists import InputFilter, LargeTableAdmin, PositiveIdFilter
+from core.admin_mixins import SaveChangedFieldsOnly
 from core.inputs import id_parse
 from notifications.models import ActivityLog
 

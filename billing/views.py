@@ -27,7 +27,7 @@ from billing.gateways import (
     gateways_for_invoice,
 )
 from billing.invoice_rows import invoice_totals, transaction_amount
-from billing.models import Client, Invoice, Transaction
+from billing.models import Invoice, Transaction
 from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.selectors import (
     InvoicePageMovement,
@@ -37,18 +37,11 @@ from billing.selectors import (
 )
 from billing.services import credit_apply
 from billing.services.gateway_events import gateway_event_store
+from core.requests import client_of
 
 logger = logging.getLogger(__name__)
 
 INVOICES_PER_PAGE = 25
-
-
-def client_of(request: HttpRequest) -> Client:
-    """The logged-in user's billing account; a user without one (staff) has no client area pages."""
-    client = getattr(request.user, "client", None)
-    if client is None:
-        raise Http404("This login has no client account.")
-    return client
 
 
 def _invoice_of(request: HttpRequest, invoice_id: int) -> Invoice:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from orders.auth import (
+from core.auth import (
     PasswordChangeView,
     PasswordResetConfirmView,
     ThrottledAdminAuthenticationForm,

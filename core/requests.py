@@ -1,9 +1,11 @@
-"""Facts about a request that several apps need: the address of the client behind our own proxies."""
+"""Facts about a request that several apps need: the address of the client behind our own proxies, and the
+billing account of the logged-in user."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.db import models
+from django.http import Http404, HttpRequest
 
 
 def client_address(request: HttpRequest | None) -> str | None:
@@ -19,3 +21,12 @@ def client_address(request: HttpRequest | None) -> str | None:
         return remote
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     return forwarded[-hops] if len(forwarded) >= hops else remote
+
+
+def client_of(request: HttpRequest) -> models.Model:
+    """The logged-in user's billing account (a billing Client); a user without one (staff) has no client area
+    pages, so this is a 404."""
+    client = getattr(request.user, "client", None)
+    if client is None:
+        raise Http404("This login has no client account.")
+    return client

@@ -21,9 +21,9 @@ from django.db.models import QuerySet
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
+from core.rows import insert_rows, insert_select
 from notifications.events import EVENTS
 from notifications.models import Event, HandlerRun
-from notifications.rows import insert_rows, insert_select
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
+from core.rows import insert_rows, insert_select
 from notifications.models import ActivityLog, OutboundEmail
-from notifications.rows import insert_rows, insert_select
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -75,7 +75,7 @@ def activity_record_select(
     *, actor: Actor, action: str, subject_type: str, queryset: models.QuerySet, subject_id, client_id, message
 ) -> int:
     """activity_record_many for rows the database makes: one entry per row of `queryset`, its subject id, client
-    id and message given as expressions over the queryset's model (see notifications.rows.insert_select).
+    id and message given as expressions over the queryset's model (see core.rows.insert_select).
     `subject_type` is the subject model's label_lower. Returns how many entries were written."""
     user = actor_user(actor)
     return insert_select(

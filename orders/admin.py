@@ -8,9 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
-from billing.admin_mixins import SaveChangedFieldsOnly
 from billing.money import format_rate
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import SaveChangedFieldsOnly
 from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm

@@ -16,8 +16,7 @@ from billing.models import Invoice
 from billing.money import ZERO
 from billing.selectors import client_invoices
 from billing.services import client_update_contact
-from billing.views import client_of
-from core.requests import client_address
+from core.requests import client_address, client_of
 from orders.forms import AddToCartForm, CheckoutForm, ProfileForm
 from orders.models import Order
 from orders.selectors import catalog, client_orders, product_for_sale

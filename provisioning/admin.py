@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from billing.admin_mixins import SaveChangedFieldsOnly
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import SaveChangedFieldsOnly
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
 from provisioning.services import billing_dates_set, cancellation_refusal, cancellation_request
 

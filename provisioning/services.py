@@ -16,13 +16,13 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from billing.cycles import add_months, billing_day_after_move
-from billing.fsm import apply_transition, transition_in_bulk
 from billing.models import AutomationSettings, Client, Currency, Invoice, InvoiceItem
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
+from core.fsm import apply_transition, transition_in_bulk
 from core.inputs import text_validate
+from core.rows import insert_rows
 from notifications.bus import emit, emit_many, emit_select
-from notifications.rows import insert_rows
 from notifications.services import (
     Actor,
     EmailToQueue,
@@ -244,7 +244,7 @@ def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
 
 def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
     """These (locked) domains, active with their expiry date passed, become Expired: the FSM transition applied to
-    the batch (billing.fsm.transition_in_bulk), then an activity entry and a DomainExpired event per domain made
+    the batch (core.fsm.transition_in_bulk), then an activity entry and a DomainExpired event per domain made
     by the database, so the queries do not grow with the domains. Returns the ids moved (one no longer active is
     left alone)."""
     moved = transition_in_bulk(Domain.objects.filter(pk__any=domain_ids), "expire")
@@ -329,7 +329,7 @@ def billing_dates_set(
 
 
 # --- the automation run's overdue steps: many services at a time -------------------------------------------------
-# Each status change is the service's FSM transition, applied to the batch by billing.fsm.transition_in_bulk (the
+# Each status change is the service's FSM transition, applied to the batch by core.fsm.transition_in_bulk (the
 # transition decides the sources and what it sets; one guarded UPDATE per source status). The activity rows and
 # the events are made by the database from the moved rows, one INSERT ... SELECT each: nothing per service passes
 # through Python. The module calls (suspend/unsuspend/terminate the account on its server) come with the

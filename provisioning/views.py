@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from billing.views import client_of
+from core.requests import client_of
 from provisioning.forms import CancellationRequestForm
 from provisioning.models import CancellationRequest
 from provisioning.selectors import client_domains, client_services, open_cancellation

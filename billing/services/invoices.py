@@ -13,13 +13,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.fsm import apply_transition
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, InvoiceNumberCounter, TaxRule
 from billing.money import MONEY_LIMIT, ZERO
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.taxes import Line, TaxSetup, compute_totals
+from core.fsm import apply_transition
+from core.rows import decimal_text, insert_rows, update_rows
 from notifications.bus import emit, emit_select
-from notifications.rows import decimal_text, insert_rows, update_rows
 from notifications.services import Actor, Subject, activity_record, activity_record_many, email_queue
 
 
@@ -281,7 +281,7 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
     InvoiceCreated after commit, the client's credit when the setting is on), in a number of statements that
     does not grow with the number of invoices: the renewal step of the automation run makes its batches with
     it. The numbers of the batch are taken in one go from the locked counter, so they stay gapless and follow
-    the drafts' order. Rows are written as plain values (notifications.rows.insert_rows: COPY on PostgreSQL).
+    the drafts' order. Rows are written as plain values (core.rows.insert_rows: COPY on PostgreSQL).
     Only invoices that can settle at once (nothing due, or credit to apply) cost queries of their own. Runs
     inside the caller's transaction: a batch is all or nothing."""
     if not drafts:

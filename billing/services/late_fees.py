@@ -26,8 +26,8 @@ from billing.money import ZERO
 from billing.selectors import invoice_label
 from billing.services.invoices import invoices_add_untaxed
 from billing.taxes import HUNDRED
+from core.rows import decimal_text, insert_rows, insert_select
 from notifications.bus import emit_select
-from notifications.rows import decimal_text, insert_rows, insert_select
 from notifications.services import Subject, activity_record_many
 
 

@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.fsm import apply_transition
 from billing.models import BillingSettings, Client, Currency, Invoice, Transaction
 from billing.money import MONEY_LIMIT, ZERO
 from billing.services.invoices import _number_allocate, invoice_recalculate
+from core.fsm import apply_transition
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label
 

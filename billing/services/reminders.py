@@ -18,8 +18,8 @@ from django.db.models.functions import Cast, Coalesce, Concat
 
 from billing.models import AutomationSettings, Invoice, InvoiceReminder
 from billing.selectors import invoice_label
+from core.rows import decimal_text, insert_select
 from notifications.bus import emit_select
-from notifications.rows import decimal_text, insert_select
 from notifications.services import activity_record_select, email_queue_select
 
 

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_celery_beat",
     "config.apps.PortalConfig",
+    "core",
     "notifications",
     "billing",
     "provisioning",
@@ -44,7 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "orders.auth.KnownDeviceMiddleware",
+    "core.auth.KnownDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -80,7 +81,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed log-ins allowed per account and per IP address within the window (orders/auth.py).
+# Failed log-ins allowed per account and per IP address within the window (core/auth.py).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
 # A browser that logged in to an account (or reset its password) is known for it this long: the account's and

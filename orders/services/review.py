@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from billing.fsm import apply_transition
 from billing.services import invoice_cancel_if_open, invoice_delete, invoice_reopen_if_cancelled
+from core.fsm import apply_transition
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange

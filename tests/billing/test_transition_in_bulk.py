@@ -1,4 +1,4 @@
-"""billing.fsm.transition_in_bulk: a model's own FSM transition applied to many rows in one UPDATE per source
+"""core.fsm.transition_in_bulk: a model's own FSM transition applied to many rows in one UPDATE per source
 status. Only the rows the transition allows move, and what the transition's body sets is written to them."""
 
 import datetime
@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.fsm import transition_in_bulk
+from core.fsm import transition_in_bulk
 from provisioning.models import Service
 from tests.factories import ServiceFactory
 

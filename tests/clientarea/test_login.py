@@ -1,7 +1,7 @@
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
 
-from orders.auth import login_attempt
+from core.auth import login_attempt
 from tests.factories import ClientFactory
 
 PASSWORD = "correct-horse-battery"

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing.models import Invoice, InvoiceItem
 from billing.services import InvoiceLine, invoice_create
+from core.rows import decimal_text, insert_select
 from notifications.models import ActivityLog, Event, OutboundEmail
-from notifications.rows import decimal_text, insert_select
 from provisioning.models import Service
 from tests.factories import ServiceFactory
 

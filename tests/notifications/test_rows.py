@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.rows import insert_rows, update_rows
 from notifications.models import ActivityLog, Event
-from notifications.rows import insert_rows, update_rows
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from billing.cycles import BillingCycle
+from core.rows import decimal_text
 from notifications.bus import emit_select, handlers_for
 from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
-from notifications.rows import decimal_text
 from notifications.services import activity_record_select, email_queue_select
 from provisioning.models import Service
 from tests.factories import UserFactory
