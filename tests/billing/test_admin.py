@@ -149,7 +149,7 @@ def test_search_finds_the_invoice_by_number_id_or_client(term, admin_client, cus
 
 
 def test_a_search_matching_too_many_clients_says_so(admin_client, usd, monkeypatch):
-    monkeypatch.setattr("billing.admin.CLIENT_SEARCH_LIMIT", 1)
+    monkeypatch.setattr("billing.admin.invoices.CLIENT_SEARCH_LIMIT", 1)
     for name in ("Ann Person", "Bob Person"):
         _invoice(ClientFactory(currency=usd, contact_name=name), "10.00")
     response = admin_client.get(reverse("admin:billing_invoice_changelist"), {"q": "Person"})
