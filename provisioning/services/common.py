@@ -1,0 +1,50 @@
+"""What the provisioning services share: the activity row of an item, and moving many services through one
+transition under their locks."""
+
+from __future__ import annotations
+
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
+from core.fsm import transition_in_bulk
+from notifications.bus import emit_select
+from notifications.services import (
+    Actor,
+    activity_record,
+    activity_record_select,
+)
+from provisioning.models import Domain, Service
+from provisioning.selectors import service_label
+
+
+def item_log(actor: Actor, action: str, obj: Service | Domain, message: str) -> None:
+    activity_record(actor=actor, action=action, subject=obj, client_id=obj.client_id, message=message)
+
+
+def services_move_many(
+    ids: list[int],
+    transition: str,
+    arguments: dict,
+    *,
+    action: str,
+    event: str,
+    says: str,
+    actor: Actor,
+    reason: str = Service.SuspensionReason.OVERDUE,
+) -> list[int]:
+    """Apply `transition(**arguments)` to these (locked) services; each one moved gets an activity entry
+    "<service><says>" and the event `event` (its payload's reason is `reason`). Returns the ids moved."""
+    moved = transition_in_bulk(Service.objects.filter(pk__any=ids), transition, **arguments)
+    if moved:
+        rows = Service.objects.filter(pk__any=moved)
+        activity_record_select(
+            actor=actor,
+            action=action,
+            subject_type=Service._meta.label_lower,
+            queryset=rows,
+            subject_id=F("pk"),
+            client_id=F("client_id"),
+            message=Concat(service_label(), Value(says)),
+        )
+        emit_select(event, rows, {"service_id": F("pk"), "client_id": F("client_id"), "reason": Value(reason)})
+    return moved

@@ -1,0 +1,244 @@
+"""Domains: made at checkout, activated or sent to the registrar on accept, cancelled, expired, and reminded of
+their renewal. Functions that take an instance expect it locked by the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from billing.cycles import add_months
+from billing.models import Client, Currency
+from core.fsm import apply_transition, transition_in_bulk
+from core.rows import insert_rows
+from notifications.bus import emit, emit_many, emit_select
+from notifications.services import (
+    Actor,
+    EmailToQueue,
+    activity_record_many,
+    activity_record_select,
+    email_queue_many,
+)
+from provisioning.models import Domain, DomainRenewalNotice
+from provisioning.services.common import item_log
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    product_id: int | None
+    name: str
+    registration_type: str
+    registration_period: int
+    recurring_amount: Decimal
+    first_payment_amount: Decimal
+
+
+def domain_create(
+    *, client: Client, currency: Currency, order_id: int | None, spec: DomainSpec, registration_date: datetime.date
+) -> Domain:
+    domain = Domain(
+        client=client,
+        order_id=order_id,
+        product_id=spec.product_id,
+        currency=currency,
+        name=spec.name,
+        registration_type=spec.registration_type,
+        registration_period=spec.registration_period,
+        recurring_amount=spec.recurring_amount,
+        first_payment_amount=spec.first_payment_amount,
+        registration_date=registration_date,
+        next_due_date=registration_date,
+    )
+    domain_save(domain)
+    return domain
+
+
+def domain_save(domain: Domain, **kwargs: Any) -> None:
+    """Save, turning the one-live-row-per-name constraint into a message an admin or client can act on."""
+    try:
+        with transaction.atomic():
+            domain.save(**kwargs)
+    except IntegrityError as exc:
+        taken = Domain.objects.filter(name=domain.name, status__in=Domain.LIVE_STATUSES).exclude(pk=domain.pk)
+        if not taken.exists():
+            raise
+        raise ValidationError(f"{domain.name} is already ordered or registered here.") from exc
+
+
+def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> str:
+    """Accept a pending domain. Sent to the registrar, it waits in Pending Registration / Transfer until the
+    registrar confirms (registrar modules arrive later: none runs yet, and the log says so). Not sent, the admin
+    handles it by hand and the domain is Active from today for its registration period."""
+    if send_to_registrar:
+        if domain.registration_type == Domain.RegistrationType.TRANSFER:
+            apply_transition(domain.request_transfer, label="sent for transfer")
+        else:
+            apply_transition(domain.request_registration, label="sent for registration")
+        domain.save(update_fields=["status"])
+        outcome = f"{domain.get_status_display()}: no registrar module is available yet, so no registrar ran"
+        item_log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {outcome}")
+        emit(
+            "DomainSentToRegistrar",
+            domain_id=domain.pk,
+            client_id=domain.client_id,
+            registration_type=domain.registration_type,
+            registrar_ran=False,
+        )
+        return outcome
+    today = timezone.localdate()
+    apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
+    domain.save(update_fields=["status", "expiry_date"])
+    outcome = f"activated by hand without a registrar, expiring {domain.expiry_date}"
+    item_log(actor, "domain_activated", domain, f"Domain {domain} {outcome}")
+    emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
+    return outcome
+
+
+def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
+    suffix = f": {reason}" if reason else ""
+    if as_fraud and domain.status in Domain.BEFORE_ACTIVE:
+        domain.mark_fraud()
+        word = "fraud"
+    elif domain.status in (*Domain.BEFORE_ACTIVE, Domain.Status.ACTIVE):
+        domain.cancel()
+        word = "cancelled"
+    else:
+        return None
+    domain.save(update_fields=["status"])
+    item_log(actor, f"domain_{word}", domain, f"Domain {domain} marked {word}{suffix}")
+    emit("DomainFraud" if word == "fraud" else "DomainCancelled", domain_id=domain.pk, client_id=domain.client_id)
+    return word
+
+
+def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
+    if domain.status not in (Domain.Status.CANCELLED, Domain.Status.FRAUD):
+        return False
+    domain.set_pending()
+    domain_save(domain, update_fields=["status"])
+    item_log(actor, "domain_pending", domain, f"Domain {domain} set back to pending")
+    emit("DomainPending", domain_id=domain.pk, client_id=domain.client_id)
+    return True
+
+
+def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
+    """These (locked) domains, active with their expiry date passed, become Expired: the FSM transition applied to
+    the batch (core.fsm.transition_in_bulk), then an activity entry and a DomainExpired event per domain made
+    by the database, so the queries do not grow with the domains. Returns the ids moved (one no longer active is
+    left alone)."""
+    moved = transition_in_bulk(Domain.objects.filter(pk__any=domain_ids), "expire")
+    if moved:
+        rows = Domain.objects.filter(pk__any=moved)
+        expiry = Cast("expiry_date", CharField())  # ISO, as emit() stores a date
+        activity_record_select(
+            actor=actor,
+            action="domain_expired",
+            subject_type=Domain._meta.label_lower,
+            queryset=rows,
+            subject_id=F("pk"),
+            client_id=F("client_id"),
+            message=Concat(Value("Domain "), F("name"), Value(" expired on "), expiry),
+        )
+        emit_select("DomainExpired", rows, {"domain_id": F("pk"), "client_id": F("client_id"), "expiry_date": expiry})
+    return moved
+
+
+# --- an admin edits the billing dates -----------------------------------------------------------------------------
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class RenewalNoticeOutcome:
+    domain: Domain
+    sent: int | None  # the days-before of the notice sent, if one was
+    skipped: list[int]
+
+
+def domain_renewal_notices_send(
+    *, domain_ids: list[int], days: list[int], today: datetime.date
+) -> list[RenewalNoticeOutcome]:
+    """Send the renewal notices these active domains have reached (`today` is at least `days` before their
+    expiry date), once per (domain, expiry date, days). When several are reached at once only the most urgent
+    is sent; the others are recorded as skipped, as is any notice less urgent than one already sent. Locks the
+    domains (PostgreSQL skips those another run holds) in the caller's transaction."""
+    domains = list(
+        Domain.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=domain_ids, status=Domain.Status.ACTIVE, expiry_date__gte=today)
+        .select_related("client")
+        .order_by("id")
+    )
+    handled = set(
+        DomainRenewalNotice.objects.filter(domain__in=domains).values_list("domain_id", "expiry_date", "days_before")
+    )
+    outcomes, rows = [], []
+    for domain in domains:
+        reached = sorted(d for d in days if today >= domain.expiry_date - datetime.timedelta(days=d))
+        if not reached:
+            continue
+        most_urgent = reached[0]
+        fresh = [d for d in reached if (domain.pk, domain.expiry_date, d) not in handled]
+        if not fresh:
+            continue
+        sent = most_urgent if most_urgent in fresh else None
+        skipped = [d for d in fresh if d != sent]
+        outcomes.append(RenewalNoticeOutcome(domain=domain, sent=sent, skipped=skipped))
+        rows += [
+            {
+                "domain_id": domain.pk,
+                "expiry_date": domain.expiry_date,
+                "days_before": d,
+                "sent_on": today,
+                "skipped": d != sent,
+            }
+            for d in fresh
+        ]
+    insert_rows(DomainRenewalNotice, rows)
+    sent = [outcome for outcome in outcomes if outcome.sent is not None]
+    email_queue_many(
+        [
+            EmailToQueue(
+                template="domain_renewal_notice",
+                to_address=o.domain.client.email,
+                idempotency_key=f"domain_renewal:{o.domain.pk}:{o.domain.expiry_date}:{o.sent}",
+                context={
+                    "domain": o.domain.name,
+                    "expiry_date": o.domain.expiry_date.isoformat(),
+                    "days_before": o.sent,
+                },
+                client_id=o.domain.client_id,
+            )
+            for o in sent
+        ]
+    )
+    activity_record_many(
+        actor=None,
+        action="domain_renewal_notice",
+        entries=[
+            (
+                o.domain,
+                o.domain.client_id,
+                f"Renewal notice for {o.domain} queued: it expires on {o.domain.expiry_date}",
+            )
+            for o in sent
+        ],
+    )
+    emit_many(
+        "DomainRenewalNotice",
+        [
+            {
+                "domain_id": o.domain.pk,
+                "client_id": o.domain.client_id,
+                "expiry_date": o.domain.expiry_date,
+                "days_before": o.sent,
+            }
+            for o in sent
+        ],
+    )
+    return outcomes
