@@ -18,8 +18,8 @@ from billing.services import InvoiceLine, invoice_create, payment_record
 from notifications.models import Event
 from notifications.scheduler import StepContext, automation_run
 from provisioning import automation
-from provisioning.services import overdue as services
 from provisioning.models import Service
+from provisioning.services import overdue as services
 from tests.concurrency import in_another_thread
 from tests.factories import ServiceFactory
 
