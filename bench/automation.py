@@ -28,8 +28,9 @@ does):
 
 On PostgreSQL each step runs its batches in AUTOMATION_WORKERS threads (default 2).
 
-Targets: renewal invoicing of 1M services under 60 s and at most 5x the COPY floor; the overdue steps over
-100k invoices under 10 s. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/automation.json.
+Targets, as ratios to a floor measured in the same run (this machine is too noisy for absolute times): renewal
+invoicing at most 5x the COPY floor of the rows it writes; the overdue steps at most 3x the COPY floor of the rows
+they add. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/automation.json.
 """
 
 import argparse
@@ -49,8 +50,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import setup_django  # noqa: E402
 
-TARGETS_S = {"renewal invoicing": 60.0, "overdue steps": 10.0}
-COPY_FLOOR_FACTOR = 5.0
+# Each step's time over the COPY floor of the rows it writes, measured in the same run.
+TARGET_RATIOS = {"renewal invoicing": 5.0, "overdue steps": 3.0}
 TODAY = datetime.date(2027, 3, 1)
 # The tables the renewal step writes, and what their COPY copies are called.
 WRITTEN_TABLES = ("billing_invoice", "billing_invoiceitem", "notifications_activitylog", "notifications_event")
@@ -197,6 +198,7 @@ def _overdue(count: int, *, daily: bool = False) -> dict:
     figures["total_seconds"] = round(sum(f["seconds"] for f in figures.values()), 2)
     copy_seconds, copy_rows = _copy_floor(before)
     figures["copy_floor_seconds"], figures["copy_rows"] = round(copy_seconds, 2), copy_rows
+    figures["over_copy"] = round(figures["total_seconds"] / copy_seconds, 2)
     return figures
 
 
@@ -256,34 +258,29 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2))
 
     print(f"{machine}; {args.services:,} services of {args.services // 10:,} clients")
-    print("| measure | s | target |")
-    print("|---|---:|---:|")
-    scale = args.services / 1_000_000
-    renewal_target = TARGETS_S["renewal invoicing"] * scale
-    ok = renewal <= renewal_target
+    print("| measure | s | COPY floor s | ratio | target |")
+    print("|---|---:|---:|---:|---:|")
     print(
-        f"| renewal invoicing: {invoices:,} invoices, {lines:,} lines | {renewal:.1f} | ≤ {renewal_target:.0f}"
-        f"{'' if ok else ' MISSED'} |"
-    )
-    factor_ok = renewal / copy_seconds <= COPY_FLOOR_FACTOR
-    print(
-        f"| COPY of the same {copy_rows:,} rows | {copy_seconds:.1f} | ratio {renewal / copy_seconds:.1f} "
-        f"≤ {COPY_FLOOR_FACTOR:.0f}{'' if factor_ok else ' MISSED'} |"
+        f"| renewal invoicing: {invoices:,} invoices, {lines:,} lines (COPY of the same {copy_rows:,} rows) | "
+        f"{renewal:.1f} | {copy_seconds:.1f} | {_ratio_cells(renewal, copy_seconds, 'renewal invoicing')} |"
     )
     if "skipped" in overdue:
-        print(f"| overdue steps | - | {overdue['skipped']} |")
+        print(f"| overdue steps | - | - | - | {overdue['skipped']} |")
     else:
         for name in OVERDUE_STEPS:
-            print(f"| {name}: {overdue[name]['counts']} | {overdue[name]['seconds']:.1f} | |")
+            print(f"| {name}: {overdue[name]['counts']} | {overdue[name]['seconds']:.1f} | | | |")
         print(
-            f"| COPY of the {overdue['copy_rows']:,} rows they added (not their updates) | "
-            f"{overdue['copy_floor_seconds']:.1f} | |"
+            f"| overdue steps over {min(args.overdue, invoices):,} invoices (COPY of the {overdue['copy_rows']:,} "
+            f"rows they added, not their updates) | {overdue['total_seconds']:.1f} | "
+            f"{overdue['copy_floor_seconds']:.1f} | "
+            f"{_ratio_cells(overdue['total_seconds'], overdue['copy_floor_seconds'], 'overdue steps')} |"
         )
-        total_ok = overdue["total_seconds"] <= TARGETS_S["overdue steps"]
-        print(
-            f"| overdue steps over {min(args.overdue, invoices):,} invoices | {overdue['total_seconds']:.1f} | "
-            f"≤ {TARGETS_S['overdue steps']:.0f}{'' if total_ok else ' MISSED'} |"
-        )
+
+
+def _ratio_cells(seconds: float, floor: float, measure: str) -> str:
+    target = TARGET_RATIOS[measure]
+    ratio = seconds / floor
+    return f"{ratio:.1f} | ≤ {target:.0f}{'' if ratio <= target else ' MISSED'}"
 
 
 if __name__ == "__main__":
