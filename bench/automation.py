@@ -159,8 +159,9 @@ def _overdue(count: int, *, daily: bool = False) -> dict:
     reminder, its late fee and its services' suspension, all due that day)."""
     from django.db import connection
 
-    from billing.models import AutomationSettings
-    from notifications.scheduler import automation_run, registered_steps
+    from automation.models import AutomationSettings
+    from automation.registry import registered_steps
+    from automation.scheduler import automation_run
 
     missing = [name for name in OVERDUE_STEPS if name not in {step.name for step in registered_steps()}]
     if missing:
@@ -217,8 +218,8 @@ def main() -> None:
 
     from django.db import connection
 
+    from automation.scheduler import automation_run
     from billing.models import Invoice, InvoiceItem
-    from notifications.scheduler import automation_run
 
     generated = _generate(args.services)
     print(f"generated {args.services:,} services in {generated:.1f} s", flush=True)
@@ -233,7 +234,7 @@ def main() -> None:
     copy_seconds, copy_rows = _copy_floor(dict.fromkeys(WRITTEN_TABLES, 0))
     overdue = _overdue(min(args.overdue, invoices), daily=args.daily)
 
-    from notifications.scheduler import automation_workers
+    from automation.pool import automation_workers
 
     machine = (
         f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {connection.vendor} · "

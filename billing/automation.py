@@ -1,4 +1,4 @@
-"""Billing's steps of the automation run (see notifications.scheduler): payment reminders and late fees.
+"""Billing's steps of the automation run (see automation.registry): payment reminders and late fees.
 
 Each step selects the ids of the invoices with something to do, then works through them in batches; the
 service locks a batch's invoices, checks them again and does its writes for the whole batch at once.
@@ -12,10 +12,11 @@ from collections import defaultdict
 from django.db import IntegrityError
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 
-from billing.models import AutomationSettings, Invoice, InvoiceReminder
+from automation.models import AutomationSettings
+from automation.registry import StepContext, automation_step
+from billing.models import Invoice, InvoiceReminder
 from billing.services.late_fees import late_fee_day, late_fee_limit, late_fees_apply
 from billing.services.reminders import ReminderLevel, payment_reminders_send, reminder_holds, reminder_levels
-from notifications.scheduler import StepContext, automation_step
 
 BATCH_SIZE = 2000
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin_lists import InputFilter, LargeTableAdmin
-from notifications.models import ActivityLog, AutomationRun, AutomationStepRun, Event, HandlerRun, OutboundEmail
+from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -58,38 +58,3 @@ class ActivityLogAdmin(ReadOnlyAdmin):
 class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "template", "to_address", "status")
     list_filter = ("status", exact_filter("template", title="template", placeholder="e.g. service_welcome"))
-
-
-class AutomationStepRunInline(admin.TabularInline):
-    model = AutomationStepRun
-    extra = 0
-    fields = ("step", "status", "counts", "error_count", "errors", "started_at", "finished_at")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(AutomationRun)
-class AutomationRunAdmin(ReadOnlyAdmin):
-    """The automation log per run: each run's steps with what they did and their errors."""
-
-    list_display = ("run_date", "trigger", "status", "started_at", "finished_at", "daily")
-    # A date filter rather than a date hierarchy: the hierarchy lists the years of every run (a DISTINCT over the
-    # whole table) on each page view.
-    list_filter = ("status", exact_filter("trigger", title="trigger", placeholder="e.g. command"), "started_at")
-    inlines = [AutomationStepRunInline]
-
-
-@admin.register(AutomationStepRun)
-class AutomationStepRunAdmin(ReadOnlyAdmin):
-    """The automation log per step: one step's history across runs (filter by step)."""
-
-    list_display = ("step", "run_date", "status", "counts", "error_count", "started_at", "finished_at")
-    list_filter = (exact_filter("step", title="step", placeholder="step name"), "status")
-    list_select_related = ("run",)
-
-    @admin.display(description="run date", ordering="run__run_date")
-    def run_date(self, step: AutomationStepRun):
-        return step.run.run_date

@@ -1,4 +1,4 @@
-"""Orders' step of the automation run (see notifications.scheduler): cancel pending orders left unpaid."""
+"""Orders' step of the automation run (see automation.registry): cancel pending orders left unpaid."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from billing.models import AutomationSettings, Invoice
-from notifications.scheduler import StepContext, automation_step, in_batches
+from automation.models import AutomationSettings
+from automation.registry import StepContext, automation_step, in_batches
+from billing.models import Invoice
 from orders.models import Order, OrderStatusChange
 from orders.services import order_cancel
 

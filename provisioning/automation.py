@@ -1,4 +1,4 @@
-"""Provisioning's steps of the automation run (see notifications.scheduler)."""
+"""Provisioning's steps of the automation run (see automation.registry)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
+from automation.models import AutomationSettings
+from automation.registry import StepContext, automation_step, in_batches
 from billing.cycles import BillingCycle, period_after
-from billing.models import AutomationSettings, Invoice, InvoiceItem
+from billing.models import Invoice, InvoiceItem
 from billing.services import Withdrawal
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
-from notifications.scheduler import StepContext, automation_step, in_batches
 from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.selectors import overdue_service_lines, service_lines
 from provisioning.services import (

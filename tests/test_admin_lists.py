@@ -12,13 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
 from billing.gateways.base import IncomingEvent
-from billing.models import AutomationSettings, BillingSettings, GatewayConfig, Invoice
+from billing.models import BillingSettings, GatewayConfig, Invoice
 from billing.services import payment_record
 from billing.services.gateway_events import gateway_event_store
 from fraud.models import FraudRule, FraudSettings
-from notifications.scheduler import automation_run
 from orders.services import CartItem, order_accept
 from provisioning.models import CancellationRequest
 from provisioning.services import cancellation_request

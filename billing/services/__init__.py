@@ -1,6 +1,5 @@
 """Every write of the billing app. Import from here: `from billing.services import invoice_create`."""
 
-from billing.services.automation_settings import automation_settings_update, automation_settings_validate
 from billing.services.clients import client_create, client_update_contact
 from billing.services.invoices import (
     InvoiceLine,
@@ -36,8 +35,6 @@ __all__ = [
     "PaymentOutcome",
     "Withdrawal",
     "WithdrawalOutcome",
-    "automation_settings_update",
-    "automation_settings_validate",
     "client_create",
     "client_update_contact",
     "credit_add",

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.db.models import CharField, F, Sum, Value
 from django.db.models.functions import Cast, Concat
 
-from billing.models import AutomationSettings, Currency, Invoice, InvoiceItem, LateFee
+from automation.models import AutomationSettings
+from billing.models import Currency, Invoice, InvoiceItem, LateFee
 from billing.money import ZERO
 from billing.selectors import invoice_label
 from billing.services.invoices import invoices_add_untaxed

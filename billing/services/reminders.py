@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 
-from billing.models import AutomationSettings, Invoice, InvoiceReminder
+from automation.models import AutomationSettings
+from billing.models import Invoice, InvoiceReminder
 from billing.selectors import invoice_label
 from core.rows import decimal_text, insert_select
 from notifications.bus import emit_select

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "config.apps.PortalConfig",
     "core",
     "notifications",
+    "automation",
     "billing",
     "provisioning",
     "orders",
@@ -123,9 +124,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The automation run has its own queue, so a long run never holds up event dispatch, and the other way round.
-CELERY_TASK_ROUTES = {"notifications.automation_run": {"queue": "automation"}}
+# automation.run is the daily run; notifications.automation_run is its name before the run had an app of its own,
+# kept for a message queued before the upgrade (automation.tasks).
+CELERY_TASK_ROUTES = {
+    "automation.run": {"queue": "automation"},
+    "notifications.automation_run": {"queue": "automation"},
+}
 # How many batches of an automation step run at once, each in a thread with its own database connection
-# (PostgreSQL only; see notifications.scheduler.automation_workers). 2 suits the small two-core host.
+# (PostgreSQL only; see automation.pool.automation_workers). 2 suits the small two-core host.
 AUTOMATION_WORKERS = env.int("AUTOMATION_WORKERS", default=2)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

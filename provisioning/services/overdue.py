@@ -8,7 +8,8 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import AutomationSettings, InvoiceItem
+from automation.models import AutomationSettings
+from billing.models import InvoiceItem
 from notifications.services import (
     Actor,
 )

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing import automation
-from billing.models import AutomationSettings, Invoice, InvoiceItem, LateFee
+from billing.models import Invoice, InvoiceItem, LateFee
 from billing.services import InvoiceLine, invoice_cancel, invoice_create, invoice_send_to_collections, payment_record
-from notifications.scheduler import automation_run
 from tests.concurrency import in_another_thread
 
 D = Decimal

@@ -11,8 +11,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing import automation
-from billing.models import AutomationSettings, Invoice, InvoiceItem, InvoiceReminder, LateFee, TaxRule
+from billing.models import Invoice, InvoiceItem, InvoiceReminder, LateFee, TaxRule
 from billing.services import (
     InvoiceLine,
     credit_add,
@@ -25,7 +27,6 @@ from billing.services import (
 )
 from billing.taxes import Line, TaxSetup, compute_totals
 from notifications.models import ActivityLog, Event, OutboundEmail
-from notifications.scheduler import automation_run
 from tests.factories import ClientFactory, CurrencyFactory
 
 pytestmark = pytest.mark.django_db

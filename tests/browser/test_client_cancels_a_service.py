@@ -6,7 +6,7 @@ import datetime
 import pytest
 from playwright.sync_api import expect
 
-from notifications.scheduler import automation_run
+from automation.scheduler import automation_run
 from provisioning.models import CancellationRequest, Service
 from tests.factories import ServiceFactory
 

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle, period_after
-from billing.models import AutomationSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
-from notifications.scheduler import automation_run
+from billing.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter
 from provisioning.models import Service
 from tests.concurrency import at_once
 

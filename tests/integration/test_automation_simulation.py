@@ -19,10 +19,11 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
-from billing.models import AutomationSettings, Client, Invoice, InvoiceItem, InvoiceReminder, LateFee
+from billing.models import Client, Invoice, InvoiceItem, InvoiceReminder, LateFee
 from billing.services import payment_record
-from notifications.scheduler import automation_run
 from provisioning.models import CancellationRequest, Service
 from provisioning.services import cancellation_request
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from automation.registry import registered_steps
 from notifications.events import EVENTS
-from notifications.scheduler import registered_steps
 
 # What only a sent email could make true.
 CLAIMS = re.compile(

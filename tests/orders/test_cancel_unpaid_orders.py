@@ -10,11 +10,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
-from billing.models import AutomationSettings, Client, Invoice
+from billing.models import Client, Invoice
 from billing.services import credit_add, credit_apply, invoice_send_to_collections, payment_record
 from notifications.models import ActivityLog, Event
-from notifications.scheduler import automation_run
 from orders import automation
 from orders.models import Order
 from orders.services import CartItem, order_accept, order_cancel, order_mark_fraud, order_set_pending

@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from billing.models import AutomationSettings, Invoice, InvoiceItem
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
+from billing.models import Invoice, InvoiceItem
 from billing.services import payment_record
 from notifications.models import ActivityLog, Event, OutboundEmail
-from notifications.scheduler import automation_run
 from provisioning.models import CancellationRequest
 from provisioning.selectors import invoices_awaiting_withdrawal
 from provisioning.services import cancellation_request

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from automation.scheduler import automation_run
 from notifications.models import ActivityLog, Event
-from notifications.scheduler import automation_run
 from provisioning.models import Domain
 from tests.factories import ClientFactory
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import AutomationSettings
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from notifications.models import Event, OutboundEmail
-from notifications.scheduler import automation_run
 from provisioning.models import Domain, DomainRenewalNotice
 
 pytestmark = pytest.mark.django_db

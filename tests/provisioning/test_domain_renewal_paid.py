@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from automation.scheduler import automation_run
 from billing.models import Invoice, InvoiceItem
 from billing.services import payment_record
 from notifications.models import ActivityLog, Event
-from notifications.scheduler import automation_run
 from provisioning.models import Domain
 from provisioning.services import items_paid_through
 from tests.factories import DomainFactory

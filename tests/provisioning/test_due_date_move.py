@@ -12,11 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
 from billing.models import Invoice, InvoiceItem
 from billing.services import payment_record
 from notifications.models import ActivityLog
-from notifications.scheduler import automation_run
 from provisioning.models import Domain, Service
 from provisioning.services import billing_dates_set
 from tests.factories import DomainFactory

@@ -9,10 +9,11 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from billing.models import AutomationSettings, Invoice, InvoiceItem
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
+from billing.models import Invoice, InvoiceItem
 from billing.services import InvoiceLine, invoice_cancel, invoice_create, payment_record
 from notifications.models import Event
-from notifications.scheduler import automation_run
 from provisioning.automation import _overdue_among
 from provisioning.models import Service
 from tests.factories import ClientFactory, ServiceFactory

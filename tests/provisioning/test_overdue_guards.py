@@ -13,10 +13,12 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import AutomationSettings, InvoiceItem
+from automation.models import AutomationSettings
+from automation.registry import StepContext
+from automation.scheduler import automation_run
+from billing.models import InvoiceItem
 from billing.services import InvoiceLine, invoice_create, payment_record
 from notifications.models import Event
-from notifications.scheduler import StepContext, automation_run
 from provisioning import automation
 from provisioning.models import Service
 from provisioning.services import overdue as services

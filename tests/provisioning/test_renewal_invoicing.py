@@ -8,11 +8,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from automation.models import AutomationSettings
+from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
-from billing.models import AutomationSettings, Invoice, InvoiceItem, TaxRule
+from billing.models import Invoice, InvoiceItem, TaxRule
 from billing.services import payment_record
 from notifications.models import Event
-from notifications.scheduler import automation_run
 from provisioning import automation
 from provisioning.models import Domain, Service
 from tests.factories import ClientFactory

@@ -10,9 +10,10 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from notifications import scheduler
-from notifications.models import AutomationRun, AutomationStepRun, Event
-from notifications.scheduler import automation_run
+from automation import registry
+from automation.models import AutomationRun, AutomationStepRun
+from automation.scheduler import automation_run
+from notifications.models import Event
 from provisioning.models import Domain
 from tests.concurrency import at_once
 
@@ -67,8 +68,8 @@ def test_a_run_expires_what_is_past_its_date_records_it_and_announces_itself(
 
 @pytest.mark.django_db
 def test_a_run_of_chosen_steps_is_not_the_days_run(domains, monkeypatch):
-    other = scheduler.Step(name="other", order=99, description="Counts.", run=lambda context: context.count("seen"))
-    monkeypatch.setitem(scheduler._steps, "other", other)
+    other = registry.Step(name="other", order=99, description="Counts.", run=lambda context: context.count("seen"))
+    monkeypatch.setitem(registry._steps, "other", other)
     outcome = automation_run(today=DAY, only=["domain_expiry"], trigger="test")
     assert [step.name for step in outcome.steps] == ["domain_expiry"]
     assert not Event.objects.filter(name="DailyCronJob").exists()
@@ -111,7 +112,7 @@ def broken_step(monkeypatch):
         raise RuntimeError("the registrar API is down")
 
     monkeypatch.setitem(
-        scheduler._steps, "broken", scheduler.Step(name="broken", order=1, description="Fails.", run=explode)
+        registry._steps, "broken", registry.Step(name="broken", order=1, description="Fails.", run=explode)
     )
 
 
@@ -119,7 +120,7 @@ def broken_step(monkeypatch):
 def test_a_failing_step_is_recorded_and_the_next_step_still_runs(domains, broken_step):
     outcome = automation_run(today=DAY)
     names = [step.name for step in outcome.steps]
-    assert names[0] == "broken" and names[-1] == "domain_expiry" and len(names) == len(scheduler.registered_steps())
+    assert names[0] == "broken" and names[-1] == "domain_expiry" and len(names) == len(registry.registered_steps())
     assert not outcome.ok
     broken = AutomationStepRun.objects.get(run_id=outcome.run_id, step="broken")
     assert broken.status == "failed" and broken.error_count == 1
@@ -183,11 +184,11 @@ def test_the_admin_shows_the_log_per_run_and_per_step_without_a_query_per_row(ad
         assert response.status_code == 200
         return len(queries), response.content.decode()
 
-    few, _ = queries_for("admin:notifications_automationsteprun_changelist", 1)
-    many, page = queries_for("admin:notifications_automationsteprun_changelist", 5)
+    few, _ = queries_for("admin:automation_automationsteprun_changelist", 1)
+    many, page = queries_for("admin:automation_automationsteprun_changelist", 5)
     assert few == many and "domains expired" in page and "broken" in page
     run = AutomationRun.objects.filter(steps__step="broken").first()
-    page = admin_client.get(reverse("admin:notifications_automationrun_change", args=[run.pk])).content.decode()
+    page = admin_client.get(reverse("admin:automation_automationrun_change", args=[run.pk])).content.decode()
     assert "the registrar API is down" in page and "domain_expiry" in page
 
 
@@ -195,17 +196,17 @@ def test_the_admin_shows_the_log_per_run_and_per_step_without_a_query_per_row(ad
 def test_celery_beat_runs_the_same_steps_daily_on_their_own_queue(domains, settings):
     from django_celery_beat.models import PeriodicTask
 
-    from notifications.scheduler import DAILY_TASK_NAME, daily_run_schedule
-    from notifications.tasks import automation_run_task
+    from automation.beat import DAILY_TASK_NAME, daily_run_schedule
+    from automation.tasks import automation_run_task
 
     task = PeriodicTask.objects.get(name=DAILY_TASK_NAME)  # created by the migration
     assert (task.task, task.queue, task.crontab.hour, task.crontab.minute) == (
-        "notifications.automation_run",
+        "automation.run",
         "automation",
         "3",
         "0",
     )
-    assert settings.CELERY_TASK_ROUTES["notifications.automation_run"] == {"queue": "automation"}
+    assert settings.CELERY_TASK_ROUTES["automation.run"] == {"queue": "automation"}
     daily_run_schedule(at=datetime.time(4, 30))
     task.refresh_from_db()
     assert (task.crontab.hour, task.crontab.minute) == ("4", "30")

@@ -1,4 +1,4 @@
-"""A step's batches in worker threads (notifications.scheduler._run_batches and StepContext.each_batch): results in
+"""A step's batches in worker threads (automation.pool.run_batches and StepContext.each_batch): results in
 batch order, a failing batch raised in the step's thread once the workers have stopped, inline with one worker."""
 
 import datetime
@@ -8,8 +8,9 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
-from notifications import scheduler
-from notifications.scheduler import StepContext, _run_batches, automation_workers, in_batches
+from automation import registry
+from automation.pool import automation_workers, in_batches, run_batches
+from automation.registry import StepContext
 
 BATCHES = [[n, n + 100] for n in range(6)]
 
@@ -25,7 +26,7 @@ def test_results_come_back_in_batch_order_from_two_threads():
         time.sleep(0.005 * (6 - batch[0]))  # later batches finish sooner
         return sum(batch)
 
-    results = list(_run_batches(work, BATCHES, workers=2))
+    results = list(run_batches(work, BATCHES, workers=2))
 
     assert results == [([n, n + 100], 2 * n + 100) for n in range(6)]
     assert threads[0] is not threads[1]
@@ -51,7 +52,7 @@ def test_a_failing_batch_is_raised_in_the_caller_after_the_workers_stop():
         return batch[0]
 
     with pytest.raises(RuntimeError, match="batch 0 broke"):
-        for _batch, result in _run_batches(work, BATCHES, workers=2):
+        for _batch, result in run_batches(work, BATCHES, workers=2):
             seen.append(result)
     # Raised only once the batch the other worker had begun was done, and no batch started after the failure.
     assert finished == [1]
@@ -69,7 +70,7 @@ def test_a_failure_after_good_batches_hands_out_the_good_ones_first():
 
     seen = []
     with pytest.raises(ValueError, match="bad batch"):
-        for _batch, result in _run_batches(work, BATCHES, workers=2):
+        for _batch, result in run_batches(work, BATCHES, workers=2):
             seen.append(result)
     assert seen == [0, 1, 2]
 
@@ -82,7 +83,7 @@ def test_leaving_early_stops_the_workers():
         time.sleep(0.01)
         return batch[0]
 
-    batches = _run_batches(work, [[n] for n in range(50)], workers=2)
+    batches = run_batches(work, [[n] for n in range(50)], workers=2)
     assert next(batches) == ([0], 0)
     batches.close()
     assert threads and not any(thread.is_alive() for thread in threads)
@@ -96,7 +97,7 @@ def test_one_worker_runs_each_batch_inline_as_it_is_asked_for():
         calls.append((batch[0], threading.current_thread()))
         return -batch[0]
 
-    batches = _run_batches(work, iter(BATCHES), workers=1)
+    batches = run_batches(work, iter(BATCHES), workers=1)
     assert calls == []  # nothing runs before the first batch is asked for
     assert next(batches) == ([0, 100], 0)
     assert calls == [(0, threading.current_thread())]
@@ -114,12 +115,12 @@ def test_one_worker_raises_a_failure_at_once():
         return batch[0]
 
     with pytest.raises(KeyError):
-        list(_run_batches(work, BATCHES, workers=1))
+        list(run_batches(work, BATCHES, workers=1))
     assert calls == [0, 1]
 
 
 def test_each_batch_yields_in_order_and_reports_progress(monkeypatch):
-    monkeypatch.setattr(scheduler, "automation_workers", lambda: 2)
+    monkeypatch.setattr(registry, "automation_workers", lambda: 2)
     progress = []
     context = StepContext(
         step="probe",

@@ -4,7 +4,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from notifications.scheduler import automation_run, registered_steps
+from automation.registry import registered_steps
+from automation.scheduler import automation_run
 
 BAR_WIDTH = 30
 

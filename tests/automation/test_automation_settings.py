@@ -8,10 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from billing.forms import AutomationSettingsForm, LeadDaysByCycleField, ReminderLevelsField
-from billing.models import AutomationSettings
-from billing.services import automation_settings_update, automation_settings_validate
-from billing.services.automation_settings import automation_settings_values
+from automation.forms import AutomationSettingsForm, LeadDaysByCycleField, ReminderLevelsField
+from automation.models import AutomationSettings
+from automation.services import automation_settings_update, automation_settings_validate, automation_settings_values
 from notifications.models import ActivityLog
 
 DEFAULT_LEVELS = [
@@ -254,7 +253,7 @@ def test_a_change_is_saved_and_logged_once_with_its_actor(admin_user):
     )
     entry = ActivityLog.objects.get()
     assert (entry.actor, entry.actor_label, entry.action) == (admin_user, "admin", "automation_settings_changed")
-    assert (entry.subject_type, entry.subject_id) == ("billing.automationsettings", 1)
+    assert (entry.subject_type, entry.subject_id) == ("automation.automationsettings", 1)
     assert entry.message == (
         "Automation settings changed: Time of day: 03:00 → 04:30; Invoice lead days: 14 → 10; "
         "Combined invoicing: on → off; Late fee type: Fixed amount → Percent of the invoice total; "
@@ -319,7 +318,7 @@ def test_the_first_update_creates_the_row(admin_user):
 
 
 def _change_url() -> str:
-    return reverse("admin:billing_automationsettings_change", args=[AutomationSettings.load().pk])
+    return reverse("admin:automation_automationsettings_change", args=[AutomationSettings.load().pk])
 
 
 def _post(**overrides) -> dict:
@@ -354,10 +353,10 @@ def _form_errors(response) -> dict:
 
 
 def test_the_settings_list_opens_the_one_row(admin_client, db):
-    response = admin_client.get(reverse("admin:billing_automationsettings_changelist"))
+    response = admin_client.get(reverse("admin:automation_automationsettings_changelist"))
     assert response.status_code == 302 and response.url == _change_url()
-    assert admin_client.get(reverse("admin:billing_automationsettings_add")).status_code == 403
-    response = admin_client.post(reverse("admin:billing_automationsettings_delete", args=[1]), {"post": "yes"})
+    assert admin_client.get(reverse("admin:automation_automationsettings_add")).status_code == 403
+    response = admin_client.post(reverse("admin:automation_automationsettings_delete", args=[1]), {"post": "yes"})
     assert response.status_code == 403 and AutomationSettings.objects.filter(pk=1).exists()
 
 
@@ -539,8 +538,8 @@ def test_changing_the_time_of_day_moves_celery_beats_daily_run():
 
     from django_celery_beat.models import PeriodicTask
 
-    from billing.services import automation_settings_update
-    from notifications.scheduler import DAILY_TASK_NAME
+    from automation.beat import DAILY_TASK_NAME
+    from automation.services import automation_settings_update
 
     automation_settings_update(actor=None, time_of_day=datetime.time(5, 15))
     crontab = PeriodicTask.objects.get(name=DAILY_TASK_NAME).crontab

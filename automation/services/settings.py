@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import capfirst
 
-from billing.cycles import BillingCycle
-from billing.models import AutomationSettings
-from billing.money import MONEY_DECIMAL_PLACES, MONEY_LIMIT, format_rate, quantize
-from notifications.scheduler import daily_run_schedule
+from automation.beat import daily_run_schedule
+from automation.cycles import billing_cycles
+from automation.models import AutomationSettings
+from core.money import MONEY_DECIMAL_PLACES, MONEY_LIMIT, format_rate, quantize
 from notifications.services import Actor, activity_record
 
 # Every field an admin sets; updated_at and the primary key are the row's own.
@@ -34,8 +34,13 @@ MAX_LATE_FEES = 100
 # The longest template name an outbound email row can store.
 MAX_TEMPLATE_LENGTH = 64
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_]+$")
-# One-time purchases never renew, so they have no lead days to override.
-RENEWING_CYCLES = tuple(cycle.value for cycle in BillingCycle if cycle.months)
+
+
+def renewing_cycles() -> tuple[str, ...]:
+    """The billing cycles that have lead days to override: one-time purchases never renew. Billing registers its
+    cycles at start-up (automation.cycles), so this is read when a setting is checked, not when this is imported."""
+    return billing_cycles().renewing
+
 
 DAY_COUNTS = {
     # field: the least value allowed
@@ -124,11 +129,12 @@ def _lead_days_errors(overrides: Any) -> list[str]:
     if not isinstance(overrides, dict):
         return ["Lead days by billing cycle must map billing cycles to days, e.g. annually 30."]
     errors = []
+    cycles = billing_cycles()
     for cycle, days in overrides.items():
-        if cycle not in RENEWING_CYCLES:
+        if cycle not in cycles.renewing:
             errors.append(
-                f"{cycle!r} is not a billing cycle that renews: use {', '.join(RENEWING_CYCLES)}."
-                if cycle != BillingCycle.ONE_TIME
+                f"{cycle!r} is not a billing cycle that renews: use {', '.join(cycles.renewing)}."
+                if cycle not in cycles.never_renewing
                 else "One-time purchases never renew, so they have no lead days."
             )
             continue
@@ -226,7 +232,7 @@ def automation_settings_values(row: AutomationSettings) -> dict[str, Any]:
 
 def _normalized(values: dict[str, Any]) -> dict[str, Any]:
     """The settings as they are stored: money at its places, levels by days, notices latest first."""
-    cycle_order = list(RENEWING_CYCLES)
+    cycle_order = list(renewing_cycles())
     return {
         **values,
         **{name: quantize(values[name]) for name in AMOUNTS},
@@ -248,7 +254,7 @@ def reminder_levels_text(levels: list[dict]) -> str:
 
 def lead_days_text(overrides: dict[str, int]) -> str:
     """The overrides as an admin types them, one `cycle days` per line, in the order of the cycles."""
-    known = [cycle for cycle in BillingCycle.values if cycle in overrides]
+    known = [cycle for cycle in billing_cycles().every if cycle in overrides]
     return "\n".join(f"{cycle} {overrides[cycle]}" for cycle in [*known, *sorted(set(overrides) - set(known))])
 
 
