@@ -216,3 +216,14 @@ def test_celery_beat_runs_the_same_steps_daily_on_their_own_queue(domains, setti
     run = AutomationRun.objects.get()
     assert (run.trigger, run.run_date) == ("beat", DAY)
     assert Domain.objects.get(pk=domains["yesterday"].pk).status == Domain.Status.EXPIRED
+
+
+@pytest.mark.django_db
+def test_a_message_queued_under_the_tasks_name_before_the_move_still_runs_the_day(domains, settings):
+    from config.celery import app
+
+    before_the_move = app.tasks["notifications.automation_run"]
+    assert settings.CELERY_TASK_ROUTES["notifications.automation_run"] == {"queue": "automation"}
+    assert before_the_move.delay(DAY.isoformat()).get() is True
+    assert AutomationRun.objects.get().trigger == "beat"
+    assert Domain.objects.get(pk=domains["yesterday"].pk).status == Domain.Status.EXPIRED
