@@ -4,8 +4,8 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from billing.cycles import BillingCycle
-from core.fsm import BULK
 from billing.money import MoneyField
+from core.fsm import BULK
 
 
 def _billing_day_field() -> models.PositiveSmallIntegerField:
