@@ -21,6 +21,15 @@ from provisioning.services.domains import (
     domain_set_pending,
     domains_expire,
 )
+from provisioning.services.edits import (
+    DOMAIN_EDITABLE,
+    SERVICE_EDITABLE,
+    FieldChange,
+    ItemUpdated,
+    domain_update,
+    item_changes_validate,
+    service_update,
+)
 from provisioning.services.overdue import (
     services_suspend_overdue,
     services_terminate_overdue,
@@ -38,8 +47,12 @@ from provisioning.services.services import (
 
 __all__ = [
     "CANCELLATION_REASON_MAX",
+    "DOMAIN_EDITABLE",
+    "SERVICE_EDITABLE",
     "CancellationsDone",
     "DomainSpec",
+    "FieldChange",
+    "ItemUpdated",
     "RenewalNoticeOutcome",
     "ServiceSpec",
     "billing_dates_set",
@@ -53,13 +66,16 @@ __all__ = [
     "domain_renewal_notices_send",
     "domain_save",
     "domain_set_pending",
+    "domain_update",
     "domains_expire",
+    "item_changes_validate",
     "items_paid_through",
     "order_items_delete",
     "service_activate",
     "service_cancel",
     "service_create",
     "service_set_pending",
+    "service_update",
     "services_suspend_overdue",
     "services_terminate_overdue",
     "services_unsuspend_after_payment",

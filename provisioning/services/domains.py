@@ -149,11 +149,6 @@ def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
     return moved
 
 
-# --- an admin edits the billing dates -----------------------------------------------------------------------------
-
-_UNSET: Any = object()
-
-
 @dataclass(frozen=True)
 class RenewalNoticeOutcome:
     domain: Domain
