@@ -8,6 +8,7 @@ from provisioning.models import CancellationRequest, Domain, Server, ServerGroup
 from provisioning.services import (
     cancellation_refusal,
     cancellation_request,
+    cancellation_withdraw,
     domain_update,
     item_changes_validate,
     service_update,
@@ -165,8 +166,20 @@ class CancellationRequestAdmin(LargeTableAdmin):
     list_select_related = ("service__product",)
     raw_id_fields = ("service",)
 
+    actions = ["withdraw"]
+
     def get_readonly_fields(self, request, obj=None):
         return ("service", "when", "reason", "status", "requested_at", "requested_by", "done_on") if obj else ()
+
+    @admin.action(description="Withdraw the selected open requests (the services carry on)")
+    def withdraw(self, request, queryset) -> None:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                withdrawn = cancellation_withdraw(request_id=pk, actor=request.user)
+            except ValidationError as refused:
+                self.message_user(request, " ".join(refused.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"Cancellation of {withdrawn.service} withdrawn.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change) -> None:
         if change:

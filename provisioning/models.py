@@ -252,8 +252,8 @@ class CancellationRequest(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
-        DONE = "done", "Carried out"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        DONE = "done", "Carried out"  # by the automation run (cancellations_carry_out)
+        WITHDRAWN = "withdrawn", "Withdrawn"  # by the client or an admin before that (cancellation_withdraw)
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cancellation_requests")
     when = models.CharField(max_length=16, choices=When.choices)

@@ -8,6 +8,7 @@ from provisioning.services.cancellations import (
     cancellation_end,
     cancellation_refusal,
     cancellation_request,
+    cancellation_withdraw,
     cancellations_carry_out,
 )
 from provisioning.services.domains import (
@@ -59,6 +60,7 @@ __all__ = [
     "cancellation_end",
     "cancellation_refusal",
     "cancellation_request",
+    "cancellation_withdraw",
     "cancellations_carry_out",
     "domain_activate",
     "domain_cancel",
