@@ -1,6 +1,7 @@
 """Writes on services and domains, one module per concern. Functions that take an instance expect it locked by the
 caller's transaction (see selectors.lock_order_items); each one records who did it and emits its event."""
 
+from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, WelcomeEmail
 from provisioning.services.billing_dates import billing_dates_set, items_paid_through
 from provisioning.services.cancellations import (
     CANCELLATION_REASON_MAX,
@@ -51,11 +52,15 @@ __all__ = [
     "DOMAIN_EDITABLE",
     "SERVICE_EDITABLE",
     "CancellationsDone",
+    "DomainActivated",
     "DomainSpec",
     "FieldChange",
+    "ItemMove",
     "ItemUpdated",
     "RenewalNoticeOutcome",
+    "ServiceActivated",
     "ServiceSpec",
+    "WelcomeEmail",
     "billing_dates_set",
     "cancellation_end",
     "cancellation_refusal",
