@@ -19,11 +19,11 @@ from typing import Any, Protocol
 from fraud import defaults
 from fraud.countries import country_label
 from fraud.geoip import GeoIPFacts, GeoIPLookup, IPAddress, IPFacts, parse_ip
+from fraud.results import FiredRule, FraudResult
 
 MAX_SCORE = 100
 DEFAULT_THRESHOLD = 50
 DEFAULT_NEW_CLIENT_MAX_AGE_DAYS = 30
-RESULT_FORMAT_VERSION = 1
 CENT = Decimal("0.01")
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
@@ -145,57 +145,6 @@ class FraudConfig:
         if code not in RULES:
             raise KeyError(f"No fraud rule {code!r}")
         return replace(self, rules={**self.rules, code: replace(self.rule(code), **changes)})
-
-
-# --- Output --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FiredRule:
-    code: str
-    points: int
-    sentence: str
-
-
-@dataclass(frozen=True)
-class FraudResult:
-    score: int
-    threshold: int
-    rules: tuple[FiredRule, ...]
-    ip: IPFacts
-    geoip: GeoIPFacts
-    warnings: tuple[str, ...] = ()
-    skipped_reason: str = ""  # set when a "skip the check" setting applied; nothing was scored
-
-    @property
-    def is_fraud(self) -> bool:
-        return not self.skipped_reason and self.score >= self.threshold
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable dict for a JSONField; `FraudResult.from_json` reads it back."""
-        return {
-            "version": RESULT_FORMAT_VERSION,
-            "score": self.score,
-            "threshold": self.threshold,
-            "is_fraud": self.is_fraud,
-            "skipped_reason": self.skipped_reason,
-            "rules": [{"code": r.code, "points": r.points, "sentence": r.sentence} for r in self.rules],
-            "ip": self.ip.to_json(),
-            "geoip": self.geoip.to_json(),
-            "warnings": list(self.warnings),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FraudResult:
-        return cls(
-            score=data["score"],
-            threshold=data["threshold"],
-            rules=tuple(FiredRule(**rule) for rule in data.get("rules", ())),
-            ip=IPFacts.from_json(data.get("ip", {"raw": None})),
-            geoip=GeoIPFacts.from_json(data.get("geoip", {})),
-            warnings=tuple(data.get("warnings", ())),
-            skipped_reason=data.get("skipped_reason", ""),
-        )
 
 
 # --- Rules ---------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ EVENTS: dict[str, str] = {
     "ServiceSuspended": "A service was suspended (reason: overdue, abuse or admin).",
     "ServiceUnsuspended": "A suspended service was made active again (e.g. its overdue invoice was paid).",
     "CancellationRequest": "A cancellation of a service was requested (immediately or at the end of its period).",
+    "CancellationWithdrawn": "A client or an admin withdrew an open cancellation request before it was carried out.",
     "ServiceCancelled": "A pending service was cancelled.",
     "ServiceFraud": "A pending service was marked as fraud.",
     "ServicePending": "A service was set back to pending.",

@@ -15,8 +15,9 @@ from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
-from orders.selectors import order_delete_blockers
+from orders.selectors import order_delete_blockers, order_review_actions
 from orders.services import (
+    ReviewLine,
     ServiceAcceptOptions,
     order_accept,
     order_cancel,
@@ -25,6 +26,7 @@ from orders.services import (
     order_set_pending,
 )
 from orders.services.fraud import order_fraud_recheck, stored_fraud_result
+from orders.wording import review_line_words
 from provisioning.selectors import order_items
 
 # Transition method on Order -> (url action, button label, service, confirmation question)
@@ -206,16 +208,15 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         return own + super().get_urls()
 
     def review_buttons(self, order: Order) -> list[dict[str, str]]:
-        available = {t.name for t in order.get_available_status_transitions()}
         buttons = []
-        for method, (url_action, label, _service, _question) in REVIEW_ACTIONS.items():
-            if method in available:
-                url = (
-                    reverse("admin:orders_order_accept", args=[order.pk])
-                    if method == "accept"
-                    else reverse("admin:orders_order_transition", args=[order.pk, url_action])
-                )
-                buttons.append({"url": url, "label": label, "action": url_action})
+        for method in order_review_actions(order=order):
+            url_action, label, _service, _question = REVIEW_ACTIONS[method]
+            url = (
+                reverse("admin:orders_order_accept", args=[order.pk])
+                if method == "accept"
+                else reverse("admin:orders_order_transition", args=[order.pk, url_action])
+            )
+            buttons.append({"url": url, "label": label, "action": url_action})
         return buttons
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -241,10 +242,10 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
     def _back(self, order: Order) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
-    def _report(self, request, order: Order, done: str, outcomes: list[str]) -> None:
+    def _report(self, request, order: Order, done: str, outcomes: list[ReviewLine]) -> None:
         self.message_user(request, f"{order} {done}.", messages.SUCCESS)
         for line in outcomes:
-            self.message_user(request, line, messages.INFO)
+            self.message_user(request, review_line_words(line), messages.INFO)
 
     def accept_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
         order = self._order_for_review(request, order_id)

@@ -1,7 +1,7 @@
 from django import forms
 
+from core.domain_names import normalize_domain_name
 from core.inputs import PlainTextField
-from orders.validators import normalize_domain_name
 
 
 class ReasonForm(forms.Form):

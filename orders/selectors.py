@@ -14,6 +14,16 @@ def client_orders(*, client: Client) -> QuerySet[Order]:
     return Order.objects.filter(client=client).select_related("currency", "invoice").order_by("-created_at", "-id")
 
 
+# The admin's review actions (Order transitions), in the order the page shows their buttons.
+REVIEW_ACTIONS = ("accept", "cancel", "mark_fraud", "set_pending")
+
+
+def order_review_actions(*, order: Order) -> list[str]:
+    """The review actions an admin is offered on this order: those its status allows, in REVIEW_ACTIONS order."""
+    available = {t.name for t in order.get_available_status_transitions()}
+    return [name for name in REVIEW_ACTIONS if name in available]
+
+
 def order_delete_blockers(*, order: Order, services: list[Service], domains: list[Domain]) -> list[str]:
     """Why the order may not be deleted yet; empty when it may. Shown on the confirmation page and enforced by
     order_delete under its locks."""

@@ -1,11 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import SaveChangedFieldsOnly
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
-from provisioning.services import billing_dates_set, cancellation_refusal, cancellation_request
+from provisioning.services import (
+    cancellation_refusal,
+    cancellation_request,
+    cancellation_withdraw,
+    domain_update,
+    item_changes_validate,
+    service_update,
+)
 
 
 @admin.register(ServerGroup)
@@ -49,26 +56,47 @@ class BillingDatesForm(forms.ModelForm):
         return cleaned
 
 
-class EditsBillingDates(SaveChangedFieldsOnly, LargeTableAdmin):
-    """The registration and next due dates an admin changes go through billing_dates_set: the billing day
-    follows a moved due date (and stays put when the registration date is corrected), and each change is in the
-    activity log with who made it."""
+class ItemForm(BillingDatesForm):
+    """An admin's changes are checked by the service that saves them (item_changes_validate): a refusal shows on
+    the field it concerns, and nothing is saved."""
 
-    form = BillingDatesForm
-    saved_through_services = ("registration_date", "next_due_date")
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            changes = {name: cleaned[name] for name in self.changed_data if name in cleaned}
+            try:
+                cleaned.update(item_changes_validate(self.instance, changes))
+            except ValidationError as refused:
+                self.add_error(None, refused)  # keyed by field
+        return cleaned
 
-    def save_through_services(self, request, obj, form, changed: list[str]) -> None:
-        dates = {name: form.cleaned_data[name] for name in changed}
-        if "next_due_date" in changed:
-            dates["due_date_seen"] = form.due_date_seen()
+
+class EditsThroughServices(LargeTableAdmin):
+    """A save goes through the item's *_update service: it locks the row, checks the changes again, moves the
+    billing day with a moved due date (billing_dates_set) and logs who changed what. Only changed fields are
+    sent, so a save never writes back a value another admin or a payment changed while the page was open."""
+
+    form = ItemForm
+
+    def item_update(self, *, pk: int, actor, **changes) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            raise PermissionDenied  # services and domains are made by checkout
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if not changes:
+            return
+        if "next_due_date" in changes:
+            changes["due_date_seen"] = form.due_date_seen()
         try:
-            billing_dates_set(type(obj), pk=obj.pk, actor=request.user, **dates)
-        except ValidationError as refused:  # a payment moved the date between the form's check and this save
+            self.item_update(pk=obj.pk, actor=request.user, **changes)
+        except ValidationError as refused:  # a payment or another admin got there between the form's check and this
             self.message_user(request, " ".join(refused.messages), messages.ERROR)
 
 
 @admin.register(Service)
-class ServiceAdmin(EditsBillingDates):
+class ServiceAdmin(EditsThroughServices):
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")
@@ -86,6 +114,9 @@ class ServiceAdmin(EditsBillingDates):
         "billing_day",
     )
 
+    def item_update(self, *, pk: int, actor, **changes) -> None:
+        service_update(service_id=pk, actor=actor, **changes)
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -94,12 +125,15 @@ class ServiceAdmin(EditsBillingDates):
 
 
 @admin.register(Domain)
-class DomainAdmin(EditsBillingDates):
+class DomainAdmin(EditsThroughServices):
     list_display = ("name", "client", "registration_type", "registration_period", "expiry_date", "status")
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
     search_fields = ("name", "client__contact_name", "client__email")
     readonly_fields = ("client", "order", "product", "currency", "status", "created_at", "billing_day")
+
+    def item_update(self, *, pk: int, actor, **changes) -> None:
+        domain_update(domain_id=pk, actor=actor, **changes)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -132,8 +166,20 @@ class CancellationRequestAdmin(LargeTableAdmin):
     list_select_related = ("service__product",)
     raw_id_fields = ("service",)
 
+    actions = ["withdraw"]
+
     def get_readonly_fields(self, request, obj=None):
         return ("service", "when", "reason", "status", "requested_at", "requested_by", "done_on") if obj else ()
+
+    @admin.action(description="Withdraw the selected open requests (the services carry on)")
+    def withdraw(self, request, queryset) -> None:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                withdrawn = cancellation_withdraw(request_id=pk, actor=request.user)
+            except ValidationError as refused:
+                self.message_user(request, " ".join(refused.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"Cancellation of {withdrawn.service} withdrawn.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change) -> None:
         if change:

@@ -8,5 +8,6 @@ urlpatterns = [
     path("services/", views.service_list, name="service_list"),
     path("services/<id:service_id>/", views.service_detail, name="service_detail"),
     path("services/<id:service_id>/cancel/", views.service_cancel, name="service_cancel"),
+    path("services/<id:service_id>/cancel/withdraw/", views.service_cancel_withdraw, name="service_cancel_withdraw"),
     path("domains/", views.domain_list, name="domain_list"),
 ]

@@ -5,6 +5,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from billing.cycles import BillingCycle
 from billing.money import MoneyField
+from core.fsm import BULK
 
 
 def _billing_day_field() -> models.PositiveSmallIntegerField:
@@ -23,6 +24,10 @@ def _billing_day_check(name: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=models.Q(billing_day__isnull=True) | models.Q(billing_day__gte=1, billing_day__lte=31), name=name
     )
+
+
+# Marks a transition core.fsm.transition_in_bulk may apply to many rows: its body reads only its arguments.
+BULK_OK = {BULK: True}
 
 
 class AutoSetup(models.TextChoices):
@@ -117,15 +122,15 @@ class Service(FSMModelMixin, models.Model):
     def activate(self) -> None:
         pass
 
-    @transition(field=status, source=Status.ACTIVE, target=Status.SUSPENDED)
+    @transition(field=status, source=Status.ACTIVE, target=Status.SUSPENDED, custom=BULK_OK)
     def suspend(self, *, reason: str) -> None:
         self.suspension_reason = reason
 
-    @transition(field=status, source=Status.SUSPENDED, target=Status.ACTIVE)
+    @transition(field=status, source=Status.SUSPENDED, target=Status.ACTIVE, custom=BULK_OK)
     def unsuspend(self) -> None:
         self.suspension_reason = self.SuspensionReason.NONE
 
-    @transition(field=status, source=[Status.ACTIVE, Status.SUSPENDED], target=Status.TERMINATED)
+    @transition(field=status, source=[Status.ACTIVE, Status.SUSPENDED], target=Status.TERMINATED, custom=BULK_OK)
     def terminate(self, *, on) -> None:
         self.termination_date = on
         self.suspension_reason = self.SuspensionReason.NONE
@@ -211,11 +216,11 @@ class Domain(FSMModelMixin, models.Model):
     def activate(self, *, expiry_date) -> None:
         self.expiry_date = expiry_date
 
-    @transition(field=status, source=Status.ACTIVE, target=Status.EXPIRED)
+    @transition(field=status, source=Status.ACTIVE, target=Status.EXPIRED, custom=BULK_OK)
     def expire(self) -> None:
         pass
 
-    @transition(field=status, source=Status.EXPIRED, target=Status.ACTIVE)
+    @transition(field=status, source=Status.EXPIRED, target=Status.ACTIVE, custom=BULK_OK)
     def renew(self, *, expiry_date) -> None:
         """A paid renewal of an expired domain: it is ours to renew, and Active again until its new expiry."""
         self.expiry_date = expiry_date
@@ -247,8 +252,8 @@ class CancellationRequest(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
-        DONE = "done", "Carried out"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        DONE = "done", "Carried out"  # by the automation run (cancellations_carry_out)
+        WITHDRAWN = "withdrawn", "Withdrawn"  # by the client or an admin before that (cancellation_withdraw)
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cancellation_requests")
     when = models.CharField(max_length=16, choices=When.choices)

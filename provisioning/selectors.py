@@ -1,4 +1,5 @@
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import Case, CharField, DateField, Exists, F, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Least, TruncDate
@@ -50,6 +51,34 @@ def client_services(*, client: Client) -> QuerySet[Service]:
 def open_cancellation(*, service: Service) -> CancellationRequest | None:
     """The service's open cancellation request, if it has one (at most one: a partial unique key)."""
     return service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).first()
+
+
+def cancellation_refusal(service: Service) -> str | None:
+    """Why this service cannot be asked to end now, or None."""
+    if service.status not in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        return f"{service} is {service.get_status_display()}: only a live service can be cancelled."
+    if service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).exists():
+        return f"{service} already has an open cancellation request."
+    return None
+
+
+@dataclass(frozen=True)
+class CancellationButtons:
+    """What a service's page offers about ending it: its open request (shown), asking to end it, withdrawing the
+    request."""
+
+    open_request: CancellationRequest | None
+    may_request: bool
+    may_withdraw: bool
+
+
+def cancellation_buttons(*, service: Service) -> CancellationButtons:
+    request = open_cancellation(service=service)
+    return CancellationButtons(
+        open_request=request,
+        may_request=request is None and cancellation_refusal(service) is None,
+        may_withdraw=request is not None,
+    )
 
 
 def open_service_lines(*, service_ids: list[int]) -> QuerySet[InvoiceItem]:

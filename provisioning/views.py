@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from core.requests import client_of
 from provisioning.forms import CancellationRequestForm
 from provisioning.models import CancellationRequest
-from provisioning.selectors import client_domains, client_services, open_cancellation
-from provisioning.services import cancellation_refusal, cancellation_request
+from provisioning.selectors import cancellation_buttons, client_domains, client_services
+from provisioning.services import cancellation_request, cancellation_withdraw
 
 PER_PAGE = 25
 
@@ -28,12 +28,13 @@ def service_list(request: HttpRequest) -> HttpResponse:
 def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
     client = client_of(request)
     service = get_object_or_404(client_services(client=client), pk=service_id)
-    cancellation = open_cancellation(service=service)
+    buttons = cancellation_buttons(service=service)
     context = {
         "client": client,
         "service": service,
-        "cancellation": cancellation,
-        "can_cancel": cancellation is None and cancellation_refusal(service) is None,
+        "cancellation": buttons.open_request,
+        "can_cancel": buttons.may_request,
+        "can_withdraw": buttons.may_withdraw,
         "when_choices": CancellationRequest.When.choices,
     }
     return render(request, "clientarea/service_detail.html", context)
@@ -61,6 +62,25 @@ def service_cancel(request: HttpRequest, service_id: int) -> HttpResponse:
         messages.error(request, "; ".join(refused.messages))
     else:
         messages.success(request, "We have your cancellation request.")
+    return redirect("clientarea:service_detail", service_id=service.pk)
+
+
+@login_required
+@require_POST
+def service_cancel_withdraw(request: HttpRequest, service_id: int) -> HttpResponse:
+    """The client takes back their open cancellation request: the service carries on."""
+    client = client_of(request)
+    service = get_object_or_404(client_services(client=client), pk=service_id)
+    open_request = cancellation_buttons(service=service).open_request
+    if open_request is None:
+        messages.error(request, "This service has no open cancellation request to withdraw.")
+        return redirect("clientarea:service_detail", service_id=service.pk)
+    try:
+        cancellation_withdraw(request_id=open_request.pk, actor=request.user, client_id=client.pk)
+    except ValidationError as refused:
+        messages.error(request, "; ".join(refused.messages))
+    else:
+        messages.success(request, "Your cancellation request is withdrawn: the service carries on as before.")
     return redirect("clientarea:service_detail", service_id=service.pk)
 
 

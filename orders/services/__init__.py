@@ -3,6 +3,8 @@
 from orders.services.checkout import CartItem, order_place
 from orders.services.fraud import order_fraud_recheck
 from orders.services.review import (
+    InvoiceMove,
+    ReviewLine,
     ServiceAcceptOptions,
     order_accept,
     order_cancel,
@@ -13,6 +15,8 @@ from orders.services.review import (
 
 __all__ = [
     "CartItem",
+    "InvoiceMove",
+    "ReviewLine",
     "ServiceAcceptOptions",
     "order_accept",
     "order_cancel",

@@ -16,13 +16,13 @@ from billing.cycles import BillingCycle, period_after
 from billing.models import Client, Currency, InvoiceItem
 from billing.money import ZERO, format_rate
 from billing.services import InvoiceLine, invoice_create
+from core.domain_names import normalize_domain_name
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
 from orders.services.fraud import OrderedProduct, fraud_reason, ip_address_for_storage, order_fraud_screen_at_checkout
 from orders.services.review import order_mark_fraud
 from orders.services.stock import stock_take
-from orders.validators import normalize_domain_name
 from provisioning.models import Domain
 from provisioning.services import DomainSpec, ServiceSpec, domain_create, service_create
 

@@ -17,13 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Client, Invoice
+from core.domain_names import domain_name_for_display, mixed_script_labels
 from fraud import services as fraud_services  # a module reference, so tests can replace fraud_check
 from fraud.engine import FraudResult, MixedScriptDomain, OrderFacts
 from notifications.bus import emit
 from notifications.services import Actor, activity_record, actor_label
 from orders.models import Order
 from orders.selectors import order_fraud_history
-from orders.validators import domain_name_for_display, mixed_script_labels
 from provisioning.selectors import order_items
 
 logger = logging.getLogger(__name__)

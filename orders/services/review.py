@@ -4,11 +4,13 @@ writes the history row and the activity log, and emits the event after commit.""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from billing.models import Invoice
 from billing.services import invoice_cancel_if_open, invoice_delete, invoice_reopen_if_cancelled
 from core.fsm import apply_transition
 from notifications.bus import emit
@@ -16,7 +18,8 @@ from notifications.services import Actor, activity_record, actor_label, actor_us
 from orders.models import Order, OrderStatusChange
 from orders.selectors import order_delete_blockers
 from orders.services.stock import stock_release, stock_take
-from provisioning.models import Domain
+from provisioning.models import Domain, Service
+from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated
 from provisioning.selectors import holds_stock, lock_order_items
 from provisioning.services import (
     domain_activate,
@@ -27,6 +30,21 @@ from provisioning.services import (
     service_cancel,
     service_set_pending,
 )
+
+
+class InvoiceMove(enum.Enum):
+    """What an order's review did to its invoice."""
+
+    CANCELLED = "cancelled"
+    REOPENED = "unpaid"
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    """One thing an order's review did: to a service, a domain or the invoice (orders.wording words it)."""
+
+    item: Service | Domain | Invoice
+    result: ServiceActivated | DomainActivated | ItemMove | InvoiceMove
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ def order_accept(
     service_options: dict[int, ServiceAcceptOptions] | None = None,
     registrar_domains: dict[int, bool] | None = None,
     reason: str = "",
-) -> list[str]:
+) -> list[ReviewLine]:
     """Pending → Active. Each Pending item is activated with the admin's choices (default: everything ticked);
     items already live (set up on order) are left as they are. Returns one line per item for the admin."""
     service_options = service_options or {}
@@ -93,19 +111,19 @@ def order_accept(
                     run_module_create=options.run_module_create,
                     send_welcome_email=options.send_welcome_email,
                 )
-                outcomes.append(f"{service}: {outcome}")
+                outcomes.append(ReviewLine(service, outcome))
         for domain in domains:
             if domain.status == Domain.Status.PENDING:
                 outcome = domain_activate(
                     domain=domain, actor=actor, send_to_registrar=registrar_domains.get(domain.pk, True)
                 )
-                outcomes.append(f"Domain {domain}: {outcome}")
+                outcomes.append(ReviewLine(domain, outcome))
         _record(actor, "order_accepted", order, f"{order} accepted", reason)
         emit("AcceptOrder", order_id=order.pk, client_id=order.client_id)
     return outcomes
 
 
-def _withdraw(order: Order, *, as_fraud: bool, actor: Actor, reason: str) -> list[str]:
+def _withdraw(order: Order, *, as_fraud: bool, actor: Actor, reason: str) -> list[ReviewLine]:
     with transaction.atomic():
         order = _lock(order)
         if as_fraud:
@@ -116,34 +134,34 @@ def _withdraw(order: Order, *, as_fraud: bool, actor: Actor, reason: str) -> lis
         outcomes, released = [], []
         for service in services:
             if outcome := service_cancel(service=service, as_fraud=as_fraud, actor=actor, reason=reason):
-                outcomes.append(f"{service}: {outcome}")
+                outcomes.append(ReviewLine(service, outcome))
                 released.append(service.product_id)
         for domain in domains:
             if outcome := domain_cancel(domain=domain, as_fraud=as_fraud, actor=actor, reason=reason):
-                outcomes.append(f"Domain {domain}: {outcome}")
+                outcomes.append(ReviewLine(domain, outcome))
                 released.append(domain.product_id)
         stock_release(pk for pk in released if pk)
         if order.invoice_id:
             why = f"{order} {order.get_status_display().lower()}"
             if invoice := invoice_cancel_if_open(invoice_id=order.invoice_id, actor=actor, reason=why):
-                outcomes.append(f"{invoice}: cancelled")
+                outcomes.append(ReviewLine(invoice, InvoiceMove.CANCELLED))
         word = "marked as fraud" if as_fraud else "cancelled"
         _record(actor, "order_fraud" if as_fraud else "order_cancelled", order, f"{order} {word}", reason)
         emit("FraudOrder" if as_fraud else "CancelOrder", order_id=order.pk, client_id=order.client_id)
     return outcomes
 
 
-def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> list[ReviewLine]:
     """Pending/Active → Cancelled: every item cancelled, live accounts terminated, the unpaid invoice cancelled."""
     return _withdraw(order, as_fraud=False, actor=actor, reason=reason)
 
 
-def order_mark_fraud(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+def order_mark_fraud(*, order: Order, actor: Actor, reason: str = "") -> list[ReviewLine]:
     """Pending → Fraud: pending items to Fraud, live accounts terminated, the unpaid invoice cancelled."""
     return _withdraw(order, as_fraud=True, actor=actor, reason=reason)
 
 
-def order_set_pending(*, order: Order, actor: Actor, reason: str = "") -> list[str]:
+def order_set_pending(*, order: Order, actor: Actor, reason: str = "") -> list[ReviewLine]:
     """Fraud/Cancelled → Pending: items back to Pending (taking their stock again), the cancelled invoice back
     to Unpaid. Refused, changing nothing, when stock ran out or a domain was ordered by someone else meanwhile."""
     with transaction.atomic():
@@ -153,9 +171,9 @@ def order_set_pending(*, order: Order, actor: Actor, reason: str = "") -> list[s
         reopened_services = [s for s in services if service_set_pending(service=s, actor=actor)]
         reopened_domains = [d for d in domains if domain_set_pending(domain=d, actor=actor)]
         stock_take(item.product_id for item in [*reopened_services, *reopened_domains] if item.product_id)
-        outcomes = [f"{s}: pending" for s in reopened_services] + [f"Domain {d}: pending" for d in reopened_domains]
+        outcomes = [ReviewLine(item, ItemMove.PENDING) for item in [*reopened_services, *reopened_domains]]
         if order.invoice_id and (invoice := invoice_reopen_if_cancelled(invoice_id=order.invoice_id, actor=actor)):
-            outcomes.append(f"{invoice}: unpaid")
+            outcomes.append(ReviewLine(invoice, InvoiceMove.REOPENED))
         _record(actor, "order_pending", order, f"{order} set back to pending", reason)
         emit("PendingOrder", order_id=order.pk, client_id=order.client_id)
     return outcomes

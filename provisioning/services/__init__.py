@@ -1,6 +1,7 @@
 """Writes on services and domains, one module per concern. Functions that take an instance expect it locked by the
 caller's transaction (see selectors.lock_order_items); each one records who did it and emits its event."""
 
+from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, WelcomeEmail
 from provisioning.services.billing_dates import billing_dates_set, items_paid_through
 from provisioning.services.cancellations import (
     CANCELLATION_REASON_MAX,
@@ -8,6 +9,7 @@ from provisioning.services.cancellations import (
     cancellation_end,
     cancellation_refusal,
     cancellation_request,
+    cancellation_withdraw,
     cancellations_carry_out,
 )
 from provisioning.services.domains import (
@@ -20,6 +22,15 @@ from provisioning.services.domains import (
     domain_save,
     domain_set_pending,
     domains_expire,
+)
+from provisioning.services.edits import (
+    DOMAIN_EDITABLE,
+    SERVICE_EDITABLE,
+    FieldChange,
+    ItemUpdated,
+    domain_update,
+    item_changes_validate,
+    service_update,
 )
 from provisioning.services.overdue import (
     services_suspend_overdue,
@@ -38,14 +49,23 @@ from provisioning.services.services import (
 
 __all__ = [
     "CANCELLATION_REASON_MAX",
+    "DOMAIN_EDITABLE",
+    "SERVICE_EDITABLE",
     "CancellationsDone",
+    "DomainActivated",
     "DomainSpec",
+    "FieldChange",
+    "ItemMove",
+    "ItemUpdated",
     "RenewalNoticeOutcome",
+    "ServiceActivated",
     "ServiceSpec",
+    "WelcomeEmail",
     "billing_dates_set",
     "cancellation_end",
     "cancellation_refusal",
     "cancellation_request",
+    "cancellation_withdraw",
     "cancellations_carry_out",
     "domain_activate",
     "domain_cancel",
@@ -53,13 +73,16 @@ __all__ = [
     "domain_renewal_notices_send",
     "domain_save",
     "domain_set_pending",
+    "domain_update",
     "domains_expire",
+    "item_changes_validate",
     "items_paid_through",
     "order_items_delete",
     "service_activate",
     "service_cancel",
     "service_create",
     "service_set_pending",
+    "service_update",
     "services_suspend_overdue",
     "services_terminate_overdue",
     "services_unsuspend_after_payment",

@@ -19,8 +19,7 @@ from notifications.services import (
     activity_record_many,
 )
 from provisioning.models import Domain, Service
-from provisioning.services.common import item_log
-from provisioning.services.domains import _UNSET
+from provisioning.services.common import UNSET, item_log
 
 
 def billing_dates_set(
@@ -28,9 +27,9 @@ def billing_dates_set(
     *,
     pk: int,
     actor: Actor,
-    registration_date: datetime.date = _UNSET,
-    next_due_date: datetime.date | None = _UNSET,
-    due_date_seen: datetime.date | None = _UNSET,
+    registration_date: datetime.date = UNSET,
+    next_due_date: datetime.date | None = UNSET,
+    due_date_seen: datetime.date | None = UNSET,
 ) -> list[str]:
     """An admin sets the registration date or the next due date of a service or domain (the admin's pages call
     this for those two fields). Returns what changed, as logged.
@@ -48,7 +47,7 @@ def billing_dates_set(
     with transaction.atomic():
         item = model.objects.select_for_update().get(pk=pk)
         anchor = item.billing_day or item.registration_date.day
-        if registration_date is not _UNSET and registration_date != item.registration_date:
+        if registration_date is not UNSET and registration_date != item.registration_date:
             said.append(
                 (
                     f"{kind}_registration_date_changed",
@@ -57,8 +56,8 @@ def billing_dates_set(
                 )
             )
             item.registration_date = registration_date
-        if next_due_date is not _UNSET and next_due_date != item.next_due_date:
-            if due_date_seen is not _UNSET and due_date_seen != item.next_due_date:
+        if next_due_date is not UNSET and next_due_date != item.next_due_date:
+            if due_date_seen is not UNSET and due_date_seen != item.next_due_date:
                 raise ValidationError(
                     f"The next due date of {item} was changed to {item.next_due_date or 'none'} while the page was "
                     f"open (a payment, or another admin): reload the page and check it before moving it."

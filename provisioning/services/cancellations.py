@@ -19,22 +19,13 @@ from notifications.services import (
     actor_label,
 )
 from provisioning.models import CancellationRequest, Service
-from provisioning.selectors import open_service_lines
+from provisioning.selectors import cancellation_refusal, open_service_lines
 from provisioning.services.common import item_log, services_move_many
 
 logger = logging.getLogger(__name__)
 
 
 CANCELLATION_REASON_MAX = 2000
-
-
-def cancellation_refusal(service: Service) -> str | None:
-    """Why this service cannot be asked to end now, or None."""
-    if service.status not in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
-        return f"{service} is {service.get_status_display()}: only a live service can be cancelled."
-    if service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).exists():
-        return f"{service} already has an open cancellation request."
-    return None
 
 
 def cancellation_request(*, service_id: int, when: str, reason: str, actor: Actor) -> CancellationRequest:
@@ -62,6 +53,31 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         emit(
             "CancellationRequest", service_id=service.pk, client_id=service.client_id, when=when, request_id=request.pk
         )
+    return request
+
+
+def cancellation_withdraw(*, request_id: int, actor: Actor, client_id: int | None = None) -> CancellationRequest:
+    """A client (their own, `client_id`) or an admin takes back an open request before the run carries it out:
+    the service stays as it is, billed as before, and may be asked to end again later. Refused for a request
+    already carried out or withdrawn."""
+    with transaction.atomic():
+        request = (
+            CancellationRequest.objects.select_for_update(of=("self",))
+            .select_related("service__product")
+            .get(pk=request_id)
+        )
+        service = request.service
+        if client_id is not None and service.client_id != client_id:
+            raise CancellationRequest.DoesNotExist
+        if request.status != CancellationRequest.Status.OPEN:
+            raise ValidationError(
+                f"The cancellation of {service} is {request.get_status_display().lower()}: only an open request "
+                "can be withdrawn."
+            )
+        request.status = CancellationRequest.Status.WITHDRAWN
+        request.save(update_fields=["status"])
+        item_log(actor, "cancellation_withdrawn", service, f"Cancellation of {service} withdrawn")
+        emit("CancellationWithdrawn", service_id=service.pk, client_id=service.client_id, request_id=request.pk)
     return request
 
 

@@ -3,6 +3,8 @@ transition under their locks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
@@ -15,6 +17,9 @@ from notifications.services import (
 )
 from provisioning.models import Domain, Service
 from provisioning.selectors import service_label
+
+# An argument not given (None is a value: "no due date").
+UNSET: Any = object()
 
 
 def item_log(actor: Actor, action: str, obj: Service | Domain, message: str) -> None:

@@ -27,7 +27,9 @@ from notifications.services import (
     email_queue_many,
 )
 from provisioning.models import Domain, DomainRenewalNotice
+from provisioning.outcomes import DomainActivated, ItemMove
 from provisioning.services.common import item_log
+from provisioning.wording import domain_activated_words
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def domain_save(domain: Domain, **kwargs: Any) -> None:
         raise ValidationError(f"{domain.name} is already ordered or registered here.") from exc
 
 
-def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> str:
+def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> DomainActivated:
     """Accept a pending domain. Sent to the registrar, it waits in Pending Registration / Transfer until the
     registrar confirms (registrar modules arrive later: none runs yet, and the log says so). Not sent, the admin
     handles it by hand and the domain is Active from today for its registration period."""
@@ -82,8 +84,8 @@ def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) ->
         else:
             apply_transition(domain.request_registration, label="sent for registration")
         domain.save(update_fields=["status"])
-        outcome = f"{domain.get_status_display()}: no registrar module is available yet, so no registrar ran"
-        item_log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {outcome}")
+        outcome = DomainActivated(sent_to_registrar=True, status=domain.status, expiry_date=domain.expiry_date)
+        item_log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {domain_activated_words(outcome)}")
         emit(
             "DomainSentToRegistrar",
             domain_id=domain.pk,
@@ -95,13 +97,13 @@ def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) ->
     today = timezone.localdate()
     apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
     domain.save(update_fields=["status", "expiry_date"])
-    outcome = f"activated by hand without a registrar, expiring {domain.expiry_date}"
-    item_log(actor, "domain_activated", domain, f"Domain {domain} {outcome}")
+    outcome = DomainActivated(sent_to_registrar=False, status=domain.status, expiry_date=domain.expiry_date)
+    item_log(actor, "domain_activated", domain, f"Domain {domain} {domain_activated_words(outcome)}")
     emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
     return outcome
 
 
-def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
+def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> ItemMove | None:
     suffix = f": {reason}" if reason else ""
     if as_fraud and domain.status in Domain.BEFORE_ACTIVE:
         domain.mark_fraud()
@@ -114,7 +116,7 @@ def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str =
     domain.save(update_fields=["status"])
     item_log(actor, f"domain_{word}", domain, f"Domain {domain} marked {word}{suffix}")
     emit("DomainFraud" if word == "fraud" else "DomainCancelled", domain_id=domain.pk, client_id=domain.client_id)
-    return word
+    return ItemMove(word)
 
 
 def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
@@ -147,11 +149,6 @@ def domains_expire(*, domain_ids: list[int], actor: Actor) -> list[int]:
         )
         emit_select("DomainExpired", rows, {"domain_id": F("pk"), "client_id": F("client_id"), "expiry_date": expiry})
     return moved
-
-
-# --- an admin edits the billing dates -----------------------------------------------------------------------------
-
-_UNSET: Any = object()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from notifications.services import (
     email_queue,
 )
 from provisioning.models import Domain, Service
+from provisioning.outcomes import ItemMove, ServiceActivated, WelcomeEmail
 from provisioning.services.common import item_log
+from provisioning.wording import service_activated_words
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def service_create(
     return service
 
 
-def service_activate(*, service: Service, run_module_create: bool, send_welcome_email: bool, actor: Actor) -> str:
+def service_activate(
+    *, service: Service, run_module_create: bool, send_welcome_email: bool, actor: Actor
+) -> ServiceActivated:
     """Pending → Active. Returns what happened, for the admin's message and the log.
 
     Provisioning modules arrive in a later issue: today no module runs, and the log says so plainly.
@@ -67,10 +71,7 @@ def service_activate(*, service: Service, run_module_create: bool, send_welcome_
     apply_transition(service.activate, label="activated")
     today = timezone.localdate()
     service.save(update_fields=["status"])
-    if run_module_create:
-        outcome = "module create requested, but no provisioning module is available yet: no module ran"
-    else:
-        outcome = "activated without running the module (not requested)"
+    welcome = WelcomeEmail.NOT_ASKED
     if send_welcome_email:
         _email, queued = email_queue(
             template="service_welcome",
@@ -79,15 +80,14 @@ def service_activate(*, service: Service, run_module_create: bool, send_welcome_
             idempotency_key=f"service_welcome:{service.pk}",
             context={"service_id": service.pk, "product": service.product.name, "domain": service.domain},
         )
-        outcome += (
-            "; welcome email queued" if queued else "; welcome email not queued again (queued on an earlier accept)"
-        )
-    item_log(actor, "service_activated", service, f"{service} activated on {today}: {outcome}")
+        welcome = WelcomeEmail.QUEUED if queued else WelcomeEmail.ALREADY_QUEUED
+    outcome = ServiceActivated(module_requested=run_module_create, welcome_email=welcome)
+    item_log(actor, "service_activated", service, f"{service} activated on {today}: {service_activated_words(outcome)}")
     emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=False)
     return outcome
 
 
-def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: str = "") -> str | None:
+def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: str = "") -> ItemMove | None:
     """Withdraw a service because its order was cancelled or found fraudulent.
 
     A live account (Active or Suspended) is terminated; a Pending one becomes Cancelled or Fraud; one already
@@ -99,7 +99,7 @@ def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: st
         service.save(update_fields=["status", "termination_date", "suspension_reason"])
         item_log(actor, "service_terminated", service, f"{service} terminated{suffix}")
         emit("ServiceTerminated", service_id=service.pk, client_id=service.client_id)
-        return "terminated"
+        return ItemMove.TERMINATED
     if service.status == Service.Status.PENDING:
         if as_fraud:
             service.mark_fraud()
@@ -109,7 +109,7 @@ def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: st
         word = "fraud" if as_fraud else "cancelled"
         item_log(actor, f"service_{word}", service, f"{service} marked {word}{suffix}")
         emit("ServiceFraud" if as_fraud else "ServiceCancelled", service_id=service.pk, client_id=service.client_id)
-        return word
+        return ItemMove(word)
     return None
 
 

@@ -33,6 +33,7 @@ from django.utils.http import urlsafe_base64_encode
 from billing.models import Client
 from billing.services import credit_add
 from core.inputs import ID_MAX
+from provisioning.services import cancellation_request
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,8 @@ ANY_VALUE = sorted(
 MISSING, TWICE = object(), object()
 
 POSTED_BY_OTHERS = {"billing:gateway_webhook"}  # a gateway posts there, not a form of ours
+# Routes whose form shows only on another service's page: the one with an open cancellation request.
+ON_THE_ASKED_SERVICE = {"clientarea:service_cancel_withdraw"}
 
 # A valid value for a field the page leaves empty, so the other fields are checked past "this is required".
 VALID_SAMPLES = {"domain": "walk.example.com"}
@@ -234,9 +237,12 @@ def _state(browser: HttpClient, client_id: int, sql: str) -> tuple:
 
 @pytest.fixture
 def walker(customer, pending_order, hosting):
-    """A logged-in client with an unpaid invoice, credit to apply, a live service and a product in the cart."""
+    """A logged-in client with an unpaid invoice, credit to apply, a live service, another whose cancellation is
+    asked for, and a product in the cart."""
     credit_add(client_id=customer.pk, amount=Decimal("3.00"), reason="walk", actor=None)
     service = ServiceFactory(client=customer, product=hosting)
+    asked = ServiceFactory(client=customer, product=hosting)
+    cancellation_request(service_id=asked.pk, when="end_of_period", reason="", actor=None)
     browser = HttpClient(raise_request_exception=False)
     browser.force_login(customer.user)
     added = browser.post(f"/store/products/{hosting.pk}/", {"billing_cycle": "monthly", "domain": "cart.example.com"})
@@ -250,6 +256,7 @@ def walker(customer, pending_order, hosting):
         "uidb64": urlsafe_base64_encode(force_bytes(customer.user.pk)),
         "token": default_token_generator.make_token(customer.user),
         "code": "stripe",
+        "asked_service_id": str(asked.pk),
     }
     return browser, customer, samples
 
@@ -308,8 +315,10 @@ def test_no_hostile_value_in_a_form_is_a_server_error_and_refused_ones_change_no
         return response
 
     post_only = {}  # url: route name, of the URLs a GET is not allowed on: a form of some page must post there
+    asked = {**samples, "service_id": samples["asked_service_id"]}
+    remember(f"/services/{asked['service_id']}/", browser.get(f"/services/{asked['service_id']}/").content.decode())
     for route in _routes():
-        url = _url(route, samples)
+        url = _url(route, asked if route.name in ON_THE_ASKED_SERVICE else samples)
         response = browser.get(url)
         assert response.status_code < 500, f"GET {url}: {response.status_code}"
         if response.status_code == 200 and "text/html" in response["Content-Type"]:

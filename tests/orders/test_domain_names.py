@@ -5,10 +5,10 @@ letter among Latin ones) is a fact the fraud check scores."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.domain_names import mixed_script_labels, normalize_domain_name
 from fraud.models import FraudRule
 from orders.forms import AddToCartForm
 from orders.services import CartItem
-from orders.validators import mixed_script_labels, normalize_domain_name
 
 CYRILLIC_A = "\u0430"  # looks like the Latin a
 APPLE_WITH_CYRILLIC_A = f"{CYRILLIC_A}pple.com"

@@ -1,5 +1,6 @@
-"""Domain names as clients type them: one normalisation (IDNA 2008, UTS #46 processing, non-transitional, by the
-`idna` package, as registries apply it) and the mixed-script labels the fraud check is told about."""
+"""Domain names as clients and admins type them: one normalisation (IDNA 2008, UTS #46 processing,
+non-transitional, by the `idna` package, as registries apply it) and the mixed-script labels the fraud check is
+told about. In core because checkout (orders) and the admin's edit of a domain (provisioning) both use it."""
 
 from __future__ import annotations
 

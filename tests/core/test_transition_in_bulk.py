@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
+from django_fsm import ConcurrentTransition, transition
 
-from core.fsm import transition_in_bulk
-from provisioning.models import Service
+from core.fsm import BulkTransitionRefused, StandInRead, transition_in_bulk
+from provisioning.models import Domain, Service
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,9 +120,87 @@ def test_a_transition_with_conditions_is_refused(make):
     kept = transition.conditions
     transition.conditions = [throwaway_check]
     try:
-        with pytest.raises(ValueError, match="suspend has conditions"):
+        with pytest.raises(BulkTransitionRefused, match="suspend has conditions"):
             transition_in_bulk(_everyone(active), "suspend", reason="overdue")
     finally:
         transition.conditions = kept
     assert _rows(active) == [("active", "", None)]
     assert transition_in_bulk(_everyone(active), "suspend", reason="overdue") == [active.pk]  # restored
+
+
+# --- opt-in per transition ----------------------------------------------------------------------------------------
+
+
+def test_a_transition_not_marked_for_bulk_use_is_refused(make):
+    pending = make(S.PENDING)
+    with pytest.raises(BulkTransitionRefused, match=r"Service\.activate is not marked for bulk use"):
+        transition_in_bulk(_everyone(pending), "activate")
+    assert _rows(pending) == [("pending", "", None)]
+
+
+def test_the_marker_is_per_transition_and_per_source(make):
+    """Taking the marker off one source of terminate (Suspended) refuses the whole call, Active rows included."""
+    active = make(S.ACTIVE)
+    custom = Service.terminate._django_fsm.transitions[S.SUSPENDED].custom
+    kept = dict(custom)
+    custom.clear()
+    try:
+        with pytest.raises(BulkTransitionRefused, match="terminate is not marked"):
+            transition_in_bulk(_everyone(active), "terminate", on=ON)
+    finally:
+        custom.update(kept)
+    assert _rows(active) == [("active", "", None)]
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [(Service, "suspend"), (Service, "unsuspend"), (Service, "terminate"), (Domain, "expire"), (Domain, "renew")],
+)
+def test_the_transitions_used_in_bulk_today_are_marked(model, name):
+    assert all(t.custom.get("bulk") for t in getattr(model, name)._django_fsm.transitions.values())
+
+
+# --- an UPDATE that moves fewer rows than were read ---------------------------------------------------------------
+
+_after_read: list = []
+
+
+class _ChangedAfterRead(QuerySet):
+    """A queryset whose read is followed, before transition_in_bulk's UPDATE, by another writer's change."""
+
+    def _fetch_all(self):
+        super()._fetch_all()
+        while _after_read:
+            _after_read.pop()()
+
+
+def test_rows_that_changed_status_after_the_read_raise(make):
+    active_1, active_2 = make(S.ACTIVE), make(S.ACTIVE)
+    _after_read.append(lambda: Service.objects.filter(pk=active_2.pk).update(status=S.TERMINATED))
+    rows = _ChangedAfterRead(model=Service).filter(pk__in=[active_1.pk, active_2.pk])
+    with pytest.raises(ConcurrentTransition, match="1 of 2 rows in status 'active' changed"):
+        transition_in_bulk(rows, "suspend", reason="overdue")
+
+
+# --- the stand-in has nothing but the transition's arguments ------------------------------------------------------
+
+
+def _reads_the_domain(self, *, reason):
+    """A transition whose effect depends on the row: in bulk it would write one row's answer to all."""
+    self.suspension_reason = reason if self.domain else Service.SuspensionReason.ABUSE
+
+
+def test_a_transition_that_reads_a_field_it_was_not_given_raises(make, monkeypatch):
+    with_domain = make(S.ACTIVE, domain="keep.example")
+    status = Service._meta.get_field("status")
+    reading = transition(field=status, source=S.ACTIVE, target=S.SUSPENDED, custom={"bulk": True})(_reads_the_domain)
+    monkeypatch.setattr(Service, "suspend_reading", reading, raising=False)
+    with pytest.raises(StandInRead, match=r"Service\.suspend_reading reads 'domain'"):
+        transition_in_bulk(_everyone(with_domain), "suspend_reading", reason="overdue")
+    assert _rows(with_domain) == [("active", "", None)]
+
+
+def test_a_stand_in_reads_the_models_constants(make):
+    """unsuspend reads Service.SuspensionReason.NONE: a class attribute, not the row's."""
+    suspended = make(S.SUSPENDED, reason="overdue")
+    assert transition_in_bulk(_everyone(suspended), "unsuspend") == [suspended.pk]
