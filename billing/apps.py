@@ -6,4 +6,5 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from billing import automation  # noqa: F401 - registers the run's steps
+        # automation registers the run's steps; tasks registers the tasks that services enqueue by name.
+        from billing import automation, tasks  # noqa: F401

@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
-from billing.gateways import GATEWAY_CLASSES, AccountCredit, Gateway
+from billing.gateways import GATEWAY_CLASSES, Gateway
 from billing.models import AutomationSettings, BillingSettings, Client, Currency, GatewayConfig, Invoice, Transaction
-from billing.money import ZERO
-from billing.services import automation_settings_validate, money_validate, number_format_validate, refundable_on
+from billing.money import ZERO, money_validate
+from billing.selectors import refundable_on, refundable_transactions
+from billing.services import RefundMethod, automation_settings_validate, number_format_validate
 from billing.services.automation_settings import (
     MAX_DOMAIN_RENEWAL_NOTICES,
     MAX_REMINDER_LEVELS,
@@ -24,7 +25,6 @@ from billing.services.automation_settings import (
     reminder_levels_text,
     renewal_notice_text,
 )
-from billing.services.gateway_events import RefundMethod
 
 # More than any amount the books hold needs, written out: longer input is refused before it is parsed.
 MONEY_INPUT_MAX_LENGTH = 40
@@ -94,11 +94,9 @@ class PaymentForm(ConfirmForm):
     def __init__(self, *args, invoice: Invoice, **kwargs):
         super().__init__(*args, invoice=invoice, **kwargs)
         names = dict(GatewayConfig.objects.filter(code__in=GATEWAY_CLASSES).values_list("code", "display_name"))
-        # Credit is applied with "Apply credit", not recorded as money received.
+        # Credit is not a gateway: it is applied with "Apply credit", not recorded as money received.
         self.fields["gateway"].choices = [
-            (code, names.get(code) or cls.default_name)
-            for code, cls in GATEWAY_CLASSES.items()
-            if code != AccountCredit.code
+            (code, names.get(code) or cls.default_name) for code, cls in GATEWAY_CLASSES.items()
         ]
         self.fields["amount"].initial = invoice.balance_due
         self.fields["fees"].initial = ZERO
@@ -129,6 +127,11 @@ class PaymentForm(ConfirmForm):
 class PaymentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, payment: Transaction) -> str:
         money = payment.currency.format
+        if payment.kind == Transaction.Kind.CREDIT_APPLIED:
+            return (
+                f"{payment.date:%Y-%m-%d} credit applied: {money(-payment.credit_change)} "
+                f"({money(refundable_on(payment))} refundable to the client's credit)"
+            )
         reference = payment.gateway_transaction_id or f"#{payment.pk}"
         return (
             f"{payment.date:%Y-%m-%d} {payment.gateway} {reference}: {money(payment.amount_in)} "
@@ -136,27 +139,39 @@ class PaymentChoiceField(forms.ModelChoiceField):
         )
 
 
+REFUND_METHOD_LABELS = {
+    RefundMethod.GATEWAY: "Through the gateway",
+    RefundMethod.CREDIT: "To the client's credit",
+    RefundMethod.MANUAL: "Already sent by hand",
+}
+
+
 class RefundForm(ConfirmForm):
     payment = PaymentChoiceField(queryset=Transaction.objects.none(), empty_label=None, widget=forms.RadioSelect)
     amount = money_field("Amount")
-    method = forms.ChoiceField(choices=RefundMethod.CHOICES, initial=RefundMethod.GATEWAY, widget=forms.RadioSelect)
+    method = forms.ChoiceField(
+        choices=list(REFUND_METHOD_LABELS.items()), initial=RefundMethod.GATEWAY, widget=forms.RadioSelect
+    )
     reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Kept with the refund."
     )
 
     def __init__(self, *args, invoice: Invoice, **kwargs):
         super().__init__(*args, invoice=invoice, **kwargs)
-        payments = (
-            Transaction.objects.filter(invoice=invoice, kind=Transaction.Kind.PAYMENT)
-            .select_related("currency")
-            .prefetch_related("refunds")
-            .order_by("date", "id")
-        )
-        self.fields["payment"].queryset = payments
-        first = next(iter(payments), None)
-        if first is not None:
+        # What can still be refunded (billing.selectors.refundable_transactions): payments and credit applied.
+        refundable = refundable_transactions(invoice=invoice)
+        self.fields["payment"].queryset = Transaction.objects.filter(
+            pk__in=[payment.pk for payment in refundable]
+        ).order_by("date", "id")
+        self.fields["payment"].choices = [
+            (payment.pk, self.fields["payment"].label_from_instance(payment)) for payment in refundable
+        ]
+        if refundable:
+            first = refundable[0]
             self.fields["payment"].initial = first.pk
             self.fields["amount"].initial = max(ZERO, min(refundable_on(first), invoice.refundable))
+            if first.kind == Transaction.Kind.CREDIT_APPLIED:
+                self.fields["method"].initial = RefundMethod.CREDIT
 
     def clean_amount(self):
         return _clean_money(self, "amount", self.invoice.currency, what="The refund")

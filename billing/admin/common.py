@@ -11,6 +11,7 @@ from billing.models import (
     Client,
     Invoice,
 )
+from billing.services import CREDIT_GATEWAY
 from core.admin_lists import PositiveIdFilter
 
 ACTION_TEMPLATE = "admin/billing/action_form.html"
@@ -45,13 +46,15 @@ class ClientIdFilter(PositiveIdFilter):
 
 
 class GatewayCodeFilter(admin.SimpleListFilter):
-    """The implemented gateways: listing the column's distinct values would read the whole table."""
+    """The implemented gateways and the credit ledger: listing the column's distinct values would read the whole
+    table."""
 
     title = "gateway"
     parameter_name = "gateway"
 
     def lookups(self, request, model_admin):
-        return [(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items()]
+        gateways = [(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items()]
+        return [*gateways, (CREDIT_GATEWAY, "Account credit")]  # the credit ledger's movements
 
     def queryset(self, request, queryset):
         return queryset.filter(gateway=self.value()) if self.value() else queryset

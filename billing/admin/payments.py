@@ -19,7 +19,7 @@ from billing.models import (
     GatewayEvent,
     Transaction,
 )
-from billing.services.gateway_events import gateway_event_apply
+from billing.services import gateway_event_apply
 from core.admin_lists import LargeTableAdmin
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,11 @@
-"""Every write of the billing app. Import from here: `from billing.services import invoice_create`."""
+"""Every write of the billing app. Import from here: `from billing.services import invoice_create`.
+
+Inside, the payment chain runs one way: gateway events > invoices | payments | refunds > the credit ledger >
+settlement > numbering | totals; billing.gateways sits below all of them and calls none."""
 
 from billing.services.automation_settings import automation_settings_update, automation_settings_validate
 from billing.services.clients import client_create, client_update_contact
+from billing.services.gateway_events import gateway_event_apply, gateway_event_store, sandbox_payment_charge
 from billing.services.invoices import (
     InvoiceLine,
     Withdrawal,
@@ -12,28 +16,21 @@ from billing.services.invoices import (
     invoice_delete,
     invoice_issue,
     invoice_lines_withdraw,
-    invoice_recalculate,
     invoice_reopen_if_cancelled,
     invoice_send,
     invoice_send_to_collections,
-    number_format_validate,
 )
-from billing.services.payments import (
-    CREDIT_GATEWAY,
-    PaymentOutcome,
-    credit_add,
-    credit_apply,
-    credit_remove,
-    money_validate,
-    payment_record,
-    refund_record,
-    refundable_on,
-)
+from billing.services.ledger import CREDIT_GATEWAY, credit_add, credit_apply, credit_remove
+from billing.services.numbering import number_format_validate
+from billing.services.payments import PaymentOutcome, payment_record, payment_start
+from billing.services.refunds import RefundMethod, payment_refund, refund_record
+from billing.services.totals import invoice_recalculate
 
 __all__ = [
     "CREDIT_GATEWAY",
     "InvoiceLine",
     "PaymentOutcome",
+    "RefundMethod",
     "Withdrawal",
     "WithdrawalOutcome",
     "automation_settings_update",
@@ -43,6 +40,8 @@ __all__ = [
     "credit_add",
     "credit_apply",
     "credit_remove",
+    "gateway_event_apply",
+    "gateway_event_store",
     "invoice_cancel",
     "invoice_cancel_if_open",
     "invoice_create",
@@ -53,9 +52,10 @@ __all__ = [
     "invoice_reopen_if_cancelled",
     "invoice_send",
     "invoice_send_to_collections",
-    "money_validate",
     "number_format_validate",
     "payment_record",
+    "payment_refund",
+    "payment_start",
     "refund_record",
-    "refundable_on",
+    "sandbox_payment_charge",
 ]

@@ -24,7 +24,7 @@ from django.db.models.functions import Cast, Concat
 from billing.models import AutomationSettings, Currency, Invoice, InvoiceItem, LateFee
 from billing.money import ZERO
 from billing.selectors import invoice_label
-from billing.services.invoices import invoices_add_untaxed
+from billing.services.totals import invoices_add_untaxed
 from billing.taxes import HUNDRED
 from core.rows import decimal_text, insert_rows, insert_select
 from notifications.bus import emit_select
