@@ -15,7 +15,12 @@ from billing.gateways import GATEWAY_CLASSES, Gateway
 from billing.models import AutomationSettings, BillingSettings, Client, Currency, GatewayConfig, Invoice, Transaction
 from billing.money import ZERO, money_validate
 from billing.selectors import refundable_on, refundable_transactions
-from billing.services import RefundMethod, automation_settings_validate, number_format_validate
+from billing.services import (
+    RefundMethod,
+    automation_settings_validate,
+    billing_settings_validate,
+    gateway_config_validate,
+)
 from billing.services.automation_settings import (
     MAX_DOMAIN_RENEWAL_NOTICES,
     MAX_REMINDER_LEVELS,
@@ -25,6 +30,7 @@ from billing.services.automation_settings import (
     reminder_levels_text,
     renewal_notice_text,
 )
+from billing.services.settings import GATEWAY_CONFIG_FIELDS
 
 # More than any amount the books hold needs, written out: longer input is refused before it is parsed.
 MONEY_INPUT_MAX_LENGTH = 40
@@ -233,7 +239,7 @@ class GatewayConfigForm(forms.ModelForm):
                 choices=[(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items() if code not in taken],
                 help_text="The implementation in billing.gateways this row configures.",
             )
-        stored = self.instance.settings or {}
+        stored = self.stored_settings = dict(self.instance.settings or {})  # as the page found them
         for key in self.setting_keys():
             name = SETTING_PREFIX + key
             if key in self.gateway_class.secret_fields:
@@ -260,12 +266,28 @@ class GatewayConfigForm(forms.ModelForm):
             else:
                 settings.pop(key, None)
         self.settings_to_store = settings
+        if not self.errors:
+            code = self.instance.code if self.instance.pk else cleaned.get("code", "")
+            try:
+                gateway_config_validate(code=code, changes=gateway_config_changes(self), config_id=self.instance.pk)
+            except ValidationError as refused:
+                self.add_error(None, refused.messages)
         return cleaned
 
     def save(self, commit=True):
         if self.gateway_class is not None:
             self.instance.settings = self.settings_to_store
         return super().save(commit)
+
+
+def gateway_config_changes(form: forms.ModelForm) -> dict:
+    """What a gateway's form (its page, or a row of the list's editable columns) changes, as
+    gateway_config_update takes it: the changed columns and, when they differ from the stored ones, the settings."""
+    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in GATEWAY_CONFIG_FIELDS}
+    settings = getattr(form, "settings_to_store", None)
+    if settings is not None and settings != form.stored_settings:
+        changes["settings"] = settings
+    return changes
 
 
 def setting_field_names(gateway_class: type[Gateway] | None) -> list[str]:
@@ -305,6 +327,9 @@ def gateway_config_form_for(code: str | None) -> type[GatewayConfigForm]:
 
 
 class BillingSettingsForm(forms.ModelForm):
+    """The billing settings; billing_settings_validate checks them, as billing_settings_update does again when it
+    saves them under the row's lock."""
+
     class Meta:
         model = BillingSettings
         fields = (
@@ -317,10 +342,16 @@ class BillingSettingsForm(forms.ModelForm):
             "bank_transfer_instructions",
         )
 
-    def clean_invoice_number_format(self) -> str:
-        number_format = self.cleaned_data["invoice_number_format"].strip()
-        number_format_validate(number_format)
-        return number_format
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            billing_settings_validate(self.changes())
+        except ValidationError as refused:
+            self.add_error(None, refused)  # per field: each message shows on its field
+        return cleaned
 
 
 # --- automation settings ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from billing.models import (
 from billing.money import format_rate
 from billing.services import (
     automation_settings_update,
+    billing_settings_update,
 )
 from core.admin_lists import LargeTableAdmin
 
@@ -53,6 +54,10 @@ class BillingSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Not obj.save(): the service checks the row again under its lock, saves it and logs who changed what.
+        billing_settings_update(actor=request.user, changes=form.changes())
 
 
 @admin.register(AutomationSettings)

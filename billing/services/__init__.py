@@ -4,7 +4,7 @@ Inside, the payment chain runs one way: gateway events > invoices | payments | r
 settlement > numbering | totals; billing.gateways sits below all of them and calls none."""
 
 from billing.services.automation_settings import automation_settings_update, automation_settings_validate
-from billing.services.clients import client_create, client_update_contact
+from billing.services.clients import client_create, client_update, client_update_contact, client_update_validate
 from billing.services.gateway_events import gateway_event_apply, gateway_event_store, sandbox_payment_charge
 from billing.services.invoices import (
     InvoiceLine,
@@ -19,11 +19,19 @@ from billing.services.invoices import (
     invoice_reopen_if_cancelled,
     invoice_send,
     invoice_send_to_collections,
+    invoice_update,
 )
 from billing.services.ledger import CREDIT_GATEWAY, credit_add, credit_apply, credit_remove
 from billing.services.numbering import number_format_validate
 from billing.services.payments import PaymentOutcome, payment_record, payment_start
 from billing.services.refunds import RefundMethod, payment_refund, refund_record
+from billing.services.settings import (
+    billing_settings_update,
+    billing_settings_validate,
+    gateway_config_create,
+    gateway_config_update,
+    gateway_config_validate,
+)
 from billing.services.totals import invoice_recalculate
 
 __all__ = [
@@ -35,11 +43,18 @@ __all__ = [
     "WithdrawalOutcome",
     "automation_settings_update",
     "automation_settings_validate",
+    "billing_settings_update",
+    "billing_settings_validate",
     "client_create",
+    "client_update",
     "client_update_contact",
+    "client_update_validate",
     "credit_add",
     "credit_apply",
     "credit_remove",
+    "gateway_config_create",
+    "gateway_config_update",
+    "gateway_config_validate",
     "gateway_event_apply",
     "gateway_event_store",
     "invoice_cancel",
@@ -52,6 +67,7 @@ __all__ = [
     "invoice_reopen_if_cancelled",
     "invoice_send",
     "invoice_send_to_collections",
+    "invoice_update",
     "number_format_validate",
     "payment_record",
     "payment_refund",

@@ -15,6 +15,7 @@ from django.utils import timezone
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule
 from billing.money import MONEY_LIMIT
 from billing.selectors import invoice_delete_blocker, tax_setup_for
+from billing.services.changes import changes_described
 from billing.services.ledger import credit_apply_locked, credit_return_from_invoice
 from billing.services.numbering import number_if_numbered_when_unpaid, numbered_when_unpaid, numbers_allocate
 from billing.services.settlement import client_locked, invoice_locked, invoice_mark_paid_if_settled
@@ -507,3 +508,34 @@ def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
             message=f"{invoice} deleted",
         )
         invoice.delete()
+
+
+# What the admin's invoice page edits: everything else follows from lines, payments and transitions.
+INVOICE_EDITABLE_FIELDS = ("notes",)
+
+
+def invoice_update(*, invoice_id: int, changes: dict, actor: Actor) -> Invoice:
+    """An admin's edit of an invoice's own text (its notes), under its lock, logged before and after. Amounts,
+    dates and the status move only through the invoice's services, so they are refused here."""
+    unknown = set(changes) - set(INVOICE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These invoice fields cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        invoice = invoice_locked(invoice_id)
+        before = {field: getattr(invoice, field) for field in INVOICE_EDITABLE_FIELDS}
+        for field, value in changes.items():
+            setattr(invoice, field, value)
+        invoice.full_clean(exclude=["status"])
+        after = {field: getattr(invoice, field) for field in INVOICE_EDITABLE_FIELDS}
+        changed = [field for field in INVOICE_EDITABLE_FIELDS if after[field] != before[field]]
+        if not changed:
+            return invoice
+        invoice.save(update_fields=[*changed, "updated_at"])
+        activity_record(
+            actor=actor,
+            action="invoice_changed",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice} changed: " + changes_described(before, after, fields=changed),
+        )
+    return invoice
