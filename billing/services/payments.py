@@ -32,9 +32,9 @@ def payment_amount_check(invoice: Invoice, amount: Decimal) -> None:
     """Refuse to ask a gateway for money the invoice cannot take: it must be payable with something due, and
     the amount a valid one of its currency within the balance."""
     currency = invoice.currency
-    money_validate(amount, currency, what="The payment")
     if not invoice.is_payable:
         raise ValidationError(f"{invoice} is {invoice.get_status_display()} with nothing to pay.")
+    money_validate(amount, currency, what="The payment")
     if amount > invoice.balance_due:
         raise ValidationError(
             f"{currency.format(amount)} is more than the {currency.format(invoice.balance_due)} due on {invoice}."
