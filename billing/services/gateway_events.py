@@ -29,7 +29,7 @@ from billing.gateways import (
 )
 from billing.models import GatewayEvent, Invoice
 from billing.money import from_minor_units
-from billing.services.payments import payment_amount_check, payment_record
+from billing.services.payments import PaymentOutcome, payment_amount_check, payment_record
 from notifications.bus import emit
 from notifications.services import Actor
 
@@ -113,31 +113,31 @@ def _record(event: GatewayEvent, outcome) -> tuple[bool, str]:
         return True, f"ignored: {outcome.reason}"
     if not isinstance(outcome, PaymentConfirmed):
         raise TypeError(f"{event.gateway} read {event} as {outcome!r}, which is no event outcome.")
-    return payment_confirmed_record(event, outcome)
+    recorded = payment_confirmed_record(event, outcome)
+    if not recorded.created:
+        return True, f"ignored: payment {outcome.gateway_transaction_id} was recorded before"
+    amount = recorded.transaction.amount_in
+    return False, f"recorded {recorded.invoice.currency.format(amount)} on {recorded.invoice}"
 
 
-def payment_confirmed_record(event: GatewayEvent, confirmed: PaymentConfirmed) -> tuple[bool, str]:
+def payment_confirmed_record(event: GatewayEvent, confirmed: PaymentConfirmed) -> PaymentOutcome:
     """The shared last step of every card gateway: the money really arrived, so record it (as credit if the
-    invoice can no longer take it). Returns (already recorded?, the line kept on the event)."""
+    invoice can no longer take it); recorded once per gateway transaction id."""
     invoice = Invoice.objects.select_related("currency").filter(pk=confirmed.invoice_id).first()
     if invoice is None:
         raise ValidationError(f"The event names invoice #{confirmed.invoice_id}, which does not exist.")
     currency_code = confirmed.currency_code.upper()
     if invoice.currency.code != currency_code:
         raise ValidationError(f"The event pays in {currency_code} but {invoice} is in {invoice.currency.code}.")
-    amount = from_minor_units(confirmed.amount_minor, invoice.currency.decimal_places)
-    outcome = payment_record(
+    return payment_record(
         invoice_id=invoice.pk,
-        amount=amount,
+        amount=from_minor_units(confirmed.amount_minor, invoice.currency.decimal_places),
         gateway=event.gateway,
         gateway_transaction_id=confirmed.gateway_transaction_id,
         description=f"{event.event_type} {event.event_id}",
         actor=None,
         credit_if_not_payable=True,
     )
-    if not outcome.created:
-        return True, f"ignored: payment {confirmed.gateway_transaction_id} was recorded before"
-    return False, f"recorded {invoice.currency.format(amount)} on {outcome.invoice}"
 
 
 def sandbox_payment_charge(*, invoice_id: int, client_id: int, approve: bool, actor: Actor) -> GatewayEvent:
