@@ -81,8 +81,10 @@ class ClientForm(CheckedByService):
 
 
 # What client_create takes of a new client; the rest of the form is saved through client_update after it.
-CREATED_WITH = ("contact_name", "email", "country", "currency", "company_name", "address_1", "city", "state")
-CREATED_WITH += ("postcode", "phone")
+CREATED_WITH = (
+    *("contact_name", "email", "country", "currency", "company_name"),
+    *("address_1", "city", "state", "postcode", "phone"),
+)
 
 
 @admin.register(Client)
