@@ -7,7 +7,9 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from automation.cycles import billing_cycles_register
-        from billing import automation  # noqa: F401 - registers the run's steps
+
+        # automation registers the run's steps; tasks registers the tasks that services enqueue by name.
+        from billing import automation, tasks  # noqa: F401
         from billing.cycles import BillingCycle
 
         # The automation settings' lead days are per billing cycle; automation, below billing, learns them here.

@@ -9,11 +9,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from billing.gateways import GATEWAY_CLASSES, AccountCredit, Gateway
+from billing.gateways import GATEWAY_CLASSES, Gateway
 from billing.models import BillingSettings, Client, Currency, GatewayConfig, Invoice, Transaction
-from billing.money import ZERO
-from billing.services import money_validate, number_format_validate, refundable_on
-from billing.services.gateway_events import RefundMethod
+from billing.money import ZERO, money_validate
+from billing.selectors import refundable_on, refundable_transactions
+from billing.services import (
+    RefundMethod,
+    billing_settings_validate,
+    gateway_config_validate,
+)
+from billing.services.settings import GATEWAY_CONFIG_FIELDS
 
 # More than any amount the books hold needs, written out: longer input is refused before it is parsed.
 MONEY_INPUT_MAX_LENGTH = 40
@@ -83,11 +88,9 @@ class PaymentForm(ConfirmForm):
     def __init__(self, *args, invoice: Invoice, **kwargs):
         super().__init__(*args, invoice=invoice, **kwargs)
         names = dict(GatewayConfig.objects.filter(code__in=GATEWAY_CLASSES).values_list("code", "display_name"))
-        # Credit is applied with "Apply credit", not recorded as money received.
+        # Credit is not a gateway: it is applied with "Apply credit", not recorded as money received.
         self.fields["gateway"].choices = [
-            (code, names.get(code) or cls.default_name)
-            for code, cls in GATEWAY_CLASSES.items()
-            if code != AccountCredit.code
+            (code, names.get(code) or cls.default_name) for code, cls in GATEWAY_CLASSES.items()
         ]
         self.fields["amount"].initial = invoice.balance_due
         self.fields["fees"].initial = ZERO
@@ -118,6 +121,11 @@ class PaymentForm(ConfirmForm):
 class PaymentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, payment: Transaction) -> str:
         money = payment.currency.format
+        if payment.kind == Transaction.Kind.CREDIT_APPLIED:
+            return (
+                f"{payment.date:%Y-%m-%d} credit applied: {money(-payment.credit_change)} "
+                f"({money(refundable_on(payment))} refundable to the client's credit)"
+            )
         reference = payment.gateway_transaction_id or f"#{payment.pk}"
         return (
             f"{payment.date:%Y-%m-%d} {payment.gateway} {reference}: {money(payment.amount_in)} "
@@ -125,27 +133,39 @@ class PaymentChoiceField(forms.ModelChoiceField):
         )
 
 
+REFUND_METHOD_LABELS = {
+    RefundMethod.GATEWAY: "Through the gateway",
+    RefundMethod.CREDIT: "To the client's credit",
+    RefundMethod.MANUAL: "Already sent by hand",
+}
+
+
 class RefundForm(ConfirmForm):
     payment = PaymentChoiceField(queryset=Transaction.objects.none(), empty_label=None, widget=forms.RadioSelect)
     amount = money_field("Amount")
-    method = forms.ChoiceField(choices=RefundMethod.CHOICES, initial=RefundMethod.GATEWAY, widget=forms.RadioSelect)
+    method = forms.ChoiceField(
+        choices=list(REFUND_METHOD_LABELS.items()), initial=RefundMethod.GATEWAY, widget=forms.RadioSelect
+    )
     reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Kept with the refund."
     )
 
     def __init__(self, *args, invoice: Invoice, **kwargs):
         super().__init__(*args, invoice=invoice, **kwargs)
-        payments = (
-            Transaction.objects.filter(invoice=invoice, kind=Transaction.Kind.PAYMENT)
-            .select_related("currency")
-            .prefetch_related("refunds")
-            .order_by("date", "id")
-        )
-        self.fields["payment"].queryset = payments
-        first = next(iter(payments), None)
-        if first is not None:
+        # What can still be refunded (billing.selectors.refundable_transactions): payments and credit applied.
+        refundable = refundable_transactions(invoice=invoice)
+        self.fields["payment"].queryset = Transaction.objects.filter(
+            pk__in=[payment.pk for payment in refundable]
+        ).order_by("date", "id")
+        self.fields["payment"].choices = [
+            (payment.pk, self.fields["payment"].label_from_instance(payment)) for payment in refundable
+        ]
+        if refundable:
+            first = refundable[0]
             self.fields["payment"].initial = first.pk
             self.fields["amount"].initial = max(ZERO, min(refundable_on(first), invoice.refundable))
+            if first.kind == Transaction.Kind.CREDIT_APPLIED:
+                self.fields["method"].initial = RefundMethod.CREDIT
 
     def clean_amount(self):
         return _clean_money(self, "amount", self.invoice.currency, what="The refund")
@@ -207,7 +227,7 @@ class GatewayConfigForm(forms.ModelForm):
                 choices=[(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items() if code not in taken],
                 help_text="The implementation in billing.gateways this row configures.",
             )
-        stored = self.instance.settings or {}
+        stored = self.stored_settings = dict(self.instance.settings or {})  # as the page found them
         for key in self.setting_keys():
             name = SETTING_PREFIX + key
             if key in self.gateway_class.secret_fields:
@@ -234,12 +254,28 @@ class GatewayConfigForm(forms.ModelForm):
             else:
                 settings.pop(key, None)
         self.settings_to_store = settings
+        if not self.errors:
+            code = self.instance.code if self.instance.pk else cleaned.get("code", "")
+            try:
+                gateway_config_validate(code=code, changes=gateway_config_changes(self), config_id=self.instance.pk)
+            except ValidationError as refused:
+                self.add_error(None, refused.messages)
         return cleaned
 
     def save(self, commit=True):
         if self.gateway_class is not None:
             self.instance.settings = self.settings_to_store
         return super().save(commit)
+
+
+def gateway_config_changes(form: forms.ModelForm) -> dict:
+    """What a gateway's form (its page, or a row of the list's editable columns) changes, as
+    gateway_config_update takes it: the changed columns and, when they differ from the stored ones, the settings."""
+    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in GATEWAY_CONFIG_FIELDS}
+    settings = getattr(form, "settings_to_store", None)
+    if settings is not None and settings != form.stored_settings:
+        changes["settings"] = settings
+    return changes
 
 
 def setting_field_names(gateway_class: type[Gateway] | None) -> list[str]:
@@ -279,6 +315,9 @@ def gateway_config_form_for(code: str | None) -> type[GatewayConfigForm]:
 
 
 class BillingSettingsForm(forms.ModelForm):
+    """The billing settings; billing_settings_validate checks them, as billing_settings_update does again when it
+    saves them under the row's lock."""
+
     class Meta:
         model = BillingSettings
         fields = (
@@ -291,7 +330,13 @@ class BillingSettingsForm(forms.ModelForm):
             "bank_transfer_instructions",
         )
 
-    def clean_invoice_number_format(self) -> str:
-        number_format = self.cleaned_data["invoice_number_format"].strip()
-        number_format_validate(number_format)
-        return number_format
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            billing_settings_validate(self.changes())
+        except ValidationError as refused:
+            self.add_error(None, refused)  # per field: each message shows on its field
+        return cleaned

@@ -213,6 +213,38 @@ def login_invoice_page(*, user_id: int, invoice_id: int) -> InvoicePage | None:
     return InvoicePage(invoice=invoice, lines=lines, movements=movements)
 
 
+# What can be refunded: money a payment put into an invoice, and credit applied to it (refunded to credit).
+REFUNDABLE_KINDS = (Transaction.Kind.PAYMENT, Transaction.Kind.CREDIT_APPLIED)
+
+
+def refundable_on(payment: Transaction) -> Decimal:
+    """What of a payment (or of credit applied) can still be refunded: what it put into the invoice, less
+    refunds against it so far. An overpayment's excess sits in the client's credit and is removed from there."""
+    refunded = sum((r.amount_out for r in payment.refunds.all()), Decimal(0))
+    if payment.kind == Transaction.Kind.CREDIT_APPLIED:
+        return -payment.credit_change - refunded
+    return payment.amount_in - max(payment.credit_change, Decimal(0)) - refunded
+
+
+def refund_limit(payment: Transaction, invoice: Invoice) -> Decimal:
+    """The most that may be refunded against this payment now: its own remainder, within the invoice's."""
+    return max(Decimal(0), min(refundable_on(payment), invoice.refundable))
+
+
+def refundable_transactions(*, invoice: Invoice) -> list[Transaction]:
+    """The payments and credit applications of a Paid invoice with something left to refund, oldest first: what
+    the admin's Refund button offers (none: no button)."""
+    if invoice.status != Invoice.Status.PAID or invoice.refundable <= 0:
+        return []
+    candidates = (
+        Transaction.objects.filter(invoice=invoice, kind__in=REFUNDABLE_KINDS)
+        .select_related("currency")
+        .prefetch_related("refunds")
+        .order_by("date", "id")
+    )
+    return [payment for payment in candidates if refund_limit(payment, invoice) > 0]
+
+
 DELETABLE_INVOICE_STATUSES = (Invoice.Status.DRAFT, Invoice.Status.UNPAID, Invoice.Status.CANCELLED)
 
 

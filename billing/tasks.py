@@ -3,10 +3,11 @@
 from celery import shared_task
 
 from billing.gateways import GatewayError
-from billing.services.gateway_events import gateway_event_apply
+from billing.services.gateway_events import APPLY_TASK, gateway_event_apply
 
 
 @shared_task(
+    name=APPLY_TASK,
     autoretry_for=(GatewayError,),
     retry_backoff=30,
     retry_backoff_max=3600,

@@ -18,14 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.forms import ApplyCreditForm
-from billing.gateways import (
-    GatewayError,
-    GatewayNotAvailable,
-    PaymentDeclined,
-    SandboxCard,
-    gateway_for,
-    gateways_for_invoice,
-)
+from billing.gateways import GatewayError, GatewayNotAvailable, PaymentDeclined, gateways_for_invoice
 from billing.invoice_rows import invoice_totals, transaction_amount
 from billing.models import Invoice, Transaction
 from billing.pdf import invoice_pdf, invoice_pdf_filename
@@ -35,8 +28,7 @@ from billing.selectors import (
     login_invoice_list,
     login_invoice_page,
 )
-from billing.services import credit_apply
-from billing.services.gateway_events import gateway_event_store
+from billing.services import credit_apply, payment_start, sandbox_payment_charge
 from core.requests import client_of
 
 logger = logging.getLogger(__name__)
@@ -149,7 +141,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "totals": invoice_totals(invoice),  # as the PDF shows them
         "balance_due": money(invoice.balance_due),
         "transactions": [_movement_row(movement, invoice.currency) for movement in movements],
-        "gateways": gateways_for_invoice(invoice=invoice, client=client),
+        "gateways": gateways_for_invoice(invoice=invoice),
         "credit_usable": credit_usable,
         "credit_balance": (
             (invoice.currency if client.currency_id == invoice.currency_id else client.currency).format(
@@ -183,7 +175,7 @@ def _movement_row(movement: InvoicePageMovement, currency) -> dict[str, str]:
 def invoice_pay(request: HttpRequest, invoice_id: int, gateway_code: str) -> HttpResponse:
     invoice = _invoice_of(request, invoice_id)
     detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
-    offered = {g.code: g for g in gateways_for_invoice(invoice=invoice, client=invoice.client)}
+    offered = {g.code: g for g in gateways_for_invoice(invoice=invoice)}
     gateway = offered.get(gateway_code)
     if gateway is None:
         messages.error(request, "That payment method is not available for this invoice.")
@@ -191,13 +183,18 @@ def invoice_pay(request: HttpRequest, invoice_id: int, gateway_code: str) -> Htt
     return_url = request.build_absolute_uri(detail_url + "?paid=1")
     cancel_url = request.build_absolute_uri(detail_url)
     try:
-        start = gateway.start_payment(
-            invoice=invoice,
+        start = payment_start(
+            invoice_id=invoice.pk,
+            client_id=invoice.client_id,
+            gateway_code=gateway.code,
             amount=invoice.balance_due,
             return_url=return_url,
             cancel_url=cancel_url,
             actor=request.user,
         )
+    except GatewayNotAvailable:
+        messages.error(request, "That payment method is not available for this invoice.")
+        return redirect(detail_url)
     except (PaymentDeclined, ValidationError) as refused:
         messages.error(request, "; ".join(getattr(refused, "messages", [str(refused)])))
         return redirect(detail_url)
@@ -207,9 +204,6 @@ def invoice_pay(request: HttpRequest, invoice_id: int, gateway_code: str) -> Htt
         return redirect(detail_url)
     if start.redirect_url:
         return redirect(start.redirect_url)
-    if start.done:
-        messages.success(request, f"Paid with {gateway.name}.")
-        return redirect(detail_url)
     template = start.form_template or "clientarea/payment_instructions.html"
     return render(request, template, {"invoice": invoice, "gateway": gateway, "instructions": start.instructions})
 
@@ -221,20 +215,18 @@ def sandbox_charge(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = _invoice_of(request, invoice_id)
     detail_url = reverse("clientarea:invoice_detail", args=[invoice.pk])
     try:
-        gateway = gateway_for(SandboxCard.code)
-    except GatewayNotAvailable:
-        raise Http404("No sandbox gateway") from None
-    if gateway.unavailable_reason() or not invoice.is_payable:
+        sandbox_payment_charge(
+            invoice_id=invoice.pk,
+            client_id=invoice.client_id,
+            approve=request.POST.get("outcome") == "approve",
+            actor=request.user,
+        )
+    except (GatewayNotAvailable, ValidationError):
         messages.error(request, "The sandbox card cannot pay this invoice.")
         return redirect(detail_url)
-    try:
-        incoming = gateway.charge(
-            invoice=invoice, amount=invoice.balance_due, approve=request.POST.get("outcome") == "approve"
-        )
     except PaymentDeclined as declined:
         messages.error(request, str(declined))
         return redirect(detail_url)
-    gateway_event_store(gateway_code=gateway.code, incoming=incoming)
     messages.success(request, "Payment received. Thank you!")
     return redirect(detail_url)
 

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billing.gateways import GatewayNotAvailable, WebhookRejected, gateway_for
-from billing.services.gateway_events import gateway_event_store
+from billing.services import gateway_event_store
 
 logger = logging.getLogger(__name__)
 

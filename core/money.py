@@ -11,6 +11,7 @@ fee. billing.money re-exports every name, so billing's code reads its money wher
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 MONEY_MAX_DIGITS = 14
@@ -40,6 +41,35 @@ def to_minor_units(amount: Decimal, places: int) -> int:
 
 def from_minor_units(minor: int, places: int) -> Decimal:
     return Decimal(int(minor)).scaleb(-places)
+
+
+class CurrencyPlaces(Protocol):
+    """What checking an amount needs of a currency (billing.models.Currency has it)."""
+
+    code: str
+    decimal_places: int
+
+    def quantize(self, amount: Decimal) -> Decimal: ...
+
+
+def money_validate(
+    amount: Decimal, currency: CurrencyPlaces, *, what: str = "The amount", allow_zero: bool = False
+) -> None:
+    """Refuse amounts that are not Decimal, not finite, negative (or zero) or finer than the currency."""
+    if not isinstance(amount, Decimal):
+        raise ValidationError(f"{what} must be a Decimal, not {type(amount).__name__}.")
+    if not amount.is_finite():
+        raise ValidationError(f"{what} is not a number.")
+    # copy_abs() and the comparison are exact: abs() would round in the context and raise decimal.Overflow
+    # on an exponent beyond it (1e1000000). The amount is not repeated: it may be thousands of digits long.
+    if amount.copy_abs() >= MONEY_LIMIT:
+        raise ValidationError(f"{what} is larger than the books can hold ({MONEY_LIMIT - 1:,}).")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise ValidationError(f"{what} must be {'zero or more' if allow_zero else 'more than zero'}, not {amount}.")
+    if amount != currency.quantize(amount):
+        raise ValidationError(
+            f"{what} {amount} has more than {currency.decimal_places} decimal places for {currency.code}."
+        )
 
 
 class CurrencyFormat(Protocol):

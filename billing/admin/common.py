@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -11,6 +13,7 @@ from billing.models import (
     Client,
     Invoice,
 )
+from billing.services import CREDIT_GATEWAY
 from core.admin_lists import PositiveIdFilter
 
 ACTION_TEMPLATE = "admin/billing/action_form.html"
@@ -45,13 +48,15 @@ class ClientIdFilter(PositiveIdFilter):
 
 
 class GatewayCodeFilter(admin.SimpleListFilter):
-    """The implemented gateways: listing the column's distinct values would read the whole table."""
+    """The implemented gateways and the credit ledger: listing the column's distinct values would read the whole
+    table."""
 
     title = "gateway"
     parameter_name = "gateway"
 
     def lookups(self, request, model_admin):
-        return [(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items()]
+        gateways = [(code, cls.default_name) for code, cls in GATEWAY_CLASSES.items()]
+        return [*gateways, (CREDIT_GATEWAY, "Account credit")]  # the credit ledger's movements
 
     def queryset(self, request, queryset):
         return queryset.filter(gateway=self.value()) if self.value() else queryset
@@ -76,3 +81,32 @@ class InvoiceIdFilter(PositiveIdFilter):
     lookup = "invoice_id"
     placeholder = "invoice id"
     target = Invoice
+
+
+def refusal_on_form(form: forms.BaseForm, refused: ValidationError) -> None:
+    """A service's refusal shown on the form: on its field where the form has it, above the form otherwise."""
+    if hasattr(refused, "error_dict"):
+        for field, errors in refused.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, refused.messages)
+
+
+class CheckedByService(forms.ModelForm):
+    """An admin form whose changes a service checks before the page saves them (and again under the row's lock
+    when it saves them): a refusal is a form error and changes nothing. `check` is the service's validation."""
+
+    def check(self, changes: dict) -> None:
+        raise NotImplementedError
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.check(self.changes())
+            except ValidationError as refused:
+                refusal_on_form(self, refused)
+        return cleaned

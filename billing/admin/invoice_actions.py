@@ -18,6 +18,7 @@ from billing.forms import (
 from billing.models import (
     Invoice,
 )
+from billing.selectors import refundable_transactions
 from billing.services import (
     credit_apply,
     invoice_cancel,
@@ -25,8 +26,8 @@ from billing.services import (
     invoice_send,
     invoice_send_to_collections,
     payment_record,
+    payment_refund,
 )
-from billing.services.gateway_events import payment_refund
 
 
 class InvoiceAction:
@@ -91,11 +92,14 @@ class PaymentAction(InvoiceAction):
 
 class RefundAction(InvoiceAction):
     slug, label = "refund", "Refund"
-    question = "Send (part of) a payment back. When everything paid has gone back, the invoice becomes Refunded."
+    question = (
+        "Send (part of) a payment back, or credit applied back to the client's credit. When everything that went "
+        "into the invoice has gone back, it becomes Refunded."
+    )
     form_class = RefundForm
 
     def allowed(self, invoice):
-        return invoice.status == Invoice.Status.PAID and invoice.amount_paid > 0
+        return bool(refundable_transactions(invoice=invoice))
 
     def perform(self, invoice, form, *, actor):
         data = form.cleaned_data

@@ -14,7 +14,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from billing.admin.common import ACTION_TEMPLATE, ClientIdFilter, ReadOnlyInline, admin_link, money_column
+from billing.admin.common import (
+    ACTION_TEMPLATE,
+    CheckedByService,
+    ClientIdFilter,
+    ReadOnlyInline,
+    admin_link,
+    money_column,
+)
 from billing.admin.invoice_actions import INVOICE_ACTIONS
 from billing.gateways import GatewayError, GatewayNotAvailable
 from billing.models import (
@@ -26,8 +33,8 @@ from billing.models import (
 )
 from billing.money import format_rate
 from billing.pdf import invoice_pdf, invoice_pdf_filename
+from billing.services import invoice_update
 from core.admin_lists import LargeTableAdmin
-from core.admin_mixins import SaveChangedFieldsOnly
 from core.inputs import id_parse
 
 logger = logging.getLogger(__name__)
@@ -62,8 +69,18 @@ class InvoiceTransactionInline(ReadOnlyInline):
     verbose_name_plural = "transactions"
 
 
+class InvoiceForm(CheckedByService):
+    class Meta:
+        model = Invoice
+        fields = ("notes",)
+
+    def check(self, changes: dict) -> None:
+        pass  # notes are free text; invoice_update checks the row under its lock
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
+class InvoiceAdmin(LargeTableAdmin):
+    form = InvoiceForm
     list_display = (
         "number_display",
         "client_link",
@@ -139,6 +156,11 @@ class InvoiceAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # invoices come from orders, renewals and the services
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Not obj.save(), which would write every column back as the page saw it (a payment made meanwhile).
+        if changes := form.changes():
+            invoice_update(invoice_id=obj.pk, changes=changes, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # an invoice goes with its order (order delete) or is cancelled

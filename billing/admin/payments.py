@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from billing.admin.common import ClientIdFilter, GatewayCodeFilter, admin_link
 from billing.forms import (
+    gateway_config_changes,
     gateway_config_form_for,
     setting_field_names,
 )
@@ -19,7 +20,7 @@ from billing.models import (
     GatewayEvent,
     Transaction,
 )
-from billing.services.gateway_events import gateway_event_apply
+from billing.services import gateway_config_create, gateway_config_update, gateway_event_apply
 from core.admin_lists import LargeTableAdmin
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,14 @@ class GatewayConfigAdmin(admin.ModelAdmin):
             self.message_user(request, "Every payment gateway is configured already.", messages.INFO)
             return HttpResponseRedirect(reverse("admin:billing_gatewayconfig_changelist"))
         return super().add_view(request, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Not obj.save(): the service locks the row, checks it and logs the change (secrets only as changed).
+        changes = gateway_config_changes(form)
+        if not change:
+            obj.pk = gateway_config_create(code=form.cleaned_data["code"], changes=changes, actor=request.user).pk
+        elif changes:
+            gateway_config_update(config_id=obj.pk, changes=changes, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Implemented gateways are disabled, not deleted; a row left by a removed implementation may go.

@@ -10,6 +10,7 @@ from django.urls import reverse
 from billing.forms import BillingSettingsForm
 from billing.models import BillingSettings, TaxRule
 from billing.money import format_rate
+from billing.services import billing_settings_update
 from core.admin_lists import LargeTableAdmin
 
 
@@ -43,3 +44,7 @@ class BillingSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Not obj.save(): the service checks the row again under its lock, saves it and logs who changed what.
+        billing_settings_update(actor=request.user, changes=form.changes())

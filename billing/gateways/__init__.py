@@ -4,22 +4,24 @@ admin through its GatewayConfig row."""
 from __future__ import annotations
 
 from billing.gateways.base import (
+    EventIgnored,
+    EventOutcome,
+    EventRefused,
     Gateway,
     GatewayError,
     GatewayNotAvailable,
     IncomingEvent,
+    PaymentConfirmed,
     PaymentDeclined,
     PaymentStart,
     WebhookRejected,
 )
-from billing.gateways.offline import AccountCredit, BankTransfer
+from billing.gateways.offline import BankTransfer
 from billing.gateways.sandbox import SandboxCard
 from billing.gateways.stripe_checkout import StripeCheckout
-from billing.models import Client, GatewayConfig, Invoice
+from billing.models import GatewayConfig, Invoice
 
-GATEWAY_CLASSES: dict[str, type[Gateway]] = {
-    cls.code: cls for cls in (BankTransfer, AccountCredit, StripeCheckout, SandboxCard)
-}
+GATEWAY_CLASSES: dict[str, type[Gateway]] = {cls.code: cls for cls in (BankTransfer, StripeCheckout, SandboxCard)}
 
 
 def gateway_for(code: str) -> Gateway:
@@ -33,7 +35,7 @@ def gateway_for(code: str) -> Gateway:
     return cls(config)
 
 
-def gateways_for_invoice(*, invoice: Invoice, client: Client) -> list[Gateway]:
+def gateways_for_invoice(*, invoice: Invoice) -> list[Gateway]:
     """The gateways the client may pay this invoice with now, in the admin's order."""
     if not invoice.is_payable:
         return []
@@ -43,20 +45,21 @@ def gateways_for_invoice(*, invoice: Invoice, client: Client) -> list[Gateway]:
         gateway = GATEWAY_CLASSES[config.code](config)
         if gateway.unavailable_reason():
             continue
-        if gateway.code == AccountCredit.code and client.credit_balance <= 0:
-            continue
         offered.append(gateway)
     return offered
 
 
 __all__ = [
     "GATEWAY_CLASSES",
-    "AccountCredit",
     "BankTransfer",
+    "EventIgnored",
+    "EventOutcome",
+    "EventRefused",
     "Gateway",
     "GatewayError",
     "GatewayNotAvailable",
     "IncomingEvent",
+    "PaymentConfirmed",
     "PaymentDeclined",
     "PaymentStart",
     "SandboxCard",

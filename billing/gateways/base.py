@@ -1,8 +1,10 @@
 """The one interface every payment gateway implements.
 
 A gateway starts a payment (a redirect to a hosted page, instructions, or a form of ours), turns a callback
-into a stored GatewayEvent (after checking it really comes from the gateway), applies a stored event in a task
-(recording the payment through billing.services.payment_record) and, where it can, refunds.
+into an IncomingEvent to store (after checking it really comes from the gateway), reads a stored event into a
+typed outcome (a payment confirmed, an event ignored or refused) and, where it can, refunds. A gateway never
+calls a service: billing.services checks before it asks (payment_start) and records what it answers
+(gateway_event_apply), so the payment chain runs one way.
 
 Failures are typed, as the user meets them: PaymentDeclined is an expected refusal shown to the client;
 GatewayError is a fault on the gateway's side (network, 5xx), logged and retried where that is safe;
@@ -44,7 +46,6 @@ class PaymentStart:
     redirect_url: str = ""  # a hosted payment page (Stripe Checkout)
     instructions: str = ""  # bank transfer details
     form_template: str = ""  # a form of ours (the sandbox card form)
-    done: bool = False  # nothing more to do (paid by account credit)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,33 @@ class IncomingEvent:
     event_id: str
     event_type: str
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentConfirmed:
+    """A stored event says money arrived for one of our invoices: the services record it."""
+
+    invoice_id: int
+    amount_minor: int  # in the portal's minor units of the currency
+    currency_code: str
+    gateway_transaction_id: str
+
+
+@dataclass(frozen=True)
+class EventIgnored:
+    """An event that moves no money of ours (another event type, a session not paid yet, not our invoice)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class EventRefused:
+    """An event that cannot be applied as it is (no usable invoice id or amount): Failed for good, not retried."""
+
+    reason: str
+
+
+EventOutcome = PaymentConfirmed | EventIgnored | EventRefused
 
 
 class Gateway:
@@ -89,14 +117,15 @@ class Gateway:
     def start_payment(
         self, *, invoice: Invoice, amount: Decimal, return_url: str, cancel_url: str, actor: Any
     ) -> PaymentStart:
+        """How the client pays `amount`, which billing.services.payment_start has checked against the invoice."""
         raise NotImplementedError
 
     def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> IncomingEvent:
         raise WebhookRejected(f"{self.name} takes no webhooks.")
 
-    def apply_event(self, event: GatewayEvent) -> str:
-        """Apply a stored event (record the payment); returns what was done, for the event's log."""
-        raise NotImplementedError
+    def read_event(self, event: GatewayEvent) -> EventOutcome:
+        """What a stored event says happened; the services record it."""
+        return EventRefused(f"{self.name} takes no callbacks.")
 
     def refund(self, *, payment: Transaction, amount: Decimal) -> str:
         """Send `amount` of `payment` back; returns the gateway's refund id."""

@@ -1,5 +1,5 @@
-"""Gateways that move no money through a third party: bank transfer (an admin records the payment when it
-arrives) and account credit (the client's credit balance pays)."""
+"""A gateway that moves no money through a third party: bank transfer (an admin records the payment when it
+arrives). Account credit is not a gateway: applying it is a ledger operation (billing.services.credit_apply)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.gateways.base import Gateway, PaymentStart
-from billing.models import BillingSettings, GatewayEvent, Invoice
+from billing.models import BillingSettings, Invoice
 
 
 class BankTransfer(Gateway):
@@ -22,22 +22,3 @@ class BankTransfer(Gateway):
         return PaymentStart(
             instructions=f"{instructions}\n\nAmount: {invoice.currency.format(amount)}\nReference: {reference}"
         )
-
-    def apply_event(self, event: GatewayEvent) -> str:
-        raise NotImplementedError("Bank transfers are recorded by an admin, not by callbacks.")
-
-
-class AccountCredit(Gateway):
-    code = "credit"
-    default_name = "Account credit"
-
-    def start_payment(
-        self, *, invoice: Invoice, amount: Decimal, return_url: str, cancel_url: str, actor: Any
-    ) -> PaymentStart:
-        from billing.services import credit_apply
-
-        credit_apply(invoice_id=invoice.pk, client_id=invoice.client_id, amount=amount, actor=actor)
-        return PaymentStart(done=True)
-
-    def apply_event(self, event: GatewayEvent) -> str:
-        raise NotImplementedError("Account credit is applied at once, not by callbacks.")

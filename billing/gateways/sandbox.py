@@ -8,7 +8,14 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from billing.gateways.base import Gateway, IncomingEvent, PaymentDeclined, PaymentStart, sandbox_allowed
+from billing.gateways.base import (
+    Gateway,
+    IncomingEvent,
+    PaymentConfirmed,
+    PaymentDeclined,
+    PaymentStart,
+    sandbox_allowed,
+)
 from billing.models import GatewayEvent, Invoice
 from billing.money import to_minor_units
 
@@ -44,11 +51,8 @@ class SandboxCard(Gateway):
             },
         )
 
-    def apply_event(self, event: GatewayEvent) -> str:
-        from billing.services.gateway_events import payment_from_event
-
-        return payment_from_event(
-            event,
+    def read_event(self, event: GatewayEvent) -> PaymentConfirmed:
+        return PaymentConfirmed(
             invoice_id=int(event.payload["invoice_id"]),
             amount_minor=int(event.payload["amount_minor"]),
             currency_code=str(event.payload["currency"]),

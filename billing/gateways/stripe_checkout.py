@@ -17,10 +17,13 @@ import stripe
 from django.core.exceptions import ValidationError
 
 from billing.gateways.base import (
+    EventIgnored,
+    EventOutcome,
+    EventRefused,
     Gateway,
     GatewayError,
-    GatewayNotAvailable,
     IncomingEvent,
+    PaymentConfirmed,
     PaymentDeclined,
     PaymentStart,
     WebhookRejected,
@@ -141,19 +144,7 @@ class StripeCheckout(Gateway):
     def start_payment(
         self, *, invoice: Invoice, amount: Decimal, return_url: str, cancel_url: str, actor: Any
     ) -> PaymentStart:
-        from billing.services import money_validate  # services build on the gateways, not the reverse
-
-        unavailable = self.unavailable_reason()
-        if unavailable:
-            raise GatewayNotAvailable(unavailable)
         currency = invoice.currency
-        money_validate(amount, currency, what="The payment")
-        if not invoice.is_payable:
-            raise ValidationError(f"{invoice} is {invoice.get_status_display()} with nothing to pay.")
-        if amount > invoice.balance_due:
-            raise ValidationError(
-                f"{currency.format(amount)} is more than the {currency.format(invoice.balance_due)} due on {invoice}."
-            )
         reference = str(invoice.pk)
         params: dict[str, Any] = {
             "mode": "payment",
@@ -230,45 +221,39 @@ class StripeCheckout(Gateway):
                 raise WebhookRejected(f"Unknown invoice {reference!r} in Checkout Session {session.get('id')}.")
         return IncomingEvent(event_id=event_id, event_type=event_type, payload=payload)
 
-    def apply_event(self, event: GatewayEvent) -> str:
-        from billing.services.gateway_events import payment_from_event  # it builds on the gateways
-
+    def read_event(self, event: GatewayEvent) -> EventOutcome:
         if event.event_type not in PAID_SESSION_EVENTS:
-            return f"ignored: {event.event_type}"
+            return EventIgnored(event.event_type)
         session = _checkout_session(event.payload)
         session_id = session.get("id", "?")
         if session.get("payment_status") != "paid":
             # Paid later by a delayed method: checkout.session.async_payment_succeeded records it then.
-            return f"ignored: {event.event_type} for {session_id} is {session.get('payment_status')}, not paid"
+            return EventIgnored(f"{event.event_type} for {session_id} is {session.get('payment_status')}, not paid")
         reference = _invoice_reference(session)
         if not reference:
-            return f"ignored: Checkout Session {session_id} names no invoice of ours"
+            return EventIgnored(f"Checkout Session {session_id} names no invoice of ours")
         amount_total, currency_code = session.get("amount_total"), session.get("currency")
         invoice_id = id_parse(reference)  # ASCII digits only: "²".isdigit() is true, and int() refuses it
         if invoice_id is None or not isinstance(amount_total, int) or not isinstance(currency_code, str):
-            raise ValidationError(f"Checkout Session {session_id} has no usable invoice id, amount_total or currency.")
-        return payment_from_event(
-            event,
+            return EventRefused(f"Checkout Session {session_id} has no usable invoice id, amount_total or currency.")
+        currency_code = currency_code.upper()
+        currency = Currency.objects.filter(code=currency_code).first()
+        if currency is None:  # the service refuses the currency against the invoice's, with a clear message
+            amount_minor = amount_total
+        else:
+            amount = from_minor_units(amount_total, stripe_decimal_places(currency_code))
+            amount_minor = to_minor_units(amount, currency.decimal_places)
+            if from_minor_units(amount_minor, currency.decimal_places) != amount:
+                return EventRefused(
+                    f"Checkout Session {session_id} paid {amount} {currency_code}, finer than the portal's "
+                    f"{currency.decimal_places} decimal places for {currency_code}."
+                )
+        return PaymentConfirmed(
             invoice_id=invoice_id,
-            amount_minor=self._portal_minor_units(amount_total, currency_code.upper(), session_id),
-            currency_code=currency_code.upper(),
+            amount_minor=amount_minor,
+            currency_code=currency_code,
             gateway_transaction_id=_payment_reference(session),
         )
-
-    @staticmethod
-    def _portal_minor_units(stripe_minor: int, currency_code: str, session_id: str) -> int:
-        """Stripe's minor units of the currency as the portal's (they differ when, say, JPY has 2 places here)."""
-        currency = Currency.objects.filter(code=currency_code).first()
-        if currency is None:
-            return stripe_minor  # payment_from_event refuses the currency with a clear message
-        amount = from_minor_units(stripe_minor, stripe_decimal_places(currency_code))
-        portal_minor = to_minor_units(amount, currency.decimal_places)
-        if from_minor_units(portal_minor, currency.decimal_places) != amount:
-            raise ValidationError(
-                f"Checkout Session {session_id} paid {amount} {currency_code}, finer than the portal's "
-                f"{currency.decimal_places} decimal places for {currency_code}."
-            )
-        return portal_minor
 
     # --- refunds -------------------------------------------------------------------------------------------
 

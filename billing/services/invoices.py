@@ -1,9 +1,8 @@
-"""Invoices: creation with totals and taxes, numbering, and the status changes that are not payments."""
+"""Invoices: creation with their lines, taxes and totals, issuing, and the status changes that are not payments."""
 
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -13,12 +12,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, InvoiceNumberCounter, TaxRule
-from billing.money import MONEY_LIMIT, ZERO
+from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule
+from billing.money import MONEY_LIMIT
 from billing.selectors import invoice_delete_blocker, tax_setup_for
-from billing.taxes import Line, TaxSetup, compute_totals
+from billing.services.changes import changes_described
+from billing.services.ledger import credit_apply_locked, credit_return_from_invoice
+from billing.services.numbering import number_if_numbered_when_unpaid, numbered_when_unpaid, numbers_allocate
+from billing.services.settlement import client_locked, invoice_locked, invoice_mark_paid_if_settled
+from billing.services.totals import TOTAL_FIELDS, invoice_recalculate
+from billing.taxes import Line, compute_totals
 from core.fsm import apply_transition
-from core.rows import decimal_text, insert_rows, update_rows
+from core.rows import decimal_text, insert_rows
 from notifications.bus import emit, emit_select
 from notifications.services import Actor, Subject, activity_record, activity_record_many, email_queue
 
@@ -32,135 +36,6 @@ class InvoiceLine:
     period_start: datetime.date | None = None
     period_end: datetime.date | None = None
     taxed: bool = False
-
-
-# --- numbering -------------------------------------------------------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"\{(YEAR|MONTH|SEQ)(?::0?(\d{1,2}))?\}")
-
-
-def number_format_validate(number_format: str) -> None:
-    """Refuse a format that cannot give unique numbers or holds an unknown placeholder."""
-    if not any(m.group(1) == "SEQ" for m in _PLACEHOLDER.finditer(number_format)):
-        raise ValidationError("The invoice number format needs a {SEQ} placeholder, e.g. INV-{YEAR}-{SEQ:06}.")
-    leftover = _PLACEHOLDER.sub("", number_format)
-    if "{" in leftover or "}" in leftover:
-        raise ValidationError(
-            f"Unknown placeholder in {number_format!r}: use {{YEAR}}, {{MONTH}}, {{SEQ}} or {{SEQ:06}}."
-        )
-    used = {m.group(1) for m in _PLACEHOLDER.finditer(number_format)}
-    if "MONTH" in used and "YEAR" not in used:
-        raise ValidationError("A format with {MONTH} needs {YEAR} too, or numbers would repeat every year.")
-
-
-def number_scope(number_format: str, on: datetime.date) -> str:
-    """The counter a format counts in: the sequence restarts each year with {YEAR}, each month with {MONTH}."""
-    if "{MONTH" in number_format:
-        return f"{on:%Y-%m}"
-    if "{YEAR" in number_format:
-        return f"{on:%Y}"
-    return "all"
-
-
-def number_format_apply(number_format: str, *, sequence: int, on: datetime.date) -> str:
-    def replace(match: re.Match) -> str:
-        name, width = match.group(1), int(match.group(2) or 0)
-        if name == "YEAR":
-            return f"{on:%Y}"
-        if name == "MONTH":
-            return f"{on:%m}"
-        return str(sequence).zfill(width)
-
-    return _PLACEHOLDER.sub(replace, number_format)
-
-
-def _number_allocate(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:
-    """Give the invoice the next number from its locked counter row. The caller holds a transaction (and the
-    invoice's lock), so a rollback hands the number back: numbers stay gapless."""
-    if invoice.number:
-        return
-    number_format = billing.invoice_number_format
-    scope = number_scope(number_format, on)
-    InvoiceNumberCounter.objects.bulk_create([InvoiceNumberCounter(scope=scope)], ignore_conflicts=True)
-    counter = InvoiceNumberCounter.objects.select_for_update().get(scope=scope)
-    counter.last_value += 1
-    counter.save(update_fields=["last_value"])
-    invoice.number = number_format_apply(number_format, sequence=counter.last_value, on=on)
-    if Invoice.objects.filter(number=invoice.number).exists():
-        raise ValidationError(
-            f"Invoice number {invoice.number} is already taken: the number format was changed to one that "
-            "repeats earlier numbers. Change the format in the billing settings."
-        )
-
-
-def _numbered_when_unpaid(billing: BillingSettings) -> bool:
-    return not billing.number_on_payment
-
-
-# --- totals ----------------------------------------------------------------------------------------------------
-
-
-def _tax_setup_of(invoice: Invoice) -> TaxSetup:
-    return TaxSetup(
-        rate_1=invoice.tax_1_rate,
-        rate_2=invoice.tax_2_rate,
-        name_1=invoice.tax_1_name,
-        name_2=invoice.tax_2_name,
-        compound=invoice.tax_compound,
-        prices_include_tax=invoice.prices_include_tax,
-    )
-
-
-TOTAL_FIELDS = ["subtotal", "tax_1", "tax_2", "total", "balance_due", "updated_at"]
-
-
-def invoice_recalculate(invoice: Invoice, *, lines: list[Line] | None = None) -> None:
-    """Compute and store the invoice's totals and balance from its lines, with the taxes it was created with.
-    The one place totals are computed; the caller holds the invoice's lock."""
-    if lines is None:
-        lines = [Line(amount=amount, taxed=taxed) for amount, taxed in invoice.items.values_list("amount", "taxed")]
-    _totals_apply(invoice, lines)
-    invoice.save(update_fields=TOTAL_FIELDS)
-
-
-def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
-    """Add untaxed lines' amounts ({invoice id: sum of the new lines}) to these invoices' totals in one UPDATE
-    (the automation run's late fees). An untaxed line adds its amount to the subtotal and the total and changes
-    neither tax nor the credit already applied, so this stores what invoice_recalculate would compute from all
-    the lines without reading them (a test pins the two together). The caller holds the invoices' locks."""
-    if not added:
-        return
-    now = timezone.now()
-    rows = []
-    for pk, subtotal, total, amount_paid in Invoice.objects.filter(pk__any=list(added)).values_list(
-        "pk", "subtotal", "total", "amount_paid"
-    ):
-        new_total = total + added[pk]
-        rows.append((pk, subtotal + added[pk], new_total, max(ZERO, new_total - amount_paid), now))
-    update_rows(Invoice, ["subtotal", "total", "balance_due", "updated_at"], rows)
-
-
-def _totals_apply(invoice: Invoice, lines: list[Line]) -> None:
-    """Set the invoice's totals and balance from its lines (not saved): what invoice_recalculate stores."""
-    totals = compute_totals(
-        lines, _tax_setup_of(invoice), places=invoice.currency.decimal_places, credit=invoice.credit_applied
-    )
-    if totals.subtotal < 0:
-        raise ValidationError(
-            f"The lines of {invoice} add up to {invoice.currency.format(totals.subtotal)}: "
-            "discounts cannot exceed the charges."
-        )
-    if totals.credit_applied != invoice.credit_applied:
-        raise ValidationError(
-            f"{invoice} would come to less than the credit already applied to it; remove the credit first."
-        )
-    invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total = (
-        totals.subtotal,
-        totals.tax_1,
-        totals.tax_2,
-        totals.total,
-    )
-    invoice.balance_due = max(ZERO, totals.total - invoice.amount_paid)
 
 
 def _lines_validate(lines: list[InvoiceLine], client: Client) -> None:
@@ -231,7 +106,7 @@ def invoice_create(
         invoice_recalculate(invoice, lines=[Line(amount=line.amount, taxed=line.taxed) for line in lines])
         if status == Invoice.Status.UNPAID:
             # Numbered as late as possible: the counter row stays locked until commit, blocking other invoices.
-            _number_if_numbered_when_unpaid(invoice, on=issue_date, billing=billing)
+            number_if_numbered_when_unpaid(invoice, on=issue_date, billing=billing)
         activity_record(
             actor=actor,
             action="invoice_created",
@@ -332,8 +207,8 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
                 "updated_at": now,
             }
         )
-    if _numbered_when_unpaid(billing):
-        for row, number in zip(rows, _numbers_allocate(len(rows), on=issue_date, billing=billing), strict=True):
+    if numbered_when_unpaid(billing):
+        for row, number in zip(rows, numbers_allocate(len(rows), on=issue_date, billing=billing), strict=True):
             row["number"] = number
     ids = insert_rows(Invoice, rows, ids=True)
     insert_rows(
@@ -397,45 +272,15 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
     return created
 
 
-def _numbers_allocate(count: int, *, on: datetime.date, billing: BillingSettings) -> list[str]:
-    """_number_allocate for a batch: the counter row is locked and moved once for all of them."""
-    number_format = billing.invoice_number_format
-    scope = number_scope(number_format, on)
-    InvoiceNumberCounter.objects.bulk_create([InvoiceNumberCounter(scope=scope)], ignore_conflicts=True)
-    counter = InvoiceNumberCounter.objects.select_for_update().get(scope=scope)
-    first = counter.last_value + 1
-    counter.last_value += count
-    counter.save(update_fields=["last_value"])
-    numbers = [number_format_apply(number_format, sequence=n, on=on) for n in range(first, first + count)]
-    # Taken already only when the format was changed to one that repeats earlier numbers. One range probe of
-    # the number index rules that out for the batch; only a hit is looked at number by number.
-    in_range = Invoice.objects.filter(number__gte=min(numbers), number__lte=max(numbers))
-    taken = list(in_range.filter(number__in=numbers).values_list("number", flat=True)[:1]) if in_range.exists() else []
-    if taken:
-        raise ValidationError(
-            f"Invoice number {taken[0]} is already taken: the number format was changed to one that repeats "
-            "earlier numbers. Change the format in the billing settings."
-        )
-    return numbers
-
-
-def _number_if_numbered_when_unpaid(invoice: Invoice, *, on: datetime.date, billing: BillingSettings) -> None:
-    if _numbered_when_unpaid(billing) and not invoice.number:
-        _number_allocate(invoice, on=on, billing=billing)
-        invoice.save(update_fields=["number", "updated_at"])
-
-
 def _settle_if_possible(invoice: Invoice, *, billing: BillingSettings, actor: Actor) -> None:
     """A newly Unpaid invoice takes the client's credit when the setting is on, and one that comes to nothing
     (a free product, a 100% promotion) is Paid at once: otherwise nothing could ever settle it."""
-    from billing.services.payments import credit_apply_locked, mark_paid_if_settled
-
     if billing.auto_apply_credit and invoice.balance_due > 0:
-        client = Client.objects.select_for_update(of=("self",)).get(pk=invoice.client_id)
+        client = client_locked(invoice.client_id)
         if client.credit_balance > 0:
             credit_apply_locked(invoice=invoice, client=client, amount=None, actor=actor)
             return  # credit_apply_locked marks it paid when the credit covered it
-    mark_paid_if_settled(invoice, at=timezone.now(), actor=actor)
+    invoice_mark_paid_if_settled(invoice, at=timezone.now(), actor=actor)
 
 
 def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None = None) -> Invoice:
@@ -444,13 +289,13 @@ def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None 
     today = today or timezone.localdate()
     billing = BillingSettings.load()
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         apply_transition(invoice.publish, label="issued")
         # Dated the day it is issued, so its date and the year in its number agree.
         invoice.due_date = max(invoice.due_date, today) if invoice.due_date else today
         invoice.date = today
         invoice.save(update_fields=["status", "date", "due_date", "updated_at"])
-        _number_if_numbered_when_unpaid(invoice, on=today, billing=billing)
+        number_if_numbered_when_unpaid(invoice, on=today, billing=billing)
         activity_record(
             actor=actor,
             action="invoice_issued",
@@ -466,13 +311,6 @@ def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None 
 # --- status changes --------------------------------------------------------------------------------------------
 
 
-def _locked(invoice_id: int) -> Invoice:
-    try:
-        return Invoice.objects.select_for_update(of=("self",)).select_related("currency").get(pk=invoice_id)
-    except Invoice.DoesNotExist:
-        raise ValidationError(f"There is no invoice #{invoice_id}.") from None
-
-
 def _move(invoice: Invoice, bound_transition, *, label: str, action: str, message: str, event: str, actor: Actor):
     apply_transition(bound_transition, label=label)
     invoice.save(update_fields=["status", "updated_at"])
@@ -483,7 +321,7 @@ def _move(invoice: Invoice, bound_transition, *, label: str, action: str, messag
 def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice | None:
     """Cancel the invoice if it is still Draft or Unpaid, deciding under its lock; a paid one is left alone."""
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         if invoice.status not in Invoice.OPEN_STATUSES:
             return None
         _cancel(invoice, actor=actor, reason=reason)
@@ -493,7 +331,7 @@ def invoice_cancel_if_open(*, invoice_id: int, actor: Actor, reason: str = "") -
 def invoice_cancel(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
     """An admin cancels a Draft or Unpaid invoice. Credit applied and partial payments go to the client's credit."""
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         _cancel(invoice, actor=actor, reason=reason)
     return invoice
 
@@ -537,7 +375,7 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
       totals the rest cannot make (a discount outweighing it), or no longer open (paid meanwhile): it is left as
       it is and an activity entry says why (LEFT_FOR_ADMIN)."""
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         withdrawn = list(invoice.items.filter(pk__in=line_ids).order_by("pk"))
         what = "; ".join(line.description for line in withdrawn)
         if invoice.status not in Invoice.OPEN_STATUSES:
@@ -584,7 +422,7 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
 
 def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         _move(
             invoice,
             invoice.send_to_collections,
@@ -634,8 +472,6 @@ def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
 
 def _return_money_to_credit(invoice: Invoice, *, actor: Actor) -> None:
     """A cancelled invoice keeps no money: the credit applied and any partial payment go to the client's credit."""
-    from billing.services.payments import credit_return_from_invoice
-
     if invoice.credit_applied > 0 or invoice.amount_paid > 0:
         credit_return_from_invoice(invoice=invoice, actor=actor)
 
@@ -643,7 +479,7 @@ def _return_money_to_credit(invoice: Invoice, *, actor: Actor) -> None:
 def invoice_reopen_if_cancelled(*, invoice_id: int, actor: Actor) -> Invoice | None:
     """Reopen a cancelled invoice as Unpaid (its order was set back to pending); any other is left alone."""
     with transaction.atomic():
-        invoice = _locked(invoice_id)
+        invoice = invoice_locked(invoice_id)
         if invoice.status != Invoice.Status.CANCELLED:
             return None
         _move(
@@ -661,7 +497,7 @@ def invoice_reopen_if_cancelled(*, invoice_id: int, actor: Actor) -> Invoice | N
 def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
     """Delete an invoice no money has touched; anything paid, credited or with payments stays on the books."""
     with transaction.atomic():
-        invoice = _locked(invoice.pk)
+        invoice = invoice_locked(invoice.pk)
         if blocker := invoice_delete_blocker(invoice=invoice):
             raise ValidationError(blocker)
         activity_record(
@@ -672,3 +508,34 @@ def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
             message=f"{invoice} deleted",
         )
         invoice.delete()
+
+
+# What the admin's invoice page edits: everything else follows from lines, payments and transitions.
+INVOICE_EDITABLE_FIELDS = ("notes",)
+
+
+def invoice_update(*, invoice_id: int, changes: dict, actor: Actor) -> Invoice:
+    """An admin's edit of an invoice's own text (its notes), under its lock, logged before and after. Amounts,
+    dates and the status move only through the invoice's services, so they are refused here."""
+    unknown = set(changes) - set(INVOICE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These invoice fields cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        invoice = invoice_locked(invoice_id)
+        before = {field: getattr(invoice, field) for field in INVOICE_EDITABLE_FIELDS}
+        for field, value in changes.items():
+            setattr(invoice, field, value)
+        invoice.full_clean(exclude=["status"])
+        after = {field: getattr(invoice, field) for field in INVOICE_EDITABLE_FIELDS}
+        changed = [field for field in INVOICE_EDITABLE_FIELDS if after[field] != before[field]]
+        if not changed:
+            return invoice
+        invoice.save(update_fields=[*changed, "updated_at"])
+        activity_record(
+            actor=actor,
+            action="invoice_changed",
+            subject=invoice,
+            client_id=invoice.client_id,
+            message=f"{invoice} changed: " + changes_described(before, after, fields=changed),
+        )
+    return invoice

@@ -25,7 +25,7 @@ from automation.models import AutomationSettings
 from billing.models import Currency, Invoice, InvoiceItem, LateFee
 from billing.money import ZERO
 from billing.selectors import invoice_label
-from billing.services.invoices import invoices_add_untaxed
+from billing.services.totals import invoices_add_untaxed
 from billing.taxes import HUNDRED
 from core.rows import decimal_text, insert_rows, insert_select
 from notifications.bus import emit_select

@@ -14,7 +14,7 @@ from billing.services import (
     invoice_create,
     payment_record,
 )
-from billing.services.invoices import invoice_recalculate, invoices_add_untaxed
+from billing.services.totals import invoice_recalculate, invoices_add_untaxed
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from billing.services import (
     payment_record,
     refund_record,
 )
-from billing.services.gateway_events import RefundMethod, payment_refund
+from billing.services.refunds import RefundMethod, payment_refund
 from notifications.models import Event
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -19,7 +19,7 @@ from billing.services import (
     number_format_validate,
     payment_record,
 )
-from billing.services.invoices import number_format_apply, number_scope
+from billing.services.numbering import number_format_apply, number_scope
 
 MARCH_2025 = datetime.date(2025, 3, 14)
 

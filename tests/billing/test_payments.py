@@ -10,6 +10,7 @@ from django.db.models import Sum
 
 from billing.gateways import SandboxCard
 from billing.models import Client, Invoice, InvoiceItem, Transaction
+from billing.selectors import refundable_on
 from billing.services import (
     InvoiceLine,
     credit_add,
@@ -20,9 +21,8 @@ from billing.services import (
     invoice_send_to_collections,
     payment_record,
     refund_record,
-    refundable_on,
 )
-from billing.services.gateway_events import RefundMethod, payment_refund
+from billing.services.refunds import RefundMethod, payment_refund
 from notifications.models import Event
 
 D = Decimal

@@ -17,8 +17,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from billing.gateways import GatewayError, GatewayNotAvailable, PaymentDeclined, StripeCheckout, gateway_for
 from billing.models import GatewayConfig, GatewayEvent, Invoice, InvoiceItem, Transaction
-from billing.services import InvoiceLine, invoice_create, payment_record
-from billing.services.gateway_events import RefundMethod, gateway_event_apply, payment_refund
+from billing.services import InvoiceLine, invoice_create, payment_record, payment_start
+from billing.services.gateway_events import gateway_event_apply
+from billing.services.refunds import RefundMethod, payment_refund
 from notifications.models import Event
 from tests.billing.fake_stripe import FakeStripe
 from tests.factories import ClientFactory, CurrencyFactory
@@ -60,8 +61,10 @@ def make_invoice(client, amount: str = "19.99") -> Invoice:
 
 
 def start(gateway: StripeCheckout, invoice: Invoice, amount: Decimal | None = None):
-    return gateway.start_payment(
-        invoice=invoice,
+    """A Stripe payment started as the client area starts it: payment_start checks, then asks the gateway."""
+    return payment_start(
+        invoice_id=invoice.pk,
+        gateway_code=gateway.code,
         amount=invoice.balance_due if amount is None else amount,
         return_url=RETURN_URL,
         cancel_url=CANCEL_URL,
@@ -94,7 +97,7 @@ def test_starting_a_payment_creates_a_checkout_session_for_the_balance_in_cents(
     }
     assert request.idempotency_key.startswith(f"portal-checkout-{invoice.pk}-")
     assert started.redirect_url == "https://checkout.stripe.test/c/pay/cs_test_fake1"
-    assert (started.instructions, started.form_template, started.done) == ("", "", False)
+    assert (started.instructions, started.form_template) == ("", "")
 
 
 def test_a_part_of_the_balance_is_charged_as_asked(stripe_gateway, fake_stripe, customer):
