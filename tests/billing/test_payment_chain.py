@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from billing.gateways import GATEWAY_CLASSES, EventIgnored, PaymentConfirmed, gateway_for
-from billing.models import GatewayEvent, Invoice, InvoiceItem, Transaction
+from billing.models import GatewayConfig, GatewayEvent, Invoice, InvoiceItem, Transaction
 from billing.selectors import refundable_transactions
 from billing.services import (
     InvoiceLine,
@@ -40,6 +40,16 @@ def credit_paid(customer) -> Invoice:
 
 
 # --- credit is the ledger's ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_gateway_row_is_left_for_account_credit(admin_client):
+    """The row 0003 seeded for the credit gateway is removed, so the admin's gateway list shows no row that
+    configures nothing; every seeded row left has its gateway."""
+    assert set(GatewayConfig.objects.values_list("code", flat=True)) == {"banktransfer", "stripe", "sandbox"}
+    assert set(GatewayConfig.objects.values_list("code", flat=True)) <= set(GATEWAY_CLASSES)
+    page = admin_client.get(reverse("admin:billing_gatewayconfig_changelist")).content.decode()
+    assert "No gateway implements" not in page
 
 
 def test_account_credit_is_not_a_gateway(customer, client):
