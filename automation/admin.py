@@ -11,6 +11,7 @@ from django.urls import reverse
 from automation.forms import AutomationSettingsForm
 from automation.models import AutomationRun, AutomationSettings, AutomationStepRun
 from automation.services import automation_settings_update
+from core.admin_mixins import RefusalsAsMessages
 from notifications.admin import ReadOnlyAdmin, exact_filter
 
 
@@ -50,7 +51,7 @@ class AutomationStepRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AutomationSettings)
-class AutomationSettingsAdmin(admin.ModelAdmin):
+class AutomationSettingsAdmin(RefusalsAsMessages, admin.ModelAdmin):
     """One row, edited in place like the billing settings; saved through the service, which logs the actor."""
 
     form = AutomationSettingsForm

@@ -1,11 +1,13 @@
-"""Admin building blocks of the apps above billing: saving only what changed. What keeps list pages fast on tables
-with millions of rows (the bounded paginator, text-box filters) is in core.admin_lists, so that every app's
-admin can use it."""
+"""Admin building blocks: saving only what changed, and a service's refusal at save time shown as a message.
+What keeps list pages fast on tables with millions of rows (the bounded paginator, text-box filters) is in
+core.admin_lists, so that every app's admin can use it."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpResponseRedirect
 
 
 class SaveChangedFieldsOnly(admin.ModelAdmin):
@@ -37,3 +39,29 @@ class SaveChangedFieldsOnly(admin.ModelAdmin):
 
     def save_through_services(self, request, obj, form, changed: list[str]) -> None:
         raise NotImplementedError(f"{type(self).__name__} names saved_through_services but does not save them")
+
+
+class RefusalsAsMessages(admin.ModelAdmin):
+    """A save that the service refuses only when it saves (the form's own check passed, then a payment or another
+    admin changed the row before the service locked it) shows the service's reason and writes nothing.
+
+    Django runs the change form and the list's editable columns in a transaction; the refusal leaves it before it
+    commits, so whatever the save had written (a client made just before its update was refused) is rolled back.
+    Without this the refusal would be an error page.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as refused:
+            return self._refused(request, refused)
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except ValidationError as refused:
+            return self._refused(request, refused)
+
+    def _refused(self, request, refused: ValidationError) -> HttpResponseRedirect:
+        self.message_user(request, f"Nothing was saved: {' '.join(refused.messages)}", messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())

@@ -69,7 +69,8 @@ def _count(key: str, window: timedelta) -> int:
 # who knows a client's email can keep that client out, and a password reset always gets the client back in.
 
 KNOWN_DEVICE_COOKIE = "portal_known_device"
-_KNOWN_DEVICE_SALT = "core.auth.known-device"
+# The name it had when this module was orders.auth: cookies already given keep working. Never change it.
+_KNOWN_DEVICE_SALT = "orders.auth.known-device"
 
 
 def _password_stamp(user) -> str:

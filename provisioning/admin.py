@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.admin_lists import LargeTableAdmin
-from core.admin_mixins import SaveChangedFieldsOnly
+from core.admin_mixins import RefusalsAsMessages, SaveChangedFieldsOnly
 from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
 from provisioning.services import (
     cancellation_refusal,
@@ -71,7 +71,7 @@ class ItemForm(BillingDatesForm):
         return cleaned
 
 
-class EditsThroughServices(LargeTableAdmin):
+class EditsThroughServices(RefusalsAsMessages, LargeTableAdmin):
     """A save goes through the item's *_update service: it locks the row, checks the changes again, moves the
     billing day with a moved due date (billing_dates_set) and logs who changed what. Only changed fields are
     sent, so a save never writes back a value another admin or a payment changed while the page was open."""
@@ -89,10 +89,8 @@ class EditsThroughServices(LargeTableAdmin):
             return
         if "next_due_date" in changes:
             changes["due_date_seen"] = form.due_date_seen()
-        try:
-            self.item_update(pk=obj.pk, actor=request.user, **changes)
-        except ValidationError as refused:  # a payment or another admin got there between the form's check and this
-            self.message_user(request, " ".join(refused.messages), messages.ERROR)
+        # A refusal here (a payment or another admin got there after the form's check) is RefusalsAsMessages'.
+        self.item_update(pk=obj.pk, actor=request.user, **changes)
 
 
 @admin.register(Service)
@@ -171,7 +169,7 @@ class CancellationRequestAdmin(LargeTableAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("service", "when", "reason", "status", "requested_at", "requested_by", "done_on") if obj else ()
 
-    @admin.action(description="Withdraw the selected open requests (the services carry on)")
+    @admin.action(description="Withdraw the selected open requests (the services carry on)", permissions=["change"])
     def withdraw(self, request, queryset) -> None:
         for pk in queryset.order_by("pk").values_list("pk", flat=True):
             try:

@@ -28,6 +28,7 @@ from billing.services import (
     credit_remove,
 )
 from core.admin_lists import InputFilter, LargeTableAdmin
+from core.admin_mixins import RefusalsAsMessages
 from notifications.models import ActivityLog
 
 
@@ -88,7 +89,7 @@ CREATED_WITH = (
 
 
 @admin.register(Client)
-class ClientAdmin(LargeTableAdmin):
+class ClientAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = ClientForm
     list_display = ("contact_name", "company_name", "email", "country", "currency", "credit_display", "status")
     list_filter = ("status", CountryFilter, "currency")

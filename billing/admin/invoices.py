@@ -35,6 +35,7 @@ from billing.money import format_rate
 from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.services import invoice_update
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import RefusalsAsMessages
 from core.inputs import id_parse
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class InvoiceForm(CheckedByService):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(LargeTableAdmin):
+class InvoiceAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = InvoiceForm
     list_display = (
         "number_display",

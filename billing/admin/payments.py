@@ -22,6 +22,7 @@ from billing.models import (
 )
 from billing.services import gateway_config_create, gateway_config_update, gateway_event_apply
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import RefusalsAsMessages
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def gateway_codes_without_config() -> list[str]:
 
 
 @admin.register(GatewayConfig)
-class GatewayConfigAdmin(admin.ModelAdmin):
+class GatewayConfigAdmin(RefusalsAsMessages, admin.ModelAdmin):
     list_display = ("display_name", "code", "enabled", "sort_order", "availability")
     list_editable = ("enabled", "sort_order")
     readonly_fields = ("availability",)

@@ -12,6 +12,7 @@ from billing.models import BillingSettings, TaxRule
 from billing.money import format_rate
 from billing.services import billing_settings_update
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import RefusalsAsMessages
 
 
 @admin.register(TaxRule)
@@ -27,7 +28,7 @@ class TaxRuleAdmin(LargeTableAdmin):
 
 
 @admin.register(BillingSettings)
-class BillingSettingsAdmin(admin.ModelAdmin):
+class BillingSettingsAdmin(RefusalsAsMessages, admin.ModelAdmin):
     """One row, edited in place: the list goes straight to it."""
 
     form = BillingSettingsForm

@@ -151,7 +151,9 @@ def client_update(*, client_id: int, changes: dict, actor: Actor) -> Client:
         client.save(update_fields=changed)
         if client.user_id is not None and "email" in changed:
             user = get_user_model().objects.select_for_update().get(pk=client.user_id)
-            if (user.username, user.email) != (client.email, client.email):
+            # A client's login is its email (client_create makes it so); a login named otherwise (a staff
+            # account linked to a client) keeps its name.
+            if user.username.lower() == str(before["email"]).lower() and not user.is_staff:
                 user.username = user.email = client.email
                 user.save(update_fields=["username", "email"])
         after = {field: _logged(getattr(client, field)) for field in CLIENT_EDITABLE_FIELDS}

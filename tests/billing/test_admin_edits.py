@@ -223,3 +223,37 @@ def test_two_clients_may_not_share_a_login(admin_client, customer):
     response = admin_client.post(_client_url(other), _client_post(other, user=customer.user_id))
     assert response.status_code == 200
     assert Client.objects.get(pk=other.pk).user_id == other.user_id
+
+
+def test_a_refusal_that_comes_only_at_save_time_is_shown_and_saves_nothing(admin_client, customer, monkeypatch):
+    """The login is taken after the form's check and before the service locks the row (a seam that calls the real
+    service, on the admin's own reference to it): the admin says why and nothing is written, no error page."""
+    from billing.admin import clients as client_admin
+
+    real_update = client_admin.client_update
+
+    def taken_meanwhile(**kwargs):
+        UserFactory(username="late@example.com")
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(client_admin, "client_update", taken_meanwhile)
+    response = admin_client.post(
+        _client_url(customer), _client_post(customer, email="late@example.com", notes="noted"), follow=True
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Nothing was saved: A login for late@example.com already exists." in page
+    assert "was changed successfully" not in page
+    saved = Client.objects.get(pk=customer.pk)
+    assert (saved.email, saved.notes) == (customer.email, customer.notes)
+    assert not ActivityLog.objects.filter(action="client_changed").exists()
+
+
+def test_a_staff_login_linked_to_a_client_keeps_its_name_when_the_client_email_changes(admin_client, customer):
+    staff = UserFactory(username="helpdesk", is_staff=True)
+    other = ClientFactory(currency=customer.currency, user=staff)
+    response = admin_client.post(_client_url(other), _client_post(other, email="billing@example.com"))
+    assert response.status_code == 302
+    staff.refresh_from_db()
+    assert staff.username == "helpdesk"
+    assert Client.objects.get(pk=other.pk).email == "billing@example.com"

@@ -89,3 +89,18 @@ def test_an_admin_withdraws_from_the_requests_list(admin_client, admin_user, ask
     asked.refresh_from_db()
     assert asked.status == CancellationRequest.Status.WITHDRAWN
     assert ActivityLog.objects.get(action="cancellation_withdrawn").actor == admin_user
+
+
+def test_staff_who_may_only_view_requests_cannot_withdraw_them(client, asked):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_cancellationrequest"))
+    client.force_login(viewer)
+    url = reverse("admin:provisioning_cancellationrequest_changelist")
+    client.post(url, {"action": "withdraw", "_selected_action": [asked.pk]})
+    asked.refresh_from_db()
+    assert asked.status == CancellationRequest.Status.OPEN
+    assert not ActivityLog.objects.filter(action="cancellation_withdrawn").exists()

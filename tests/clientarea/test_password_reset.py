@@ -107,6 +107,23 @@ def test_a_browser_that_logged_in_before_is_not_locked_out_by_someone_else(clien
     assert _login(client, username, PASSWORD, "10.3.2.1").status_code == 302
 
 
+def test_a_cookie_given_before_the_throttling_moved_to_core_still_counts(client, customer):
+    """Known-device cookies are signed with the salt they had under orders.auth; a deploy of the move to core
+    must not turn every remembered browser back into a stranger that an attacker can lock out."""
+    from django.core import signing
+    from django.utils.crypto import salted_hmac
+
+    from core.auth import KNOWN_DEVICE_COOKIE
+
+    user = customer.user
+    stamp = salted_hmac("orders.auth.known-device", user.password, algorithm="sha256").hexdigest()[:32]
+    client.cookies[KNOWN_DEVICE_COOKIE] = signing.dumps(
+        {"user": user.pk, "stamp": stamp}, salt="orders.auth.known-device"
+    )
+    _lock(user.username)
+    assert _login(client, user.username, PASSWORD, "10.3.2.1").status_code == 302
+
+
 @override_settings(LOGIN_FAILURE_LIMIT=2)
 def test_the_admin_login_remembers_the_browser_too(client, admin_user):
     url = reverse("admin:login")
