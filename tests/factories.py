@@ -1,11 +1,19 @@
+"""Factories for the rows tests need. Invoices, payments and orders are made by the services that make them in
+the portal (invoice_create, payment_record, order_place), so a test's invoice is numbered, taxed and totalled
+as billing makes it; the catalog, clients, services and domains are plain rows."""
+
+import datetime
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import TestCase
 
 from billing.cycles import BillingCycle
-from billing.models import Client, Currency
-from orders.models import Product, ProductGroup, ProductPricing
+from billing.models import Client, Currency, Invoice, InvoiceItem, Transaction
+from billing.services import InvoiceLine, invoice_create, payment_record
+from orders.models import Order, Product, ProductGroup, ProductPricing
+from orders.services import CartItem, order_place
 from provisioning.models import AutoSetup, Domain, Service
 
 
@@ -102,3 +110,132 @@ class DomainFactory(factory.django.DjangoModelFactory):
     )
     next_due_date = factory.SelfAttribute("expiry_date")
     status = Domain.Status.ACTIVE
+
+
+def _kind(line) -> str:
+    if line.bills is None:
+        return InvoiceItem.Kind.MANUAL
+    return InvoiceItem.Kind.DOMAIN if isinstance(line.bills, Domain) else InvoiceItem.Kind.SERVICE
+
+
+def _period_end(line) -> datetime.date | None:
+    """A service's month or a domain's year from the line's period start, as renewal invoicing bills them."""
+    if line.period_start is None:
+        return None
+    if line.kind == InvoiceItem.Kind.DOMAIN:
+        return line.period_start.replace(year=line.period_start.year + 1) - datetime.timedelta(days=1)
+    return line.period_start + datetime.timedelta(days=30)
+
+
+class InvoiceLineFactory(factory.Factory):
+    """One line as invoice_create takes it: a manual, untaxed line "Hosting" of 100.00. Give `bills=` a service
+    or a domain (and `period_start`) for the line that bills its period: kind, related_id and period_end follow."""
+
+    class Meta:
+        model = InvoiceLine
+
+    class Params:
+        bills = None
+
+    kind = factory.LazyAttribute(_kind)
+    related_id = factory.LazyAttribute(lambda line: line.bills.pk if line.bills is not None else None)
+    description = "Hosting"
+    amount = Decimal("100.00")
+    taxed = False
+    period_start = None
+    period_end = factory.LazyAttribute(_period_end)
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An Unpaid invoice made by invoice_create (numbered unless proforma, taxed by the tax rules, totalled,
+    InvoiceCreated emitted after commit) with one InvoiceLineFactory line. Give `lines=[...]`, or `amounts=`
+    for manual lines "Line 1", "Line 2", ... (all `taxed` or not); issue_date, due_date and status (Draft or
+    Unpaid) as invoice_create takes them."""
+
+    class Meta:
+        model = Invoice
+
+    class Params:
+        amounts = ()
+        taxed = False
+
+    client = factory.SubFactory(ClientFactory)
+    lines = factory.LazyAttribute(
+        lambda invoice: (
+            [
+                InvoiceLineFactory(description=f"Line {n}", amount=Decimal(amount), taxed=invoice.taxed)
+                for n, amount in enumerate(invoice.amounts, start=1)
+            ]
+            or [InvoiceLineFactory(taxed=invoice.taxed)]
+        )
+    )
+    issue_date = None
+    due_date = None
+    status = Invoice.Status.UNPAID
+
+    @classmethod
+    def _create(cls, model_class, **fields):
+        return invoice_create(actor=None, **fields)
+
+
+class InvoiceItemFactory(factory.django.DjangoModelFactory):
+    """A line written straight onto an invoice, past invoice_create and its totals: what an earlier run or
+    another writer left there. A manual untaxed "Hosting" line of 100.00 unless told."""
+
+    class Meta:
+        model = InvoiceItem
+
+    class Params:
+        bills = None
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    kind = factory.LazyAttribute(_kind)
+    related_id = factory.LazyAttribute(lambda item: item.bills.pk if item.bills is not None else None)
+    description = "Hosting"
+    amount = Decimal("100.00")
+    taxed = False
+    period_start = None
+    period_end = factory.LazyAttribute(_period_end)
+
+
+class TransactionFactory(factory.django.DjangoModelFactory):
+    """A payment recorded by payment_record: by bank transfer, of what the invoice owes when it is recorded (so
+    the invoice is Paid), paid now. Give amount, gateway, gateway_transaction_id, paid_at, fees at will."""
+
+    class Meta:
+        model = Transaction
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    amount = None  # the invoice's balance due, read when the payment is recorded
+    gateway = "banktransfer"
+    gateway_transaction_id = ""
+
+    @classmethod
+    def _create(cls, model_class, *, invoice, amount, **fields):
+        if amount is None:
+            amount = Invoice.objects.values_list("balance_due", flat=True).get(pk=invoice.pk)
+        return payment_record(invoice_id=invoice.pk, amount=Decimal(amount), actor=None, **fields).transaction
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order placed through checkout (order_place), its after-commit work run as a real commit would: the
+    client's `items`, by default one `product` (a new one sold monthly in the client's currency unless given) on
+    `billing_cycle` for `domain`. Give promo_code, ip_address or today as order_place takes them."""
+
+    class Meta:
+        model = Order
+
+    class Params:
+        product = factory.LazyAttribute(lambda order: PricingFactory(currency=order.client.currency).product)
+        billing_cycle = BillingCycle.MONTHLY
+        domain = ""
+
+    client = factory.SubFactory(ClientFactory)
+    items = factory.LazyAttribute(
+        lambda order: [CartItem(product_id=order.product.pk, billing_cycle=order.billing_cycle, domain=order.domain)]
+    )
+
+    @classmethod
+    def _create(cls, model_class, **fields):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return order_place(actor=None, **fields)
