@@ -26,6 +26,9 @@ class CurrencyFactory(factory.django.DjangoModelFactory):
     prefix = "$"
 
 
+PASSWORD = "correct-horse-battery"  # every UserFactory user's
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -33,7 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}@example.com")
     email = factory.SelfAttribute("username")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
