@@ -149,11 +149,21 @@ class InvoiceLineFactory(factory.Factory):
     period_end = factory.LazyAttribute(_period_end)
 
 
+def _lines_of(invoice) -> list[InvoiceLine]:
+    if not invoice.amounts:
+        return [InvoiceLineFactory(taxed=invoice.taxed)]
+    taxed = invoice.taxed if isinstance(invoice.taxed, tuple | list) else [invoice.taxed] * len(invoice.amounts)
+    return [
+        InvoiceLineFactory(description=f"Line {n}", amount=Decimal(amount), taxed=line_taxed)
+        for n, (amount, line_taxed) in enumerate(zip(invoice.amounts, taxed, strict=True), start=1)
+    ]
+
+
 class InvoiceFactory(factory.django.DjangoModelFactory):
     """An Unpaid invoice made by invoice_create (numbered unless proforma, taxed by the tax rules, totalled,
     InvoiceCreated emitted after commit) with one InvoiceLineFactory line. Give `lines=[...]`, or `amounts=`
-    for manual lines "Line 1", "Line 2", ... (all `taxed` or not); issue_date, due_date and status (Draft or
-    Unpaid) as invoice_create takes them."""
+    for manual lines "Line 1", "Line 2", ... (`taxed`: True or False for all, or one flag per amount); issue_date,
+    due_date and status (Draft or Unpaid) as invoice_create takes them."""
 
     class Meta:
         model = Invoice
@@ -163,15 +173,7 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
         taxed = False
 
     client = factory.SubFactory(ClientFactory)
-    lines = factory.LazyAttribute(
-        lambda invoice: (
-            [
-                InvoiceLineFactory(description=f"Line {n}", amount=Decimal(amount), taxed=invoice.taxed)
-                for n, amount in enumerate(invoice.amounts, start=1)
-            ]
-            or [InvoiceLineFactory(taxed=invoice.taxed)]
-        )
-    )
+    lines = factory.LazyAttribute(_lines_of)
     issue_date = None
     due_date = None
     status = Invoice.Status.UNPAID
