@@ -1,8 +1,13 @@
+import itertools
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.core import serializers
+from django.db import connections, transaction
+from django.db.models.signals import post_migrate
 
 from billing.cycles import BillingCycle
 from orders.models import Product
@@ -26,6 +31,7 @@ def _available() -> dict[str, bool]:
     }
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django has put the tests in Django's order
 def pytest_collection_modifyitems(config, items):
     available = _available()
     for item in items:
@@ -34,6 +40,59 @@ def pytest_collection_modifyitems(config, items):
         ]
         if missing:
             item.add_marker(pytest.mark.skip(reason="; ".join(missing)))
+    # The tests that take minutes start first, so that under xdist the other workers share out the rest meanwhile
+    # instead of one worker starting them last.
+    items.sort(key=lambda item: "slow" not in item.keywords)
+
+
+# --- the rows the data migrations seed -------------------------------------------------------------------------
+# A transactional test (transactional_db, live_server, django_db(transaction=True)) ends with a flush that empties
+# every table. Django then runs the post_migrate handlers again (content types, permissions), but not the data
+# migrations: the rows they seed (gateways, settings rows, fraud rules, the beat schedule, ...) would be missing for
+# every test that runs after it on the same worker, in whatever order xdist hands the tests out. So the rows the
+# migrations leave are read once when the test database is made, and written back after each flush.
+
+REMADE_BY_POST_MIGRATE = {"contenttypes.contenttype", "auth.permission"}
+
+
+def _seeded_rows(using: str) -> str:
+    def rows():
+        for model in django_apps.get_models():
+            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.managed:
+                yield from model._base_manager.using(using).order_by("pk")
+
+    # Natural keys, so a row that points at a content type or permission finds the one remade after the flush.
+    return serializers.serialize("json", rows(), use_natural_foreign_keys=True)
+
+
+def _put_back(rows: str, using: str) -> None:
+    """Write the rows back as they were, ids included; bulk_create sends no signals, so nothing else is written."""
+    with transaction.atomic(using=using):  # foreign keys are checked at commit
+        for model, group in itertools.groupby(
+            serializers.deserialize("json", rows, using=using), key=lambda row: type(row.object)
+        ):
+            group = list(group)
+            model._base_manager.using(using).bulk_create([row.object for row in group])
+            for row in group:
+                for name, related in row.m2m_data.items():
+                    getattr(row.object, name).set(related)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        seeded = {alias: _seeded_rows(alias) for alias in connections}
+    # flush sends post_migrate once per app with models, in INSTALLED_APPS order: after the last one, every
+    # handler has run. migrate sends it too (with a plan), which is not a flush.
+    last_app = [app for app in django_apps.get_app_configs() if app.models_module is not None][-1]
+
+    def put_back_after_a_flush(sender, using, **kwargs):
+        if sender is last_app and "plan" not in kwargs and using in seeded:
+            _put_back(seeded[using], using)
+
+    post_migrate.connect(put_back_after_a_flush, weak=False, dispatch_uid="tests-seeded-rows")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-seeded-rows")
 
 
 @pytest.fixture

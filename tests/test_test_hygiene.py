@@ -5,6 +5,10 @@ waiting to drift, and a test module imported by another one runs its module-leve
 import ast
 from pathlib import Path
 
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -57,3 +61,21 @@ def test_the_scan_sees_absolute_and_relative_imports(tmp_path, monkeypatch):
         ("tests/billing/test_x.py:2", "tests.billing.test_z", "helper"),
         ("tests/billing/test_x.py:3", "tests.factories", "X"),
     ]
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: count
+        for model in apps.get_models()
+        if model._meta.label not in ("contenttypes.ContentType", "auth.Permission")
+        and (count := model._base_manager.count())
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_leaves_the_rows_the_data_migrations_seed():
+    """A transactional test ends with this flush; whatever test runs next on the worker finds the seeded rows."""
+    seeded = _row_counts()
+    assert {"billing.GatewayConfig", "fraud.FraudRule", "django_celery_beat.PeriodicTask"} <= set(seeded)
+    call_command("flush", verbosity=0, interactive=False)
+    assert _row_counts() == seeded

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from billing.models import GatewayConfig, Invoice
+from billing.models import Invoice
 from orders.models import Order
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
@@ -11,16 +11,8 @@ from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def sandbox_enabled(db):
-    # A transactional test starts from a flushed database: the seeded gateway rows are not there.
-    GatewayConfig.objects.update_or_create(
-        code="sandbox", defaults={"display_name": "Test card (sandbox)", "enabled": True}
-    )
-
-
 def test_a_client_orders_pays_and_downloads_the_pdf_then_an_admin_accepts(
-    browser, page, live_server, customer, hosting, admin_user, sandbox_enabled
+    browser, page, live_server, customer, hosting, admin_user
 ):
     log_in_to_the_client_area(page, live_server, customer)
     expect(page.locator("h1")).to_contain_text(f"Welcome, {customer.contact_name}")

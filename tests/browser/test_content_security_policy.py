@@ -5,7 +5,6 @@ stylesheets (now files, not inline) are applied."""
 import pytest
 from playwright.sync_api import expect
 
-from billing.models import GatewayConfig
 from orders.models import Order
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
@@ -33,16 +32,7 @@ def _watch(context) -> list[str]:
     return violations
 
 
-@pytest.fixture
-def sandbox_enabled(db):
-    GatewayConfig.objects.update_or_create(
-        code="sandbox", defaults={"display_name": "Test card (sandbox)", "enabled": True}
-    )
-
-
-def test_client_area_and_admin_pages_raise_no_csp_violation(
-    browser, page, live_server, customer, hosting, admin_user, sandbox_enabled
-):
+def test_client_area_and_admin_pages_raise_no_csp_violation(browser, page, live_server, customer, hosting, admin_user):
     violations = _watch(page.context)
     log_in_to_the_client_area(page, live_server, customer)
     expect(page.locator("h1")).to_contain_text("Welcome")
