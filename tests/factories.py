@@ -8,6 +8,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 from django.test import TestCase
+from django.utils import timezone
 
 from billing.cycles import BillingCycle
 from billing.models import Client, Currency, Invoice, InvoiceItem, Transaction
@@ -94,8 +95,8 @@ class ServiceFactory(factory.django.DjangoModelFactory):
 
 
 class DomainFactory(factory.django.DjangoModelFactory):
-    """An active domain registered for a year at 12.99 (give client; expiry_date and next_due_date default to
-    the registration date a year on)."""
+    """An active domain registered today for a year at 12.99 (give client; expiry_date and next_due_date default
+    to the registration date a year on)."""
 
     class Meta:
         model = Domain
@@ -107,10 +108,8 @@ class DomainFactory(factory.django.DjangoModelFactory):
     currency = factory.SelfAttribute("client.currency")
     recurring_amount = Decimal("12.99")
     first_payment_amount = Decimal("12.99")
-    registration_date = None
-    expiry_date = factory.LazyAttribute(
-        lambda d: d.registration_date.replace(year=d.registration_date.year + 1) if d.registration_date else None
-    )
+    registration_date = factory.LazyFunction(timezone.localdate)
+    expiry_date = factory.LazyAttribute(lambda d: d.registration_date.replace(year=d.registration_date.year + 1))
     next_due_date = factory.SelfAttribute("expiry_date")
     status = Domain.Status.ACTIVE
 
