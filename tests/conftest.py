@@ -11,8 +11,8 @@ from django.db.models.signals import post_migrate
 
 from billing.cycles import BillingCycle
 from orders.models import Product
-from orders.services import CartItem, order_place
-from tests.factories import ClientFactory, CurrencyFactory, PricingFactory, ProductFactory
+from orders.services import CartItem
+from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, ProductFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -129,12 +129,12 @@ def domain_product(usd):
 
 
 @pytest.fixture
-def place(django_capture_on_commit_callbacks):
-    """Place an order through the checkout service, running its after-commit work as a real commit would."""
+def place():
+    """Place an order of `items` through the checkout service (OrderFactory), running its after-commit work as a
+    real commit would."""
 
     def _place(client, *items: CartItem, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return order_place(client=client, items=list(items), actor=None, **kwargs)
+        return OrderFactory(client=client, items=list(items), **kwargs)
 
     return _place
 
