@@ -120,6 +120,10 @@ def _kind(line) -> str:
     return InvoiceItem.Kind.DOMAIN if isinstance(line.bills, Domain) else InvoiceItem.Kind.SERVICE
 
 
+def _amount(line) -> Decimal:
+    return Decimal("100.00") if line.bills is None else line.bills.recurring_amount
+
+
 def _period_end(line) -> datetime.date | None:
     """A service's month or a domain's year from the line's period start, as renewal invoicing bills them."""
     if line.period_start is None:
@@ -131,7 +135,8 @@ def _period_end(line) -> datetime.date | None:
 
 class InvoiceLineFactory(factory.Factory):
     """One line as invoice_create takes it: a manual, untaxed line "Hosting" of 100.00. Give `bills=` a service
-    or a domain (and `period_start`) for the line that bills its period: kind, related_id and period_end follow."""
+    or a domain for the line that bills its next period, as renewal invoicing writes it: its kind and id, its
+    recurring amount, from its next due date (or `period_start`) for a month (a domain: a year)."""
 
     class Meta:
         model = InvoiceLine
@@ -140,15 +145,18 @@ class InvoiceLineFactory(factory.Factory):
         bills = None
 
     kind = factory.LazyAttribute(_kind)
-    related_id = factory.LazyAttribute(lambda line: line.bills.pk if line.bills is not None else None)
-    description = "Hosting"
-    amount = Decimal("100.00")
+    related_id = factory.LazyAttribute(lambda billing: billing.bills.pk if billing.bills is not None else None)
+    description = factory.LazyAttribute(lambda billing: "Hosting" if billing.bills is None else str(billing.bills))
+    amount = factory.LazyAttribute(_amount)
     taxed = False
-    period_start = None
+    period_start = factory.LazyAttribute(lambda billing: None if billing.bills is None else billing.bills.next_due_date)
     period_end = factory.LazyAttribute(_period_end)
 
 
 def _lines_of(invoice) -> list[InvoiceLine]:
+    if invoice.bills:
+        start = {"period_start": invoice.period_start} if invoice.period_start else {}
+        return [InvoiceLineFactory(bills=billed, **start) for billed in invoice.bills]
     if not invoice.amounts:
         return [InvoiceLineFactory(taxed=invoice.taxed)]
     taxed = invoice.taxed if isinstance(invoice.taxed, tuple | list) else [invoice.taxed] * len(invoice.amounts)
@@ -161,8 +169,9 @@ def _lines_of(invoice) -> list[InvoiceLine]:
 class InvoiceFactory(factory.django.DjangoModelFactory):
     """An Unpaid invoice made by invoice_create (numbered unless proforma, taxed by the tax rules, totalled,
     InvoiceCreated emitted after commit) with one InvoiceLineFactory line. Give `lines=[...]`, or `amounts=`
-    for manual lines "Line 1", "Line 2", ... (`taxed`: True or False for all, or one flag per amount); issue_date,
-    due_date and status (Draft or Unpaid) as invoice_create takes them."""
+    for manual lines "Line 1", "Line 2", ... (`taxed`: True or False for all, or one flag per amount), or
+    `bills=[...]` for a line billing each service's or domain's next period (from `period_start` if given);
+    issue_date, due_date and status (Draft or Unpaid) as invoice_create takes them."""
 
     class Meta:
         model = Invoice
@@ -170,6 +179,8 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     class Params:
         amounts = ()
         taxed = False
+        bills = ()
+        period_start = None
 
     client = factory.SubFactory(ClientFactory)
     lines = factory.LazyAttribute(_lines_of)
@@ -184,7 +195,8 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
 
 class InvoiceItemFactory(factory.django.DjangoModelFactory):
     """A line written straight onto an invoice, past invoice_create and its totals: what an earlier run or
-    another writer left there. A manual untaxed "Hosting" line of 100.00 unless told."""
+    another writer left there. A manual untaxed "Hosting" line of 100.00 unless told; `bills=` as for
+    InvoiceLineFactory."""
 
     class Meta:
         model = InvoiceItem
@@ -194,11 +206,11 @@ class InvoiceItemFactory(factory.django.DjangoModelFactory):
 
     invoice = factory.SubFactory(InvoiceFactory)
     kind = factory.LazyAttribute(_kind)
-    related_id = factory.LazyAttribute(lambda item: item.bills.pk if item.bills is not None else None)
-    description = "Hosting"
-    amount = Decimal("100.00")
+    related_id = factory.LazyAttribute(lambda billing: billing.bills.pk if billing.bills is not None else None)
+    description = factory.LazyAttribute(lambda billing: "Hosting" if billing.bills is None else str(billing.bills))
+    amount = factory.LazyAttribute(_amount)
     taxed = False
-    period_start = None
+    period_start = factory.LazyAttribute(lambda billing: None if billing.bills is None else billing.bills.next_due_date)
     period_end = factory.LazyAttribute(_period_end)
 
 
