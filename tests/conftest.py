@@ -6,6 +6,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import serializers
+from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.db.models.signals import post_migrate
 
@@ -66,7 +67,10 @@ def _seeded_rows(using: str) -> str:
 
 
 def _put_back(rows: str, using: str) -> None:
-    """Write the rows back as they were, ids included; bulk_create sends no signals, so nothing else is written."""
+    """Write the rows back as they were, ids included; bulk_create sends no signals, so nothing else is written.
+    The id sequences then start after them, also after a flush that restarted the sequences."""
+    connection = connections[using]
+    models = []
     with transaction.atomic(using=using):  # foreign keys are checked at commit
         for model, group in itertools.groupby(
             serializers.deserialize("json", rows, using=using), key=lambda row: type(row.object)
@@ -76,6 +80,10 @@ def _put_back(rows: str, using: str) -> None:
             for row in group:
                 for name, related in row.m2m_data.items():
                     getattr(row.object, name).set(related)
+            models.append(model)
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), models):
+                cursor.execute(statement)
 
 
 @pytest.fixture(scope="session")
