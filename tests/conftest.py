@@ -3,6 +3,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from celery.result import allow_join_result
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import serializers
@@ -154,6 +155,15 @@ def pending_order(customer, hosting, domain_product, place):
         CartItem(product_id=hosting.pk, billing_cycle=BillingCycle.MONTHLY, domain="shop.example.com"),
         CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="shop-example.com"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _outside_a_task():
+    """Celery's eager mode marks the process as inside a task while one runs, and two threads running eager tasks
+    at once (the concurrency tests) can leave the mark set for good: every later result.get() in that process then
+    refuses. Each test starts outside a task, whatever ran before it on its worker."""
+    with allow_join_result():
+        yield
 
 
 @pytest.fixture(autouse=True)
