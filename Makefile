@@ -28,9 +28,10 @@ run: install system-deps
 	$(BIN)/python manage.py load_demo && \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## The whole suite. Set DATABASE_URL / REDIS_URL (as .ci/run does) to include the integration tests.
+## The whole suite, on every core (pytest-xdist; the longest tests start first, any worker takes what is left).
+## Set DATABASE_URL / REDIS_URL (as .ci/run does) to include the integration tests.
 test: install system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

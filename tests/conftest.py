@@ -1,13 +1,20 @@
+import itertools
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from celery.result import allow_join_result
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.core import serializers
+from django.core.management.color import no_style
+from django.db import connections, transaction
+from django.db.models.signals import post_migrate
 
 from billing.cycles import BillingCycle
 from orders.models import Product
-from orders.services import CartItem, order_place
-from tests.factories import ClientFactory, CurrencyFactory, PricingFactory, ProductFactory
+from orders.services import CartItem
+from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, ProductFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -26,6 +33,7 @@ def _available() -> dict[str, bool]:
     }
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django has put the tests in Django's order
 def pytest_collection_modifyitems(config, items):
     available = _available()
     for item in items:
@@ -34,6 +42,82 @@ def pytest_collection_modifyitems(config, items):
         ]
         if missing:
             item.add_marker(pytest.mark.skip(reason="; ".join(missing)))
+    items[:] = _slow_first(items, getattr(config, "workerinput", {}).get("workercount", 1))
+
+
+def _slow_first(items: list, workers: int) -> list:
+    """The tests marked slow take minutes: each starts first on a worker of its own, while the other workers share
+    out the rest, instead of one worker starting them last. `make test` runs xdist's worksteal scheduler, which
+    hands each worker a contiguous share of the list to begin with (worker i: what is left // the workers left), so
+    each slow test goes to the head of a share, in turn. The order is otherwise kept (pytest-django's)."""
+    slow = [item for item in items if "slow" in item.keywords]
+    rest = [item for item in items if "slow" not in item.keywords]
+    if len(items) < 2 * workers:  # xdist then hands the tests out one at a time
+        return slow + rest
+    ordered, left, taken = [], len(items), 0
+    for worker in range(workers):
+        size = left // (workers - worker)
+        fill = max(0, size - len(slow[worker::workers]))
+        ordered += slow[worker::workers] + rest[taken : taken + fill]
+        taken, left = taken + fill, left - size
+    return ordered + rest[taken:]
+
+
+# --- the rows the data migrations seed -------------------------------------------------------------------------
+# A transactional test (transactional_db, live_server, django_db(transaction=True)) ends with a flush that empties
+# every table. Django then runs the post_migrate handlers again (content types, permissions), but not the data
+# migrations: the rows they seed (gateways, settings rows, fraud rules, the beat schedule, ...) would be missing for
+# every test that runs after it on the same worker, in whatever order xdist hands the tests out. So the rows the
+# migrations leave are read once when the test database is made, and written back after each flush.
+
+REMADE_BY_POST_MIGRATE = {"contenttypes.contenttype", "auth.permission"}
+
+
+def _seeded_rows(using: str) -> str:
+    def rows():
+        for model in django_apps.get_models():
+            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.managed:
+                yield from model._base_manager.using(using).order_by("pk")
+
+    # Natural keys, so a row that points at a content type or permission finds the one remade after the flush.
+    return serializers.serialize("json", rows(), use_natural_foreign_keys=True)
+
+
+def _put_back(rows: str, using: str) -> None:
+    """Write the rows back as they were, ids included; bulk_create sends no signals, so nothing else is written.
+    The id sequences then start after them, also after a flush that restarted the sequences."""
+    connection = connections[using]
+    models = []
+    with transaction.atomic(using=using):  # foreign keys are checked at commit
+        for model, group in itertools.groupby(
+            serializers.deserialize("json", rows, using=using), key=lambda row: type(row.object)
+        ):
+            group = list(group)
+            model._base_manager.using(using).bulk_create([row.object for row in group])
+            for row in group:
+                for name, related in row.m2m_data.items():
+                    getattr(row.object, name).set(related)
+            models.append(model)
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), models):
+                cursor.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        seeded = {alias: _seeded_rows(alias) for alias in connections}
+    # flush sends post_migrate once per app with models, in INSTALLED_APPS order: after the last one, every
+    # handler has run. migrate sends it too (with a plan), which is not a flush.
+    last_app = [app for app in django_apps.get_app_configs() if app.models_module is not None][-1]
+
+    def put_back_after_a_flush(sender, using, **kwargs):
+        if sender is last_app and "plan" not in kwargs and using in seeded:
+            _put_back(seeded[using], using)
+
+    post_migrate.connect(put_back_after_a_flush, weak=False, dispatch_uid="tests-seeded-rows")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-seeded-rows")
 
 
 @pytest.fixture
@@ -70,12 +154,12 @@ def domain_product(usd):
 
 
 @pytest.fixture
-def place(django_capture_on_commit_callbacks):
-    """Place an order through the checkout service, running its after-commit work as a real commit would."""
+def place():
+    """Place an order of `items` through the checkout service (OrderFactory), running its after-commit work as a
+    real commit would."""
 
     def _place(client, *items: CartItem, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return order_place(client=client, items=list(items), actor=None, **kwargs)
+        return OrderFactory(client=client, items=list(items), **kwargs)
 
     return _place
 
@@ -87,6 +171,15 @@ def pending_order(customer, hosting, domain_product, place):
         CartItem(product_id=hosting.pk, billing_cycle=BillingCycle.MONTHLY, domain="shop.example.com"),
         CartItem(product_id=domain_product.pk, billing_cycle=BillingCycle.ANNUALLY, domain="shop-example.com"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _outside_a_task():
+    """Celery's eager mode marks the process as inside a task while one runs, and two threads running eager tasks
+    at once (the concurrency tests) can leave the mark set for good: every later result.get() in that process then
+    refuses. Each test starts outside a task, whatever ran before it on its worker."""
+    with allow_join_result():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,20 @@
+"""Factories for the rows tests need. Invoices, payments and orders are made by the services that make them in
+the portal (invoice_create, payment_record, order_place), so a test's invoice is numbered, taxed and totalled
+as billing makes it; the catalog, clients, services and domains are plain rows."""
+
+import datetime
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import TestCase
+from django.utils import timezone
 
 from billing.cycles import BillingCycle
-from billing.models import Client, Currency
-from orders.models import Product, ProductGroup, ProductPricing
+from billing.models import Client, Currency, Invoice, InvoiceItem, Transaction
+from billing.services import InvoiceLine, invoice_create, payment_record
+from orders.models import Order, Product, ProductGroup, ProductPricing
+from orders.services import CartItem, order_place
 from provisioning.models import AutoSetup, Domain, Service
 
 
@@ -18,6 +27,9 @@ class CurrencyFactory(factory.django.DjangoModelFactory):
     prefix = "$"
 
 
+PASSWORD = "correct-horse-battery"  # every UserFactory user's
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -25,7 +37,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}@example.com")
     email = factory.SelfAttribute("username")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
@@ -83,8 +95,8 @@ class ServiceFactory(factory.django.DjangoModelFactory):
 
 
 class DomainFactory(factory.django.DjangoModelFactory):
-    """An active domain registered for a year at 12.99 (give client; expiry_date and next_due_date default to
-    the registration date a year on)."""
+    """An active domain registered today for a year at 12.99 (give client; expiry_date and next_due_date default
+    to the registration date a year on)."""
 
     class Meta:
         model = Domain
@@ -96,9 +108,150 @@ class DomainFactory(factory.django.DjangoModelFactory):
     currency = factory.SelfAttribute("client.currency")
     recurring_amount = Decimal("12.99")
     first_payment_amount = Decimal("12.99")
-    registration_date = None
-    expiry_date = factory.LazyAttribute(
-        lambda d: d.registration_date.replace(year=d.registration_date.year + 1) if d.registration_date else None
-    )
+    registration_date = factory.LazyFunction(timezone.localdate)
+    expiry_date = factory.LazyAttribute(lambda d: d.registration_date.replace(year=d.registration_date.year + 1))
     next_due_date = factory.SelfAttribute("expiry_date")
     status = Domain.Status.ACTIVE
+
+
+def _kind(line) -> str:
+    if line.bills is None:
+        return InvoiceItem.Kind.MANUAL
+    return InvoiceItem.Kind.DOMAIN if isinstance(line.bills, Domain) else InvoiceItem.Kind.SERVICE
+
+
+def _amount(line) -> Decimal:
+    return Decimal("100.00") if line.bills is None else line.bills.recurring_amount
+
+
+def _period_end(line) -> datetime.date | None:
+    """A service's month or a domain's year from the line's period start, as renewal invoicing bills them."""
+    if line.period_start is None:
+        return None
+    if line.kind == InvoiceItem.Kind.DOMAIN:
+        return line.period_start.replace(year=line.period_start.year + 1) - datetime.timedelta(days=1)
+    return line.period_start + datetime.timedelta(days=30)
+
+
+class InvoiceLineFactory(factory.Factory):
+    """One line as invoice_create takes it: a manual, untaxed line "Hosting" of 100.00. Give `bills=` a service
+    or a domain for the line that bills its next period, as renewal invoicing writes it: its kind and id, its
+    recurring amount, from its next due date (or `period_start`) for a month (a domain: a year)."""
+
+    class Meta:
+        model = InvoiceLine
+
+    class Params:
+        bills = None
+
+    kind = factory.LazyAttribute(_kind)
+    related_id = factory.LazyAttribute(lambda billing: billing.bills.pk if billing.bills is not None else None)
+    description = factory.LazyAttribute(lambda billing: "Hosting" if billing.bills is None else str(billing.bills))
+    amount = factory.LazyAttribute(_amount)
+    taxed = False
+    period_start = factory.LazyAttribute(lambda billing: None if billing.bills is None else billing.bills.next_due_date)
+    period_end = factory.LazyAttribute(_period_end)
+
+
+def _lines_of(invoice) -> list[InvoiceLine]:
+    if invoice.bills:
+        start = {"period_start": invoice.period_start} if invoice.period_start else {}
+        return [InvoiceLineFactory(bills=billed, **start) for billed in invoice.bills]
+    if not invoice.amounts:
+        return [InvoiceLineFactory(taxed=invoice.taxed)]
+    taxed = invoice.taxed if isinstance(invoice.taxed, tuple | list) else [invoice.taxed] * len(invoice.amounts)
+    return [
+        InvoiceLineFactory(description=f"Line {n}", amount=Decimal(amount), taxed=line_taxed)
+        for n, (amount, line_taxed) in enumerate(zip(invoice.amounts, taxed, strict=True), start=1)
+    ]
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An Unpaid invoice made by invoice_create (numbered unless proforma, taxed by the tax rules, totalled,
+    InvoiceCreated emitted after commit) with one InvoiceLineFactory line. Give `lines=[...]`, or `amounts=`
+    for manual lines "Line 1", "Line 2", ... (`taxed`: True or False for all, or one flag per amount), or
+    `bills=[...]` for a line billing each service's or domain's next period (from `period_start` if given);
+    issue_date, due_date and status (Draft or Unpaid) as invoice_create takes them."""
+
+    class Meta:
+        model = Invoice
+
+    class Params:
+        amounts = ()
+        taxed = False
+        bills = ()
+        period_start = None
+
+    client = factory.SubFactory(ClientFactory)
+    lines = factory.LazyAttribute(_lines_of)
+    issue_date = None
+    due_date = None
+    status = Invoice.Status.UNPAID
+
+    @classmethod
+    def _create(cls, model_class, **fields):
+        return invoice_create(actor=None, **fields)
+
+
+class InvoiceItemFactory(factory.django.DjangoModelFactory):
+    """A line written straight onto an invoice, past invoice_create and its totals: what an earlier run or
+    another writer left there. A manual untaxed "Hosting" line of 100.00 unless told; `bills=` as for
+    InvoiceLineFactory."""
+
+    class Meta:
+        model = InvoiceItem
+
+    class Params:
+        bills = None
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    kind = factory.LazyAttribute(_kind)
+    related_id = factory.LazyAttribute(lambda billing: billing.bills.pk if billing.bills is not None else None)
+    description = factory.LazyAttribute(lambda billing: "Hosting" if billing.bills is None else str(billing.bills))
+    amount = factory.LazyAttribute(_amount)
+    taxed = False
+    period_start = factory.LazyAttribute(lambda billing: None if billing.bills is None else billing.bills.next_due_date)
+    period_end = factory.LazyAttribute(_period_end)
+
+
+class TransactionFactory(factory.django.DjangoModelFactory):
+    """A payment recorded by payment_record: by bank transfer, of what the invoice owes when it is recorded (so
+    the invoice is Paid), paid now. Give amount, gateway, gateway_transaction_id, paid_at, fees at will."""
+
+    class Meta:
+        model = Transaction
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    amount = None  # the invoice's balance due, read when the payment is recorded
+    gateway = "banktransfer"
+    gateway_transaction_id = ""
+
+    @classmethod
+    def _create(cls, model_class, *, invoice, amount, **fields):
+        if amount is None:
+            amount = Invoice.objects.values_list("balance_due", flat=True).get(pk=invoice.pk)
+        return payment_record(invoice_id=invoice.pk, amount=Decimal(amount), actor=None, **fields).transaction
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order placed through checkout (order_place), its after-commit work run as a real commit would: the
+    client's `items`, by default one `product` (a new one sold monthly in the client's currency unless given) on
+    `billing_cycle` for `domain`. Give promo_code, ip_address or today as order_place takes them."""
+
+    class Meta:
+        model = Order
+
+    class Params:
+        product = factory.LazyAttribute(lambda order: PricingFactory(currency=order.client.currency).product)
+        billing_cycle = BillingCycle.MONTHLY
+        domain = ""
+
+    client = factory.SubFactory(ClientFactory)
+    items = factory.LazyAttribute(
+        lambda order: [CartItem(product_id=order.product.pk, billing_cycle=order.billing_cycle, domain=order.domain)]
+    )
+
+    @classmethod
+    def _create(cls, model_class, **fields):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return order_place(actor=None, **fields)

@@ -16,20 +16,14 @@ from automation.scheduler import automation_run
 from notifications.models import Event
 from provisioning.models import Domain
 from tests.concurrency import at_once
+from tests.factories import DomainFactory
 
 DAY = datetime.date(2026, 12, 10)
 
 
 def _domain(client, name, expiry_date, status=Domain.Status.ACTIVE):
-    return Domain.objects.create(
-        client=client,
-        name=name,
-        registration_type=Domain.RegistrationType.REGISTER,
-        registration_period=1,
-        currency=client.currency,
-        expiry_date=expiry_date,
-        status=status,
-    )
+    """A domain expiring on `expiry_date` with no renewal due: of the run's steps, only the expiry acts on it."""
+    return DomainFactory(client=client, name=name, expiry_date=expiry_date, next_due_date=None, status=status)
 
 
 def _step(outcome, name):

@@ -8,13 +8,11 @@ import pytest
 
 from billing.models import BillingSettings, Invoice, InvoiceItem, TaxRule
 from billing.services import (
-    InvoiceLine,
     credit_add,
     credit_apply,
-    invoice_create,
-    payment_record,
 )
 from billing.services.totals import invoice_recalculate, invoices_add_untaxed
+from tests.factories import InvoiceFactory, InvoiceItemFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,13 +25,12 @@ def _settings(**changes):
 
 
 def _invoice(client, *lines):
-    return invoice_create(
+    """Issued on 2027-01-01 with lines of (amount, taxed)."""
+    amounts, taxed = zip(*lines, strict=True)
+    return InvoiceFactory(
         client=client,
-        lines=[
-            InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description=f"Line {n}", amount=D(amount), taxed=taxed)
-            for n, (amount, taxed) in enumerate(lines)
-        ],
-        actor=None,
+        amounts=amounts,
+        taxed=taxed,
         issue_date=datetime.date(2027, 1, 1),
         due_date=datetime.date(2027, 1, 15),
     )
@@ -48,12 +45,9 @@ def _credit(invoice, amount):
     credit_apply(invoice_id=invoice.pk, amount=D(amount), actor=None)
 
 
-def _pay(invoice, amount):
-    payment_record(invoice_id=invoice.pk, amount=D(amount), gateway="banktransfer", actor=None)
-
-
 def _add_fee(invoice, amount):
-    InvoiceItem.objects.create(invoice=invoice, kind=InvoiceItem.Kind.LATE_FEE, description="Fee", amount=D(amount))
+    """A late fee's line, added without recalculating the invoice (as the automation run adds them)."""
+    InvoiceItemFactory(invoice=invoice, kind=InvoiceItem.Kind.LATE_FEE, description="Fee", amount=D(amount))
 
 
 @pytest.fixture
@@ -63,10 +57,10 @@ def invoices(customer):
     made["exclusive"] = _invoice(customer, ("100.00", True), ("10.00", False))
     made["exclusive, credit and part paid"] = _invoice(customer, ("100.00", True), ("10.00", False))
     _credit(made["exclusive, credit and part paid"], "4.00")
-    _pay(made["exclusive, credit and part paid"], "50.00")
+    TransactionFactory(invoice=made["exclusive, credit and part paid"], amount="50.00")
     made["exclusive, odd cents"] = _invoice(customer, ("0.05", True), ("0.05", True), ("0.10", True))
     made["paid in full"] = _invoice(customer, ("20.00", True))
-    _pay(made["paid in full"], "23.80")
+    TransactionFactory(invoice=made["paid in full"], amount="23.80")
 
     TaxRule.objects.create(level=2, name="City tax", country=customer.country, rate=D("2.5"))
     _settings(compound_tax=True)
@@ -75,11 +69,11 @@ def invoices(customer):
 
     _settings(compound_tax=False, prices_include_tax=True)
     made["prices include tax, two levels"] = _invoice(customer, ("119.00", True), ("0.05", True))
-    _pay(made["prices include tax, two levels"], "100.00")
+    TransactionFactory(invoice=made["prices include tax, two levels"], amount="100.00")
     TaxRule.objects.filter(level=2).delete()
     made["prices include tax, credit and part paid"] = _invoice(customer, ("59.50", True), ("3.33", False))
     _credit(made["prices include tax, credit and part paid"], "2.00")
-    _pay(made["prices include tax, credit and part paid"], "10.00")
+    TransactionFactory(invoice=made["prices include tax, credit and part paid"], amount="10.00")
     return made
 
 

@@ -18,30 +18,15 @@ from billing.models import (
     GatewayConfig,
     GatewayEvent,
     Invoice,
-    InvoiceItem,
     TaxRule,
     Transaction,
 )
-from billing.services import InvoiceLine, credit_add, invoice_cancel, invoice_create, payment_record
+from billing.services import credit_add, invoice_cancel, payment_record
 from core.admin_lists import BoundedCountPaginator
 from notifications.models import ActivityLog, OutboundEmail
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, InvoiceFactory, TransactionFactory
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-def _invoice(client, *amounts: str, status=Invoice.Status.UNPAID, taxed=False) -> Invoice:
-    lines = [
-        InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description=f"Line {n}", amount=Decimal(amount), taxed=taxed)
-        for n, amount in enumerate(amounts or ("10.00",))
-    ]
-    return invoice_create(client=client, lines=lines, actor=None, status=status)
-
-
-def _paid(invoice: Invoice, *, gateway="banktransfer", reference="bank-1") -> Transaction:
-    return payment_record(
-        invoice_id=invoice.pk, amount=invoice.balance_due, gateway=gateway, gateway_transaction_id=reference, actor=None
-    ).transaction
 
 
 def _change_url(invoice: Invoice) -> str:
@@ -84,7 +69,7 @@ def vat(db):
 
 @pytest.fixture
 def unpaid(customer) -> Invoice:
-    return _invoice(customer, "10.00")
+    return InvoiceFactory(client=customer, amounts=("10.00",))
 
 
 # --- the invoice list ------------------------------------------------------------------------------------------
@@ -93,7 +78,8 @@ def unpaid(customer) -> Invoice:
 def test_the_invoice_list_issues_the_same_queries_at_2_and_20_invoices_and_never_counts_the_table(admin_client, usd):
     def add_invoices(count):
         for _ in range(count):
-            _invoice(ClientFactory(currency=usd), "10.00")  # a client each: the client column must not query
+            # A client each: the client column must not query.
+            InvoiceFactory(client=ClientFactory(currency=usd), amounts=("10.00",))
 
     url = reverse("admin:billing_invoice_changelist")
     add_invoices(2)
@@ -114,8 +100,11 @@ def test_a_filtered_or_searched_invoice_list_counts_at_most_a_bounded_number_of_
 
 
 def test_the_client_filter_is_a_text_box_not_a_list_of_every_client(admin_client, customer, usd):
-    mine = _invoice(customer, "10.00")
-    others = [_invoice(ClientFactory(currency=usd, contact_name=f"Someone {n}"), "20.00") for n in range(3)]
+    mine = InvoiceFactory(client=customer, amounts=("10.00",))
+    others = [
+        InvoiceFactory(client=ClientFactory(currency=usd, contact_name=f"Someone {n}"), amounts=("20.00",))
+        for n in range(3)
+    ]
     _count, page, sqls = _get(admin_client, reverse("admin:billing_invoice_changelist"), client=str(customer.pk))
     assert mine.number in page and all(other.number not in page for other in others)
     assert 'name="client"' in page and str(customer) in page
@@ -130,8 +119,8 @@ def test_a_client_filter_that_is_not_an_id_shows_nothing(admin_client, unpaid):
 
 @pytest.mark.parametrize("term", ["exact", "prefix", "lowercase prefix", "id", "client email", "client name"])
 def test_search_finds_the_invoice_by_number_id_or_client(term, admin_client, customer, usd):
-    wanted = _invoice(customer, "10.00")
-    other = _invoice(ClientFactory(currency=usd, contact_name="Other Person"), "10.00")
+    wanted = InvoiceFactory(client=customer, amounts=("10.00",))
+    other = InvoiceFactory(client=ClientFactory(currency=usd, contact_name="Other Person"), amounts=("10.00",))
     query = {
         "exact": wanted.number,
         "prefix": wanted.number[:-1],
@@ -151,14 +140,17 @@ def test_search_finds_the_invoice_by_number_id_or_client(term, admin_client, cus
 def test_a_search_matching_too_many_clients_says_so(admin_client, usd, monkeypatch):
     monkeypatch.setattr("billing.admin.invoices.CLIENT_SEARCH_LIMIT", 1)
     for name in ("Ann Person", "Bob Person"):
-        _invoice(ClientFactory(currency=usd, contact_name=name), "10.00")
+        InvoiceFactory(client=ClientFactory(currency=usd, contact_name=name), amounts=("10.00",))
     response = admin_client.get(reverse("admin:billing_invoice_changelist"), {"q": "Person"})
     assert any("More than 1 clients match 'Person'" in m for m in _messages(response))
     assert response.content.decode().count('class="field-number_display"') == 1
 
 
 def test_the_list_filters_by_status(admin_client, customer):
-    unpaid, cancelled = _invoice(customer, "10.00"), _invoice(customer, "12.00")
+    unpaid, cancelled = (
+        InvoiceFactory(client=customer, amounts=("10.00",)),
+        InvoiceFactory(client=customer, amounts=("12.00",)),
+    )
     invoice_cancel(invoice_id=cancelled.pk, actor=None)
     _count, page, _sqls = _get(admin_client, reverse("admin:billing_invoice_changelist"), status__exact="cancelled")
     assert cancelled.number in page and unpaid.number not in page
@@ -174,7 +166,7 @@ class SmallCapPaginator(BoundedCountPaginator):
 
 def test_the_paginator_counts_only_up_to_a_cap_a_few_pages_past_the_one_asked_for(customer):
     for _ in range(7):
-        _invoice(customer, "1.00")
+        InvoiceFactory(client=customer, amounts=("1.00",))
     first = SmallCapPaginator(Invoice.objects.all(), 2, requested_page=1)
     assert (first.count, first.count_is_exact, first.count_label) == (4, False, "more than 4")
     assert first.num_pages == 2
@@ -187,7 +179,7 @@ def test_the_paginator_counts_only_up_to_a_cap_a_few_pages_past_the_one_asked_fo
 
 def test_a_page_asked_for_past_the_deepest_page_counts_no_further_than_the_deepest_page(customer):
     for _ in range(7):
-        _invoice(customer, "1.00")
+        InvoiceFactory(client=customer, amounts=("1.00",))
 
     class ShallowPaginator(SmallCapPaginator):
         deepest_page = 2
@@ -203,7 +195,7 @@ def test_a_page_asked_for_past_the_deepest_page_counts_no_further_than_the_deepe
 @pytest.mark.postgres
 def test_on_postgresql_an_unfiltered_big_table_is_estimated_not_counted(customer):
     for _ in range(5):
-        _invoice(customer, "1.00")
+        InvoiceFactory(client=customer, amounts=("1.00",))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE billing_invoice")
 
@@ -229,9 +221,9 @@ def _offered(page: str) -> set[str]:
 
 def _to_status(invoice: Invoice, status: str, admin_client) -> None:
     if status == "paid":
-        _paid(invoice)
+        TransactionFactory(invoice=invoice)
     elif status == "refunded":
-        payment = _paid(invoice)
+        payment = TransactionFactory(invoice=invoice)
         admin_client.post(
             _action_url(invoice, "refund"), {"payment": payment.pk, "amount": "10.00", "method": "manual"}
         )
@@ -253,7 +245,9 @@ def _to_status(invoice: Invoice, status: str, admin_client) -> None:
     ],
 )
 def test_the_invoice_page_offers_only_the_actions_its_status_allows(status, buttons, admin_client, customer):
-    invoice = _invoice(customer, "10.00", status=Invoice.Status.DRAFT if status == "draft" else Invoice.Status.UNPAID)
+    invoice = InvoiceFactory(
+        client=customer, amounts=("10.00",), status=Invoice.Status.DRAFT if status == "draft" else Invoice.Status.UNPAID
+    )
     _to_status(invoice, status, admin_client)
     page = admin_client.get(_change_url(invoice)).content.decode()
     assert _offered(page) == buttons
@@ -267,7 +261,7 @@ def test_apply_credit_is_offered_only_when_the_client_has_credit(admin_client, c
 
 
 def test_the_invoice_page_shows_totals_taxes_items_and_transactions(admin_client, customer, vat):
-    invoice = _invoice(customer, "10.00", "5.00", taxed=True)
+    invoice = InvoiceFactory(client=customer, amounts=("10.00", "5.00"), taxed=True)
     payment_record(
         invoice_id=invoice.pk,
         amount=Decimal("4.00"),
@@ -278,7 +272,7 @@ def test_the_invoice_page_shows_totals_taxes_items_and_transactions(admin_client
     page = admin_client.get(_change_url(invoice)).content.decode()
     assert "VAT 19%: $2.85" in page  # 19% of 15.00
     assert "$17.85" in page and "$13.85" in page  # total, balance due after 4.00 paid
-    assert "Line 0" in page and "Line 1" in page
+    assert "Line 1" in page and "Line 2" in page
     assert "ref-77" in page
     assert 'name="subtotal"' not in page and 'name="amount_paid"' not in page  # totals are read-only
 
@@ -321,7 +315,7 @@ def _empty_inline(prefix: str) -> dict:
 
 def test_saving_the_invoice_page_writes_only_the_notes(admin_client, admin_user, unpaid):
     admin_client.get(_change_url(unpaid))  # the admin opens the page while the invoice is Unpaid ...
-    _paid(unpaid)  # ... a payment arrives meanwhile ...
+    TransactionFactory(invoice=unpaid)  # ... a payment arrives meanwhile ...
     data = {"notes": "called the client", **_empty_inline("items"), **_empty_inline("transactions")}
     response = admin_client.post(_change_url(unpaid), data)  # ... then the admin saves
     assert response.status_code == 302
@@ -405,7 +399,7 @@ def test_paying_a_cancelled_invoice_is_refused_and_changes_nothing(admin_client,
 
 
 def test_paying_a_paid_invoice_is_refused_and_changes_nothing(admin_client, unpaid):
-    _paid(unpaid)
+    TransactionFactory(invoice=unpaid)
     before = _state(unpaid)
     response = admin_client.post(_action_url(unpaid, "payment"), _payment("1.00"))
     assert "Paid: it cannot take a payment" in response.content.decode()
@@ -417,7 +411,7 @@ def test_paying_a_paid_invoice_is_refused_and_changes_nothing(admin_client, unpa
 
 @pytest.fixture
 def paid_by_card(unpaid) -> tuple[Invoice, Transaction]:
-    return unpaid, _paid(unpaid, gateway="sandbox", reference="sbx_ch_1")
+    return unpaid, TransactionFactory(invoice=unpaid, gateway="sandbox", gateway_transaction_id="sbx_ch_1")
 
 
 def test_the_refund_form_lists_the_payments_of_the_invoice(admin_client, paid_by_card):
@@ -470,7 +464,7 @@ def test_a_bad_refund_shows_the_error_and_changes_nothing(amount, method, error,
 
 
 def test_a_gateway_that_cannot_send_money_back_is_refused(admin_client, unpaid):
-    payment = _paid(unpaid)  # a bank transfer
+    payment = TransactionFactory(invoice=unpaid)  # a bank transfer
     before = _state(unpaid)
     response = admin_client.post(
         _action_url(unpaid, "refund"), {"payment": payment.pk, "amount": "1.00", "method": "gateway"}
@@ -481,8 +475,8 @@ def test_a_gateway_that_cannot_send_money_back_is_refused(admin_client, unpaid):
 
 def test_a_payment_of_another_invoice_cannot_be_refunded_here(admin_client, customer, paid_by_card):
     invoice, _payment = paid_by_card
-    other = _invoice(customer, "5.00")
-    foreign = _paid(other, reference="bank-2")
+    other = InvoiceFactory(client=customer, amounts=("5.00",))
+    foreign = TransactionFactory(invoice=other, gateway_transaction_id="bank-2")
     before = _state(invoice)
     response = admin_client.post(
         _action_url(invoice, "refund"), {"payment": foreign.pk, "amount": "1.00", "method": "manual"}
@@ -503,7 +497,7 @@ def test_cancel_asks_for_a_reason_then_cancels(admin_client, unpaid):
 
 
 def test_cancelling_a_paid_invoice_is_refused_and_changes_nothing(admin_client, unpaid):
-    _paid(unpaid)
+    TransactionFactory(invoice=unpaid)
     before = _state(unpaid)
     response = admin_client.post(_action_url(unpaid, "cancel"), {"reason": "oops"})
     assert response.status_code == 200 and "cannot be cancelled" in response.content.decode()
@@ -517,7 +511,7 @@ def test_mark_collections(admin_client, unpaid):
 
 
 def test_collections_of_a_paid_invoice_is_refused_and_changes_nothing(admin_client, unpaid):
-    _paid(unpaid)
+    TransactionFactory(invoice=unpaid)
     before = _state(unpaid)
     response = admin_client.post(_action_url(unpaid, "collections"), {})
     assert "cannot be sent to collections" in response.content.decode()
@@ -540,7 +534,7 @@ def test_resend_queues_an_email_of_the_invoice_each_time_and_says_queued(admin_c
 
 
 def test_resending_a_draft_is_refused_and_changes_nothing(admin_client, customer):
-    draft = _invoice(customer, "10.00", status=Invoice.Status.DRAFT)
+    draft = InvoiceFactory(client=customer, amounts=("10.00",), status=Invoice.Status.DRAFT)
     before = _state(draft)
     response = admin_client.post(_action_url(draft, "resend"), {})
     assert "issue it before sending it" in response.content.decode()
@@ -548,7 +542,7 @@ def test_resending_a_draft_is_refused_and_changes_nothing(admin_client, customer
 
 
 def test_issuing_a_draft_gives_it_a_number(admin_client, customer):
-    draft = _invoice(customer, "10.00", status=Invoice.Status.DRAFT)
+    draft = InvoiceFactory(client=customer, amounts=("10.00",), status=Invoice.Status.DRAFT)
     assert draft.number is None
     admin_client.post(_action_url(draft, "issue"), {})
     draft.refresh_from_db()
@@ -603,7 +597,7 @@ def _kinds(page: str) -> list[str]:
 
 
 def test_the_transaction_list_is_read_only_filterable_and_searchable(admin_client, customer, unpaid):
-    payment = _paid(unpaid, reference="bank-ref-9")
+    payment = TransactionFactory(invoice=unpaid, gateway_transaction_id="bank-ref-9")
     credit_add(client_id=customer.pk, amount=Decimal("2.00"), reason="goodwill", actor=None)
     url = reverse("admin:billing_transaction_changelist")
     _count, page, sqls = _get(admin_client, url, q="bank-ref-9")
@@ -625,7 +619,10 @@ def test_the_transaction_list_is_read_only_filterable_and_searchable(admin_clien
 def test_the_transaction_list_issues_the_same_queries_at_2_and_20_rows(admin_client, usd):
     def add(count):
         for _ in range(count):
-            _paid(_invoice(ClientFactory(currency=usd), "1.00"), reference=f"r-{Transaction.objects.count()}")
+            TransactionFactory(
+                invoice=InvoiceFactory(client=ClientFactory(currency=usd), amounts=("1.00",)),
+                gateway_transaction_id=f"r-{Transaction.objects.count()}",
+            )
 
     url = reverse("admin:billing_transaction_changelist")
     add(2)
@@ -680,9 +677,9 @@ def test_remove_credit_is_not_offered_without_credit(admin_client, customer):
 def test_the_client_page_query_count_does_not_grow_with_its_history(admin_client, customer, pending_order):
     def add_history(count):
         for _ in range(count):
-            invoice = _invoice(customer, "3.00")
+            invoice = InvoiceFactory(client=customer, amounts=("3.00",))
             credit_add(client_id=customer.pk, amount=Decimal("1.00"), reason="bonus", actor=None)
-            _paid(invoice, reference=f"h-{invoice.pk}")
+            TransactionFactory(invoice=invoice, gateway_transaction_id=f"h-{invoice.pk}")
 
     add_history(1)
     _get(admin_client, _client_url(customer))  # warm the per-process caches first

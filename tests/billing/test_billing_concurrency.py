@@ -11,18 +11,17 @@ from django.db import connection
 from django.db.models import Sum
 
 from billing.gateways import SandboxCard
-from billing.models import Client, Invoice, InvoiceItem, Transaction
+from billing.models import Client, Invoice, Transaction
 from billing.services import (
-    InvoiceLine,
     credit_add,
     credit_apply,
     invoice_cancel,
-    invoice_create,
     payment_record,
     refund_record,
 )
 from billing.services.refunds import RefundMethod, payment_refund
 from notifications.models import Event
+from tests.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,11 +57,6 @@ def _race(*works):
     return results
 
 
-def _invoice(client, amount="100.00"):
-    line = InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D(amount))
-    return invoice_create(client=client, lines=[line], actor=None)
-
-
 def _fresh(invoice):
     return Invoice.objects.get(pk=invoice.pk)
 
@@ -78,7 +72,7 @@ def _refused(results):
 
 
 def test_the_same_payment_recorded_by_twenty_workers_at_once_is_recorded_once(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     def record():
         return payment_record(
@@ -97,7 +91,7 @@ def test_the_same_payment_recorded_by_twenty_workers_at_once_is_recorded_once(cu
 
 @pytest.mark.parametrize("from_a_gateway", [True, False], ids=["gateway callbacks", "admins recording"])
 def test_twenty_payments_racing_to_settle_one_invoice_pay_it_once(customer, from_a_gateway):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     def pay(number):
         def work():
@@ -132,7 +126,7 @@ def test_twenty_payments_racing_to_settle_one_invoice_pay_it_once(customer, from
 @pytest.mark.parametrize("amount", [None, D("50.00")], ids=["all it holds", "an explicit amount"])
 def test_two_invoices_taking_all_of_a_clients_credit_at_once_never_drive_it_negative(customer, amount):
     credit_add(client_id=customer.pk, amount=D("50.00"), reason="Goodwill", actor=None)
-    first, second = _invoice(customer), _invoice(customer)
+    first, second = InvoiceFactory(client=customer), InvoiceFactory(client=customer)
 
     def apply_to(invoice):
         return lambda: credit_apply(invoice_id=invoice.pk, amount=amount, actor=None).credit_change
@@ -147,7 +141,7 @@ def test_two_invoices_taking_all_of_a_clients_credit_at_once_never_drive_it_nega
 
 
 def test_a_payment_racing_a_cancellation_is_never_lost(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     def pay():
         return payment_record(
@@ -176,7 +170,7 @@ def test_a_payment_racing_a_cancellation_is_never_lost(customer):
 
 
 def test_two_admins_refunding_a_payment_in_full_at_once_refund_it_once(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     payment = payment_record(invoice_id=invoice.pk, amount=D("100.00"), gateway="banktransfer", actor=None)
 
     def refund():
@@ -192,7 +186,7 @@ def test_two_admins_refunding_a_payment_in_full_at_once_refund_it_once(customer)
 
 
 def test_two_admins_refunding_a_card_payment_at_once_send_the_money_back_once(customer, monkeypatch):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     card = payment_record(
         invoice_id=invoice.pk, amount=D("100.00"), gateway="sandbox", gateway_transaction_id="ch_1", actor=None
     ).transaction

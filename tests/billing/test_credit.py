@@ -8,26 +8,19 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from billing.models import BillingSettings, Client, Invoice, InvoiceItem, Transaction
+from billing.models import BillingSettings, Client, Invoice, Transaction
 from billing.services import (
-    InvoiceLine,
     credit_add,
     credit_apply,
     credit_remove,
     invoice_cancel,
     invoice_cancel_if_open,
-    invoice_create,
     payment_record,
 )
 from notifications.models import Event
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, InvoiceFactory
 
 D = Decimal
-
-
-def _invoice(client, amount="100.00", status=Invoice.Status.UNPAID):
-    line = InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D(amount))
-    return invoice_create(client=client, lines=[line], actor=None, status=status)
 
 
 def _fresh(invoice):
@@ -156,7 +149,7 @@ def test_the_database_itself_refuses_a_negative_credit_balance(customer):
 
 def test_credit_applied_to_part_of_an_invoice_lowers_its_total_and_balance(customer):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     entry = credit_apply(invoice_id=invoice.pk, amount=D("30.00"), actor=None)
 
@@ -179,7 +172,7 @@ def test_credit_applied_to_part_of_an_invoice_lowers_its_total_and_balance(custo
 
 def test_credit_that_covers_the_balance_pays_the_invoice(customer, django_capture_on_commit_callbacks):
     _add(customer, "250.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     payment_record(invoice_id=invoice.pk, amount=D("40.00"), gateway="banktransfer", actor=None)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -201,7 +194,7 @@ def test_credit_that_covers_the_balance_pays_the_invoice(customer, django_captur
 
 def test_applying_without_an_amount_uses_what_the_client_holds_when_that_is_less(customer):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     credit_apply(invoice_id=invoice.pk, actor=None)
 
@@ -210,7 +203,7 @@ def test_applying_without_an_amount_uses_what_the_client_holds_when_that_is_less
 
 def test_applying_more_credit_than_is_due_is_refused_and_nothing_changes(customer):
     _add(customer, "250.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     books = _books(customer, invoice)
 
     with pytest.raises(ValidationError, match=r"has \$100.00 due, less than \$100.01"):
@@ -221,7 +214,7 @@ def test_applying_more_credit_than_is_due_is_refused_and_nothing_changes(custome
 
 def test_applying_more_credit_than_the_client_holds_is_refused_and_nothing_changes(customer):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     books = _books(customer, invoice)
 
     with pytest.raises(ValidationError, match=r"has \$30.00 of credit, less than \$30.01"):
@@ -243,7 +236,7 @@ def test_applying_more_credit_than_the_client_holds_is_refused_and_nothing_chang
 )
 def test_a_bad_amount_of_credit_to_apply_is_refused(customer, amount, message):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     books = _books(customer, invoice)
 
     with pytest.raises(ValidationError, match=message):
@@ -253,17 +246,17 @@ def test_a_bad_amount_of_credit_to_apply_is_refused(customer, amount, message):
 
 
 def test_a_client_without_credit_has_none_to_apply(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     with pytest.raises(ValidationError, match="has no credit to apply"):
         credit_apply(invoice_id=invoice.pk, actor=None)
 
 
 def test_credit_is_not_applied_to_an_invoice_that_cannot_take_it(customer):
     _add(customer, "500.00")
-    draft = _invoice(customer, status=Invoice.Status.DRAFT)
-    cancelled = _invoice(customer)
+    draft = InvoiceFactory(client=customer, status=Invoice.Status.DRAFT)
+    cancelled = InvoiceFactory(client=customer)
     invoice_cancel(invoice_id=cancelled.pk, actor=None)
-    paid = _invoice(customer)
+    paid = InvoiceFactory(client=customer)
     credit_apply(invoice_id=paid.pk, actor=None)
     books = _books(customer, draft, cancelled, paid)
 
@@ -277,7 +270,7 @@ def test_credit_is_not_applied_to_an_invoice_that_cannot_take_it(customer):
 def test_a_client_cannot_apply_credit_to_another_clients_invoice(customer, usd):
     _add(customer, "50.00")
     someone_else = ClientFactory(currency=usd)
-    invoice = _invoice(someone_else)
+    invoice = InvoiceFactory(client=someone_else)
     books = _books(customer, invoice)
 
     with pytest.raises(ValidationError, match=rf"There is no invoice #{invoice.pk}\."):
@@ -293,7 +286,7 @@ def test_with_auto_apply_on_a_new_invoice_takes_the_clients_credit(customer):
     _auto_apply()
     _add(customer, "30.00")
 
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     assert (invoice.credit_applied, invoice.total, invoice.balance_due) == (D("30.00"), D("70.00"), D("70.00"))
     assert _fresh(invoice).credit_applied == D("30.00")
@@ -304,7 +297,7 @@ def test_with_auto_apply_on_credit_that_covers_a_new_invoice_pays_it(customer):
     _auto_apply()
     _add(customer, "150.00")
 
-    invoice = _fresh(_invoice(customer))
+    invoice = _fresh(InvoiceFactory(client=customer))
 
     assert (invoice.status, invoice.credit_applied, invoice.balance_due) == (Invoice.Status.PAID, D("100.00"), D("0"))
     assert invoice.number == f"INV-{invoice.date:%Y}-000001"
@@ -315,9 +308,9 @@ def test_with_auto_apply_on_credit_that_covers_a_new_invoice_pays_it(customer):
 def test_with_auto_apply_a_paid_proforma_invoice_gets_its_number(customer):
     _auto_apply(number_on_payment=True)
     _add(customer, "30.00")
-    unpaid = _fresh(_invoice(customer))
+    unpaid = _fresh(InvoiceFactory(client=customer))
     _add(customer, "100.00")
-    paid = _fresh(_invoice(customer))
+    paid = _fresh(InvoiceFactory(client=customer))
 
     assert (unpaid.status, unpaid.number) == (Invoice.Status.UNPAID, None)
     assert (paid.status, paid.number) == (Invoice.Status.PAID, f"INV-{paid.date:%Y}-000001")
@@ -327,7 +320,7 @@ def test_without_auto_apply_a_new_invoice_leaves_the_credit_alone(customer):
     _auto_apply(on=False)
     _add(customer, "30.00")
 
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     assert (invoice.credit_applied, invoice.balance_due, _credit(customer)) == (D("0"), D("100.00"), D("30.00"))
 
@@ -336,7 +329,7 @@ def test_auto_apply_leaves_drafts_alone(customer):
     _auto_apply()
     _add(customer, "30.00")
 
-    draft = _invoice(customer, status=Invoice.Status.DRAFT)
+    draft = InvoiceFactory(client=customer, status=Invoice.Status.DRAFT)
 
     assert (_fresh(draft).credit_applied, _credit(customer)) == (D("0"), D("30.00"))
 
@@ -347,7 +340,7 @@ def test_auto_apply_leaves_drafts_alone(customer):
 @pytest.mark.parametrize("cancel", [invoice_cancel, invoice_cancel_if_open])
 def test_cancelling_an_invoice_returns_its_credit_and_partial_payments_to_credit(customer, cancel):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     credit_apply(invoice_id=invoice.pk, amount=D("30.00"), actor=None)
     payment_record(invoice_id=invoice.pk, amount=D("20.00"), gateway="banktransfer", actor=None)
 
@@ -363,7 +356,7 @@ def test_cancelling_an_invoice_returns_its_credit_and_partial_payments_to_credit
 
 
 def test_cancelling_an_untouched_invoice_moves_no_credit(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
 
     invoice_cancel(invoice_id=invoice.pk, actor=None)
 
@@ -373,7 +366,7 @@ def test_cancelling_an_untouched_invoice_moves_no_credit(customer):
 
 def test_cancelling_a_paid_invoice_is_refused_and_moves_no_money(customer):
     _add(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     credit_apply(invoice_id=invoice.pk, amount=D("30.00"), actor=None)
     payment_record(invoice_id=invoice.pk, amount=D("70.00"), gateway="banktransfer", actor=None)
     books = _books(customer, invoice)
@@ -387,7 +380,7 @@ def test_cancelling_a_paid_invoice_is_refused_and_moves_no_money(customer):
 
 
 def test_a_refused_cancellation_names_the_invoice_once(customer):
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     payment_record(invoice_id=invoice.pk, amount=D("100.00"), gateway="banktransfer", actor=None)
 
     with pytest.raises(ValidationError) as refused:

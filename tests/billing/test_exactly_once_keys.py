@@ -10,30 +10,19 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from billing.models import Invoice, InvoiceItem, InvoiceNumberCounter, Transaction
-from billing.services import InvoiceLine, invoice_create, payment_record
+from billing.services import invoice_create, payment_record
 from billing.services.invoices import InvoiceDraft, invoices_create_bulk
 from notifications.models import Event
 from tests.concurrency import Overlap, second_inside_first
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, InvoiceFactory, InvoiceLineFactory
 
 D = Decimal
 PERIOD_START = datetime.date(2026, 12, 1)
 
 
-def _invoice(client, amount="100.00", issue_date=None):
-    line = InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D(amount))
-    return invoice_create(client=client, lines=[line], actor=None, issue_date=issue_date)
-
-
 def _service_line(service_id, *, start=PERIOD_START, kind=InvoiceItem.Kind.SERVICE):
-    return InvoiceLine(
-        kind=kind,
-        related_id=service_id,
-        description="Starter (2026-12-01 - 2026-12-31)",
-        amount=D("4.99"),
-        period_start=start,
-        period_end=start + datetime.timedelta(days=30),
-    )
+    """A line billing a month of service `service_id` (or, by kind, what else the id names) from `start`."""
+    return InvoiceLineFactory(kind=kind, related_id=service_id, amount=D("4.99"), period_start=start)
 
 
 @pytest.mark.postgres
@@ -41,7 +30,7 @@ def _service_line(service_id, *, start=PERIOD_START, kind=InvoiceItem.Kind.SERVI
 def test_one_gateway_transaction_id_recorded_on_two_invoices_at_once_is_one_payment(customer):
     """Each payment holds only its own invoice's lock, so nothing but the (gateway, transaction id) key stops the
     second: it checks for the id while the first's row is written but not committed."""
-    first_invoice, second_invoice = _invoice(customer), _invoice(customer)
+    first_invoice, second_invoice = InvoiceFactory(client=customer), InvoiceFactory(client=customer)
 
     def pay(invoice):
         return lambda: payment_record(
@@ -97,7 +86,7 @@ def test_two_renewal_batches_numbering_at_once_take_consecutive_numbers_one_afte
     monkeypatch.setattr(InvoiceNumberCounter, "save", save_once_the_other_batch_has_read)
     clients = [ClientFactory(currency=usd) for _ in range(4)]
     today = datetime.date(2026, 11, 24)
-    assert _invoice(clients[0], issue_date=today).number == "INV-2026-000001"
+    assert InvoiceFactory(client=clients[0], issue_date=today).number == "INV-2026-000001"
 
     def batch(batch_clients):
         drafts = [

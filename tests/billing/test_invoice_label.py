@@ -1,34 +1,25 @@
 """billing.selectors.invoice_label: str(invoice) as the database writes it, from the invoice or across a relation."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 
 from billing.models import BillingSettings, Invoice, InvoiceItem
 from billing.selectors import invoice_label
-from billing.services import InvoiceLine, invoice_create
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _invoice(client, status=Invoice.Status.UNPAID):
-    return invoice_create(
-        client=client,
-        lines=[InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=Decimal("10.00"))],
-        actor=None,
-        issue_date=datetime.date(2027, 3, 1),
-        due_date=datetime.date(2027, 3, 15),
-        status=status,
-    )
+ISSUED = datetime.date(2027, 3, 1)
 
 
 @pytest.fixture
 def invoices(customer):
-    numbered = _invoice(customer)
+    numbered = InvoiceFactory(client=customer, issue_date=ISSUED)
     BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(number_on_payment=True)
-    proforma = _invoice(customer)  # unpaid and proforma: no number (NULL)
-    empty = _invoice(customer)
+    proforma = InvoiceFactory(client=customer, issue_date=ISSUED)  # unpaid and proforma: no number (NULL)
+    empty = InvoiceFactory(client=customer, issue_date=ISSUED)
     Invoice.objects.filter(pk=empty.pk).update(number="")  # an empty number, as an older row may hold
     return numbered, proforma, empty
 

@@ -11,8 +11,9 @@ from automation.models import AutomationSettings
 from automation.scheduler import automation_run
 from billing import automation
 from billing.models import Invoice, InvoiceItem, LateFee
-from billing.services import InvoiceLine, invoice_cancel, invoice_create, invoice_send_to_collections, payment_record
+from billing.services import invoice_cancel, invoice_send_to_collections
 from tests.concurrency import in_another_thread
+from tests.factories import InvoiceFactory, TransactionFactory
 
 D = Decimal
 DUE = datetime.date(2026, 12, 10)
@@ -30,27 +31,17 @@ def _fees_on():
     )
 
 
-def _invoice(client, status=Invoice.Status.UNPAID):
-    return invoice_create(
-        client=client,
-        lines=[InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D("100.00"))],
-        actor=None,
-        issue_date=DUE - datetime.timedelta(days=14),
-        due_date=DUE,
-        status=status,
-    )
-
-
-def _pay(invoice):
-    return payment_record(invoice_id=invoice.pk, amount=D("100.00"), gateway="banktransfer", actor=None)
+ISSUED = DUE - datetime.timedelta(days=14)
 
 
 @pytest.mark.django_db
 def test_the_late_fee_selection_reads_only_unpaid_invoices(customer):
     _fees_on()
-    unpaid, paid, cancelled, collections = (_invoice(customer) for _ in range(4))
-    draft = _invoice(customer, status=Invoice.Status.DRAFT)
-    _pay(paid)
+    unpaid, paid, cancelled, collections = (
+        InvoiceFactory(client=customer, issue_date=ISSUED, due_date=DUE) for _ in range(4)
+    )
+    draft = InvoiceFactory(client=customer, issue_date=ISSUED, due_date=DUE, status=Invoice.Status.DRAFT)
+    TransactionFactory(invoice=paid)
     invoice_cancel(invoice_id=cancelled.pk, actor=None)
     invoice_send_to_collections(invoice_id=collections.pk, actor=None)
 
@@ -64,14 +55,14 @@ def test_the_late_fee_selection_reads_only_unpaid_invoices(customer):
 @pytest.mark.django_db(transaction=True)
 def test_a_payment_committed_between_selection_and_lock_gets_no_late_fee(customer, monkeypatch):
     _fees_on()
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer, issue_date=ISSUED, due_date=DUE)
     select = automation._invoices_due_a_late_fee
     selected = []
 
     def select_then_the_client_pays(settings, *, today):
         ids = select(settings, today=today)
         selected.extend(ids)
-        in_another_thread(lambda: _pay(invoice))  # committed before the step locks its batch
+        in_another_thread(lambda: TransactionFactory(invoice=invoice))  # committed before the step locks its batch
         return ids
 
     monkeypatch.setattr(automation, "_invoices_due_a_late_fee", select_then_the_client_pays)

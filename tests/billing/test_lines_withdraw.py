@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Invoice, InvoiceItem
-from billing.services import InvoiceLine, Withdrawal, invoice_create, invoice_lines_withdraw, payment_record
+from billing.services import Withdrawal, invoice_lines_withdraw, payment_record
 from notifications.models import ActivityLog, Event
+from tests.factories import InvoiceFactory, InvoiceLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +19,14 @@ START = datetime.date(2026, 12, 11)
 
 
 def _line(kind, amount, description, related_id=None):
-    period = {"period_start": START, "period_end": START + datetime.timedelta(days=30)} if related_id else {}
-    return InvoiceLine(kind=kind, description=description, amount=D(amount), related_id=related_id, **period)
-
-
-def _invoice(customer, *lines, status=Invoice.Status.UNPAID):
-    return invoice_create(client=customer, lines=list(lines), actor=None, due_date=START, status=status)
+    """A line of `kind`; one that names what it bills (related_id) bills its month from START."""
+    return InvoiceLineFactory(
+        kind=kind,
+        description=description,
+        amount=D(amount),
+        related_id=related_id,
+        period_start=START if related_id else None,
+    )
 
 
 def _withdraw(invoice, *descriptions):
@@ -33,11 +36,14 @@ def _withdraw(invoice, *descriptions):
 
 @pytest.mark.parametrize("status", [Invoice.Status.UNPAID, Invoice.Status.DRAFT])
 def test_an_invoice_left_with_only_late_fees_or_discounts_is_cancelled(customer, status):
-    invoice = _invoice(
-        customer,
-        _line(InvoiceItem.Kind.SERVICE, "10.00", "Hosting", related_id=1),
-        _line(InvoiceItem.Kind.LATE_FEE, "5.00", "Late fee"),
-        _line(InvoiceItem.Kind.PROMOTION, "-2.00", "Discount"),
+    invoice = InvoiceFactory(
+        client=customer,
+        due_date=START,
+        lines=[
+            _line(InvoiceItem.Kind.SERVICE, "10.00", "Hosting", related_id=1),
+            _line(InvoiceItem.Kind.LATE_FEE, "5.00", "Late fee"),
+            _line(InvoiceItem.Kind.PROMOTION, "-2.00", "Discount"),
+        ],
         status=status,
     )
     assert _withdraw(invoice, "Hosting").outcome == Withdrawal.CANCELLED
@@ -47,11 +53,14 @@ def test_an_invoice_left_with_only_late_fees_or_discounts_is_cancelled(customer,
 
 
 def test_several_lines_come_off_and_the_totals_follow_the_rest(customer):
-    invoice = _invoice(
-        customer,
-        _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
-        _line(InvoiceItem.Kind.SERVICE, "7.50", "B", related_id=2),
-        _line(InvoiceItem.Kind.SERVICE, "4.99", "C", related_id=3),
+    invoice = InvoiceFactory(
+        client=customer,
+        due_date=START,
+        lines=[
+            _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
+            _line(InvoiceItem.Kind.SERVICE, "7.50", "B", related_id=2),
+            _line(InvoiceItem.Kind.SERVICE, "4.99", "C", related_id=3),
+        ],
     )
     assert _withdraw(invoice, "A", "B").outcome == Withdrawal.LINES_REMOVED
     invoice.refresh_from_db()
@@ -65,10 +74,13 @@ def test_several_lines_come_off_and_the_totals_follow_the_rest(customer):
 
 
 def test_money_on_it_leaves_it_for_an_admin_unchanged(customer):
-    invoice = _invoice(
-        customer,
-        _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
-        _line(InvoiceItem.Kind.SERVICE, "4.99", "C", related_id=3),
+    invoice = InvoiceFactory(
+        client=customer,
+        due_date=START,
+        lines=[
+            _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
+            _line(InvoiceItem.Kind.SERVICE, "4.99", "C", related_id=3),
+        ],
     )
     payment_record(invoice_id=invoice.pk, amount=D("1.00"), gateway="bank", actor=None)
     outcome = _withdraw(invoice, "A")
@@ -81,11 +93,14 @@ def test_money_on_it_leaves_it_for_an_admin_unchanged(customer):
 
 
 def test_totals_the_rest_cannot_make_leave_it_for_an_admin_unchanged(customer):
-    invoice = _invoice(
-        customer,
-        _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
-        _line(InvoiceItem.Kind.SERVICE, "1.00", "C", related_id=3),
-        _line(InvoiceItem.Kind.PROMOTION, "-5.00", "Discount"),
+    invoice = InvoiceFactory(
+        client=customer,
+        due_date=START,
+        lines=[
+            _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1),
+            _line(InvoiceItem.Kind.SERVICE, "1.00", "C", related_id=3),
+            _line(InvoiceItem.Kind.PROMOTION, "-5.00", "Discount"),
+        ],
     )
     outcome = _withdraw(invoice, "A")
     assert outcome.outcome == Withdrawal.LEFT_FOR_ADMIN
@@ -96,7 +111,9 @@ def test_totals_the_rest_cannot_make_leave_it_for_an_admin_unchanged(customer):
 
 
 def test_an_invoice_paid_meanwhile_is_left_as_it_is_and_the_log_says_so(customer):
-    invoice = _invoice(customer, _line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1))
+    invoice = InvoiceFactory(
+        client=customer, due_date=START, lines=[_line(InvoiceItem.Kind.SERVICE, "10.00", "A", related_id=1)]
+    )
     payment_record(invoice_id=invoice.pk, amount=D("10.00"), gateway="bank", actor=None)
     outcome = _withdraw(invoice, "A")
     assert (outcome.outcome, outcome.why) == (Withdrawal.LEFT_FOR_ADMIN, "it is Paid")

@@ -15,11 +15,11 @@ from django.utils import timezone
 from billing.models import Currency, Invoice, TaxRule
 from billing.money import MINUS, format_money, format_rate
 from billing.pdf import invoice_pdf, invoice_pdf_html
-from billing.services import InvoiceLine, credit_add, credit_apply, invoice_create, payment_record, refund_record
+from billing.services import credit_add, credit_apply, payment_record, refund_record
 from billing.templatetags.money import money as money_tag
 from orders.models import Promotion
 from orders.services.checkout import _promo_text
-from tests.factories import ClientFactory, CurrencyFactory
+from tests.factories import ClientFactory, CurrencyFactory, InvoiceFactory
 
 EUR = Currency(code="EUR", prefix="€", suffix="EUR", decimal_places=2)
 USD = Currency(code="USD", prefix="$", suffix="USD", decimal_places=2)
@@ -98,14 +98,11 @@ def euro_client(db):
 
 
 def _invoice(client, *amounts) -> Invoice:
-    lines = [
-        InvoiceLine(kind="manual", description=f"Line {n}", amount=Decimal(amount), taxed=True)
-        for n, amount in enumerate(amounts, start=1)
-    ]
-    return invoice_create(
+    """Issued on 2026-03-01 with taxed lines of `amounts`."""
+    return InvoiceFactory(
         client=client,
-        lines=lines,
-        actor=None,
+        amounts=amounts,
+        taxed=True,
         issue_date=datetime.date(2026, 3, 1),
         due_date=datetime.date(2026, 3, 15),
     )

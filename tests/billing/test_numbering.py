@@ -10,26 +10,21 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from billing.models import BillingSettings, Client, Invoice, InvoiceNumberCounter
 from billing.services import (
-    InvoiceLine,
     invoice_cancel,
-    invoice_create,
     invoice_issue,
     number_format_validate,
-    payment_record,
 )
 from billing.services.numbering import number_format_apply, number_scope
+from tests.factories import InvoiceFactory, TransactionFactory
 
 MARCH_2025 = datetime.date(2025, 3, 14)
 
 
-def _lines(amount="10.00"):
-    return [InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=Decimal(amount))]
-
-
 def _invoice(client, *, on=MARCH_2025, status=Invoice.Status.UNPAID, amount="10.00"):
-    return invoice_create(client=client, lines=_lines(amount), actor=None, issue_date=on, status=status)
+    """Issued in March 2025 unless told: the numbers below are the ones its dates give."""
+    return InvoiceFactory(client=client, amounts=(amount,), issue_date=on, status=status)
 
 
 def _billing(**fields):
@@ -38,12 +33,6 @@ def _billing(**fields):
         setattr(billing, name, value)
     billing.save()
     return billing
-
-
-def _pay(invoice, amount=None, **kwargs):
-    return payment_record(
-        invoice_id=invoice.pk, amount=amount or invoice.balance_due, gateway="banktransfer", actor=None, **kwargs
-    )
 
 
 # --- formats ---------------------------------------------------------------------------------------------------
@@ -156,12 +145,14 @@ def test_a_proforma_invoice_has_no_number_until_it_is_paid(customer):
     first, second = _invoice(customer), _invoice(customer)
     assert first.number is None and second.number is None
 
-    _pay(second, Decimal("4.00"))
+    TransactionFactory(invoice=second, amount=Decimal("4.00"))
     assert Invoice.objects.get(pk=second.pk).number is None  # partly paid is still proforma
 
-    _pay(second, Decimal("6.00"), paid_at=datetime.datetime(2025, 4, 2, 12, tzinfo=datetime.UTC))
+    TransactionFactory(
+        invoice=second, amount=Decimal("6.00"), paid_at=datetime.datetime(2025, 4, 2, 12, tzinfo=datetime.UTC)
+    )
     assert Invoice.objects.get(pk=second.pk).number == "INV-2025-000001"  # numbered in the order they are paid
-    _pay(first, paid_at=datetime.datetime(2025, 4, 3, 12, tzinfo=datetime.UTC))
+    TransactionFactory(invoice=first, paid_at=datetime.datetime(2025, 4, 3, 12, tzinfo=datetime.UTC))
     assert Invoice.objects.get(pk=first.pk).number == "INV-2025-000002"
 
 
@@ -182,7 +173,7 @@ def test_a_cancelled_proforma_invoice_is_never_numbered_and_leaves_no_gap(custom
     cancelled, paid = _invoice(customer), _invoice(customer)
 
     invoice_cancel(invoice_id=cancelled.pk, actor=None)
-    _pay(paid, paid_at=datetime.datetime(2025, 4, 2, 12, tzinfo=datetime.UTC))
+    TransactionFactory(invoice=paid, paid_at=datetime.datetime(2025, 4, 2, 12, tzinfo=datetime.UTC))
 
     assert Invoice.objects.get(pk=cancelled.pk).number is None
     assert Invoice.objects.get(pk=paid.pk).number == "INV-2025-000001"

@@ -9,31 +9,22 @@ from django.db import transaction
 from django.db.models import Sum
 
 from billing.gateways import SandboxCard
-from billing.models import Client, Invoice, InvoiceItem, Transaction
+from billing.models import Client, Invoice, Transaction
 from billing.selectors import refundable_on
 from billing.services import (
-    InvoiceLine,
     credit_add,
     credit_apply,
     credit_remove,
     invoice_cancel,
-    invoice_create,
     invoice_send_to_collections,
     payment_record,
     refund_record,
 )
 from billing.services.refunds import RefundMethod, payment_refund
 from notifications.models import Event
+from tests.factories import InvoiceFactory, TransactionFactory
 
 D = Decimal
-
-
-def _invoice(client, *amounts, status=Invoice.Status.UNPAID):
-    lines = [
-        InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D(amount))
-        for amount in amounts or ("100.00",)
-    ]
-    return invoice_create(client=client, lines=lines, actor=None, status=status)
 
 
 def _pay(invoice, amount, *, ref="", gateway="banktransfer", **kwargs):
@@ -85,7 +76,7 @@ def _books(invoice):
 @pytest.fixture
 def invoice(customer):
     """An Unpaid invoice of $100.00 (no tax rules exist, so no tax)."""
-    return _invoice(customer, "100.00")
+    return InvoiceFactory(client=customer)
 
 
 # --- paying ----------------------------------------------------------------------------------------------------
@@ -262,17 +253,17 @@ def test_a_payment_for_an_unknown_invoice_is_refused(db):
 
 
 def _draft(client):
-    return _invoice(client, status=Invoice.Status.DRAFT)
+    return InvoiceFactory(client=client, status=Invoice.Status.DRAFT)
 
 
 def _paid(client):
-    invoice = _invoice(client)
-    _pay(invoice, "100.00", ref="first")
+    invoice = InvoiceFactory(client=client)
+    TransactionFactory(invoice=invoice, gateway_transaction_id="first")
     return _fresh(invoice)
 
 
 def _cancelled(client):
-    invoice = _invoice(client)
+    invoice = InvoiceFactory(client=client)
     invoice_cancel(invoice_id=invoice.pk, actor=None)
     return _fresh(invoice)
 
@@ -321,7 +312,7 @@ def test_money_a_gateway_received_for_an_invoice_that_cannot_take_it_becomes_cre
 
 def test_an_invoice_that_comes_to_nothing_is_paid_at_once(customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        invoice = _invoice(customer, "10.00", "-10.00")
+        invoice = InvoiceFactory(client=customer, amounts=("10.00", "-10.00"))
 
     free = _fresh(invoice)
     assert (free.total, free.balance_due) == (D("0"), D("0"))
@@ -448,7 +439,7 @@ def test_only_payments_are_refunded(invoice, payment, customer):
 
 def test_credit_applied_to_an_invoice_goes_back_to_credit_not_through_the_gateway(customer):
     credit_add(client_id=customer.pk, amount=D("40.00"), reason="Goodwill", actor=None)
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     credit_apply(invoice_id=invoice.pk, amount=D("40.00"), actor=None)
     card = _pay(invoice, "60.00", ref="BT-1").transaction
 
@@ -493,7 +484,7 @@ def test_a_bank_transfer_cannot_be_refunded_through_its_gateway(invoice, payment
 def test_a_card_payment_is_refunded_through_its_gateway(customer, monkeypatch):
     sent = []
     monkeypatch.setattr(SandboxCard, "refund", lambda self, *, payment, amount: sent.append(amount) or "sbx_re_1")
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     card = _pay(invoice, "100.00", ref="ch_1", gateway="sandbox").transaction
 
     refund = payment_refund(payment_id=card.pk, amount=D("100.00"), method=RefundMethod.GATEWAY, actor=None)
@@ -531,7 +522,7 @@ def test_payment_refund_refuses_an_unpaid_invoice_and_an_unknown_payment(invoice
 def card_payment_half_refunded(customer):
     """$100.00 paid $50.00 by card and $50.00 by bank transfer; $30.00 of the card payment already refunded to
     credit. Every refund is limited by its source: $20.00 is left on the card payment, $70.00 on the invoice."""
-    invoice = _invoice(customer)
+    invoice = InvoiceFactory(client=customer)
     card = _pay(invoice, "50.00", ref="ch_1", gateway="sandbox").transaction
     _pay(invoice, "50.00", ref="BT-1")
     with pytest.raises(ValidationError, match=r"more than the \$50.00"):  # a source's limit holds for credit too
@@ -563,7 +554,11 @@ def test_the_credit_balance_is_always_the_sum_of_the_credit_changes(customer):
         checks.append(balance)
         assert balance == change
 
-    first, second, third = _invoice(customer), _invoice(customer, "50.00"), _invoice(customer, "80.00")
+    first, second, third = (
+        InvoiceFactory(client=customer),
+        InvoiceFactory(client=customer, amounts=("50.00",)),
+        InvoiceFactory(client=customer, amounts=("80.00",)),
+    )
     _pay(first, "130.00", ref="BT-1")  # 30 excess
     check()
     credit_add(client_id=customer.pk, amount=D("20.00"), reason="Goodwill", actor=None)

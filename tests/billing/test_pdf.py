@@ -24,11 +24,10 @@ from billing.services import (
     credit_add,
     credit_apply,
     invoice_cancel,
-    invoice_create,
     invoice_send_to_collections,
-    payment_record,
     refund_record,
 )
+from tests.factories import InvoiceFactory, TransactionFactory
 
 ISSUED = datetime.date(2026, 3, 1)
 DUE = datetime.date(2026, 3, 15)
@@ -80,20 +79,12 @@ def _lines():
 
 
 def _invoice(client, *, lines=None, status=Invoice.Status.UNPAID) -> Invoice:
-    return invoice_create(
-        client=client, lines=lines or _lines(), actor=None, issue_date=ISSUED, due_date=DUE, status=status
-    )
+    """Issued on ISSUED, due on DUE, with the three lines above unless told."""
+    return InvoiceFactory(client=client, lines=lines or _lines(), issue_date=ISSUED, due_date=DUE, status=status)
 
 
 def _pay(invoice, amount, reference, *, paid_at=PAID_AT):
-    return payment_record(
-        invoice_id=invoice.pk,
-        amount=Decimal(amount),
-        gateway="banktransfer",
-        gateway_transaction_id=reference,
-        paid_at=paid_at,
-        actor=None,
-    )
+    return TransactionFactory(invoice=invoice, amount=amount, gateway_transaction_id=reference, paid_at=paid_at)
 
 
 def _html(invoice) -> str:
@@ -176,7 +167,7 @@ def test_payments_credit_and_refunds_appear_in_the_totals_and_the_transactions_t
     credit_add(client_id=client_with_address.pk, amount=Decimal("5.00"), reason="Goodwill", actor=None)
     credit_apply(invoice_id=invoice.pk, actor=None)
     _pay(invoice, "10.00", "BT-1", paid_at=timezone.now())
-    payment = _pay(invoice, "12.99", "BT-2", paid_at=timezone.now()).transaction
+    payment = _pay(invoice, "12.99", "BT-2", paid_at=timezone.now())
     refund_record(payment_id=payment.pk, amount=Decimal("2.99"), gateway_refund_id="RF-1", actor=None)
 
     html = _html(invoice)
@@ -207,7 +198,7 @@ def _pay_in_full(invoice):
 
 
 def _refund_in_full(invoice):
-    payment = _pay(invoice, str(invoice.total), "BT-FULL").transaction
+    payment = _pay(invoice, str(invoice.total), "BT-FULL")
     refund_record(payment_id=payment.pk, amount=invoice.total, gateway_refund_id="RF-FULL", actor=None)
 
 

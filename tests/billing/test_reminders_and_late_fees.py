@@ -16,18 +16,16 @@ from automation.scheduler import automation_run
 from billing import automation
 from billing.models import Invoice, InvoiceItem, InvoiceReminder, LateFee, TaxRule
 from billing.services import (
-    InvoiceLine,
     credit_add,
     credit_apply,
     invoice_cancel,
-    invoice_create,
     invoice_send_to_collections,
     payment_record,
     refund_record,
 )
 from billing.taxes import Line, TaxSetup, compute_totals
 from notifications.models import ActivityLog, Event, OutboundEmail
-from tests.factories import ClientFactory, CurrencyFactory
+from tests.factories import ClientFactory, CurrencyFactory, InvoiceFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +47,11 @@ def day(offset: int) -> datetime.date:
 
 def _invoice(client, *lines: tuple[str, bool], due=DUE, status=Invoice.Status.UNPAID):
     """An invoice due on `due` with lines of (amount, taxed); one untaxed 100.00 line unless told."""
-    lines = lines or (("100.00", False),)
-    return invoice_create(
+    amounts, taxed = zip(*lines or (("100.00", False),), strict=True)
+    return InvoiceFactory(
         client=client,
-        lines=[
-            InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description=f"Line {n}", amount=D(amount), taxed=taxed)
-            for n, (amount, taxed) in enumerate(lines)
-        ],
-        actor=None,
+        amounts=amounts,
+        taxed=taxed,
         issue_date=due - datetime.timedelta(days=14),
         due_date=due,
         status=status,
@@ -106,8 +101,7 @@ def _fee_lines(invoice):
 
 
 def _pay_in_full(invoice):
-    invoice = _fresh(invoice)
-    payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
+    TransactionFactory(invoice=invoice)
     return _fresh(invoice)
 
 

@@ -12,7 +12,7 @@ from billing.money import MINUS
 from billing.selectors import tax_setup_for
 from billing.services import InvoiceLine, credit_add, credit_apply, invoice_create
 from billing.taxes import NO_TAX, Line, TaxSetup, compute_totals, line_tax
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, InvoiceFactory, InvoiceLineFactory
 
 D = Decimal
 # No example database: nothing is written into the work tree, and every run starts from the same examples.
@@ -257,14 +257,6 @@ def _billing(**fields):
     return billing
 
 
-def _line(amount, taxed=True):
-    return InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description="Hosting", amount=D(amount), taxed=taxed)
-
-
-def _invoice(client, *lines):
-    return invoice_create(client=client, lines=list(lines) or [_line("100.00")], actor=None)
-
-
 def _stored(invoice):
     invoice.refresh_from_db()
     return (invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.credit_applied, invoice.total)
@@ -300,14 +292,14 @@ def test_a_state_rule_of_zero_exempts_the_state_from_the_country_rate(usd):
     TaxRule.objects.create(level=1, name="US sales tax", country="US", rate=D("6"))
     TaxRule.objects.create(level=1, name="OR sales tax", country="US", state="OR", rate=D("0"))
     client = ClientFactory(currency=usd, country="US", state="OR")
-    assert _stored(_invoice(client)) == _amounts("100.00", "0", "0", "0", "100.00")
+    assert _stored(InvoiceFactory(client=client, taxed=True)) == _amounts("100.00", "0", "0", "0", "100.00")
 
 
 @pytest.mark.django_db
 def test_without_a_matching_rule_there_is_no_tax(usd):
     TaxRule.objects.create(level=1, name="VAT", country="DE", rate=D("19"))
     client = ClientFactory(currency=usd, country="FR")
-    invoice = _invoice(client)
+    invoice = InvoiceFactory(client=client, taxed=True)
     assert _stored(invoice) == _amounts("100.00", "0", "0", "0", "100.00")
     assert invoice.tax_1_name == ""
 
@@ -317,7 +309,7 @@ def test_an_invoice_stores_its_totals_and_the_taxes_it_was_computed_with(rules, 
     _billing(compound_tax=True)
     client = ClientFactory(currency=usd, country="US", state="CA")
 
-    invoice = _invoice(client, _line("100.00"), _line("20.00", taxed=False))
+    invoice = InvoiceFactory(client=client, amounts=("100.00", "20.00"), taxed=(True, False))
 
     assert _stored(invoice) == _amounts("120.00", "7.25", "1.07", "0", "128.32")  # 1% of 107.25 = 1.0725
     assert invoice.balance_due == D("128.32")
@@ -336,7 +328,7 @@ def test_inclusive_prices_are_stored_as_what_the_client_pays(usd):
     _billing(prices_include_tax=True)
     client = ClientFactory(currency=usd, country="DE")
 
-    invoice = _invoice(client, _line("10.00"), _line("5.00", taxed=False))
+    invoice = InvoiceFactory(client=client, amounts=("10.00", "5.00"), taxed=(True, False))
 
     assert _stored(invoice) == _amounts("13.40", "1.60", "0", "0", "15.00")
     assert invoice.prices_include_tax is True
@@ -345,7 +337,7 @@ def test_inclusive_prices_are_stored_as_what_the_client_pays(usd):
 @pytest.mark.django_db
 def test_a_tax_exempt_client_pays_no_tax(rules, usd):
     client = ClientFactory(currency=usd, country="US", state="CA", tax_exempt=True)
-    invoice = _invoice(client)
+    invoice = InvoiceFactory(client=client, taxed=True)
     assert _stored(invoice) == _amounts("100.00", "0", "0", "0", "100.00")
     assert (invoice.tax_1_name, invoice.tax_1_rate, invoice.tax_2_rate) == ("", D("0"), D("0"))
 
@@ -354,14 +346,14 @@ def test_a_tax_exempt_client_pays_no_tax(rules, usd):
 def test_with_taxes_disabled_nobody_pays_tax(rules, usd):
     _billing(taxes_enabled=False)
     client = ClientFactory(currency=usd, country="US", state="CA")
-    assert _stored(_invoice(client)) == _amounts("100.00", "0", "0", "0", "100.00")
+    assert _stored(InvoiceFactory(client=client, taxed=True)) == _amounts("100.00", "0", "0", "0", "100.00")
 
 
 @pytest.mark.django_db
 def test_a_later_rule_change_never_alters_an_issued_invoice(usd):
     rule = TaxRule.objects.create(level=1, name="VAT", country="DE", rate=D("19"))
     client = ClientFactory(currency=usd, country="DE")
-    invoice = _invoice(client)
+    invoice = InvoiceFactory(client=client, taxed=True)
     rule.rate = D("25")
     rule.save()
     credit_add(client_id=client.pk, amount=D("10.00"), reason="Goodwill", actor=None)
@@ -374,7 +366,7 @@ def test_a_later_rule_change_never_alters_an_issued_invoice(usd):
 @pytest.mark.django_db
 def test_an_invoice_whose_discounts_exceed_its_charges_is_refused_and_nothing_is_written(customer):
     with pytest.raises(ValidationError, match=rf"add up to {MINUS}\$5.00: discounts cannot exceed the charges"):
-        _invoice(customer, _line("10.00", taxed=False), _line("-15.00", taxed=False))
+        InvoiceFactory(client=customer, amounts=("10.00", "-15.00"))
     assert not Invoice.objects.exists()
     assert not InvoiceItem.objects.exists()
 
@@ -425,15 +417,15 @@ def test_stored_totals_are_the_computed_totals(customer, lines, rate_1, rate_2, 
         tax_setup_for(client=customer, billing=billing),
         places=2,
     )
-    invoice_lines = [_line(amount, taxed=taxed) for amount, taxed in lines]
+    invoice_lines = [InvoiceLineFactory(amount=D(amount), taxed=taxed) for amount, taxed in lines]
     count_before = Invoice.objects.count()
 
     if expected.subtotal < 0:
         with pytest.raises(ValidationError, match="discounts cannot exceed the charges"):
-            _invoice(customer, *invoice_lines)
+            InvoiceFactory(client=customer, lines=invoice_lines)
         assert Invoice.objects.count() == count_before
         return
-    invoice = _invoice(customer, *invoice_lines)
+    invoice = InvoiceFactory(client=customer, lines=invoice_lines)
 
     assert _stored(invoice) == (expected.subtotal, expected.tax_1, expected.tax_2, D("0"), expected.total)
     assert invoice.balance_due == expected.total

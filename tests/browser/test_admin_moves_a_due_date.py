@@ -7,15 +7,21 @@ import pytest
 from playwright.sync_api import expect
 
 from notifications.models import ActivityLog
-from tests.browser.test_admin_order_review import _log_in
-from tests.provisioning.test_due_date_move import _service
+from tests.browser.pages import log_in_to_the_admin
+from tests.factories import ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_admin_moves_a_due_date_and_the_billing_day_follows(page, live_server, admin_user, customer, hosting):
-    service = _service(customer, hosting, registered=datetime.date(2026, 12, 31), due=datetime.date(2027, 1, 31))
-    _log_in(page, live_server, admin_user)
+    service = ServiceFactory(
+        client=customer,
+        product=hosting,
+        domain="moved.example",
+        registration_date=datetime.date(2026, 12, 31),
+        next_due_date=datetime.date(2027, 1, 31),
+    )
+    log_in_to_the_admin(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/provisioning/service/{service.pk}/change/")
     expect(page.locator(".field-billing_day .readonly")).to_have_text("-")
     page.fill("#id_next_due_date", "2027-01-30")

@@ -8,16 +8,9 @@ from playwright.sync_api import expect
 from orders.models import Order
 from provisioning.models import Service
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.pages import log_in_to_the_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, live_server, admin_user):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", admin_user.username)
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    expect(page.locator("#user-tools")).to_contain_text(admin_user.username)
 
 
 def _status(page):
@@ -31,7 +24,7 @@ def _act(page, button, confirm):
 
 
 def test_admin_reviews_an_order_by_clicking(page, live_server, admin_user, pending_order):
-    _log_in(page, live_server, admin_user)
+    log_in_to_the_admin(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/orders/order/?status__exact=pending")
     page.click(f"text={pending_order.number}")
     expect(_status(page)).to_have_text("Pending")

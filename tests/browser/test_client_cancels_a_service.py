@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from automation.scheduler import automation_run
 from provisioning.models import CancellationRequest, Service
+from tests.browser.pages import log_in_to_the_client_area
 from tests.factories import ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,10 +18,7 @@ DUE = datetime.date(2026, 12, 11)
 
 def test_a_client_asks_to_cancel_at_the_end_of_the_period_and_the_run_ends_it(page, live_server, customer, hosting):
     service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE, domain="leaving.example.com")
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", customer.user.username)
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("button[type=submit]")
+    log_in_to_the_client_area(page, live_server, customer)
 
     page.click("nav >> text=Services")
     page.click("tr:has-text('leaving.example.com') >> a")

@@ -3,28 +3,18 @@
 import pytest
 from playwright.sync_api import expect
 
-from billing.models import GatewayConfig, Invoice
+from billing.models import Invoice
 from orders.models import Order
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def sandbox_enabled(db):
-    # A transactional test starts from a flushed database: the seeded gateway rows are not there.
-    GatewayConfig.objects.update_or_create(
-        code="sandbox", defaults={"display_name": "Test card (sandbox)", "enabled": True}
-    )
-
-
 def test_a_client_orders_pays_and_downloads_the_pdf_then_an_admin_accepts(
-    browser, page, live_server, customer, hosting, admin_user, sandbox_enabled
+    browser, page, live_server, customer, hosting, admin_user
 ):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", customer.user.username)
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("button[type=submit]")
+    log_in_to_the_client_area(page, live_server, customer)
     expect(page.locator("h1")).to_contain_text(f"Welcome, {customer.contact_name}")
 
     page.click("nav >> text=Order")
@@ -61,10 +51,7 @@ def test_a_client_orders_pays_and_downloads_the_pdf_then_an_admin_accepts(
     admin_context = browser.new_context(viewport={"width": 1280, "height": 900})
     admin = admin_context.new_page()
     admin.set_default_timeout(15_000)
-    admin.goto(f"{live_server.url}/admin/login/")
-    admin.fill("#id_username", admin_user.username)
-    admin.fill("#id_password", "password")
-    admin.click("input[type=submit]")
+    log_in_to_the_admin(admin, live_server, admin_user)
     admin.goto(f"{live_server.url}/admin/orders/order/?status__exact=pending")
     admin.click(f"text={order.number}")
     admin.click("a.review-accept")

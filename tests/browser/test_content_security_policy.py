@@ -5,9 +5,9 @@ stylesheets (now files, not inline) are applied."""
 import pytest
 from playwright.sync_api import expect
 
-from billing.models import GatewayConfig
 from orders.models import Order
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,21 +32,9 @@ def _watch(context) -> list[str]:
     return violations
 
 
-@pytest.fixture
-def sandbox_enabled(db):
-    GatewayConfig.objects.update_or_create(
-        code="sandbox", defaults={"display_name": "Test card (sandbox)", "enabled": True}
-    )
-
-
-def test_client_area_and_admin_pages_raise_no_csp_violation(
-    browser, page, live_server, customer, hosting, admin_user, sandbox_enabled
-):
+def test_client_area_and_admin_pages_raise_no_csp_violation(browser, page, live_server, customer, hosting, admin_user):
     violations = _watch(page.context)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", customer.user.username)
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("button[type=submit]")
+    log_in_to_the_client_area(page, live_server, customer)
     expect(page.locator("h1")).to_contain_text("Welcome")
     expect(page.locator("header")).to_have_css("background-color", "rgb(29, 53, 87)")  # clientarea.css applied
 
@@ -72,10 +60,7 @@ def test_client_area_and_admin_pages_raise_no_csp_violation(
     admin_violations = _watch(admin_context)
     admin = admin_context.new_page()
     admin.set_default_timeout(15_000)
-    admin.goto(f"{live_server.url}/admin/login/")
-    admin.fill("#id_username", admin_user.username)
-    admin.fill("#id_password", "password")
-    admin.click("input[type=submit]")
+    log_in_to_the_admin(admin, live_server, admin_user)
     admin.goto(f"{live_server.url}/admin/orders/order/")
     admin.click(f"text={Order.objects.get(client=customer).number}")
     share = admin.locator("table.order-items").evaluate(

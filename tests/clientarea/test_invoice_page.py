@@ -9,37 +9,25 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.models import InvoiceItem
 from billing.selectors import login_invoice_page
-from billing.services import InvoiceLine, invoice_create, payment_record
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, InvoiceFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _invoice(client, amounts):
-    lines = [
-        InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description=f"Line {n}", amount=Decimal(amount))
-        for n, amount in enumerate(amounts, start=1)
-    ]
-    return invoice_create(client=client, lines=lines, actor=None)
-
-
 def _pay(invoice, amounts, *, first_day=1):
     for n, amount in enumerate(amounts):
-        payment_record(
-            invoice_id=invoice.pk,
-            amount=Decimal(amount),
-            gateway="banktransfer",
+        TransactionFactory(
+            invoice=invoice,
+            amount=amount,
             gateway_transaction_id=f"wire-{invoice.pk}-{n}",
             # Recorded newest first, so the page must sort them by date, not by id.
             paid_at=datetime.datetime(2026, 3, first_day + len(amounts) - n, 9, tzinfo=datetime.UTC),
-            actor=None,
         )
 
 
 def test_lines_and_transactions_come_back_exact_in_order_and_only_for_their_owner(customer):
-    invoice = _invoice(customer, ["1234.57", "0.10", "19.99"])
+    invoice = InvoiceFactory(client=customer, amounts=["1234.57", "0.10", "19.99"])
     _pay(invoice, ["0.01", "100.00"])
 
     page = login_invoice_page(user_id=customer.user_id, invoice_id=invoice.pk)
@@ -69,7 +57,7 @@ def test_lines_and_transactions_come_back_exact_in_order_and_only_for_their_owne
 
 
 def test_an_invoice_without_transactions_has_an_empty_list(customer):
-    invoice = _invoice(customer, ["5.00"])
+    invoice = InvoiceFactory(client=customer, amounts=["5.00"])
     page = login_invoice_page(user_id=customer.user_id, invoice_id=invoice.pk)
     assert page.movements == [] and len(page.lines) == 1
 
@@ -78,7 +66,7 @@ def test_the_page_makes_the_same_queries_for_2_lines_as_for_12(client, customer)
     client.force_login(customer.user)
 
     def queries_for(lines, payments):
-        invoice = _invoice(customer, ["10.00"] * lines)
+        invoice = InvoiceFactory(client=customer, amounts=["10.00"] * lines)
         _pay(invoice, ["1.00"] * payments)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("clientarea:invoice_detail", args=[invoice.pk]))
@@ -98,7 +86,7 @@ ID_MAX = 2**63 - 1  # a BigAutoField's largest id
 
 @pytest.mark.parametrize("invoice_id", [ID_MAX + 1, 10**30])
 def test_an_id_no_database_can_hold_finds_no_invoice(customer, invoice_id):
-    _invoice(customer, ["1.00"])
+    InvoiceFactory(client=customer, amounts=["1.00"])
 
     assert login_invoice_page(user_id=customer.user_id, invoice_id=invoice_id) is None
 

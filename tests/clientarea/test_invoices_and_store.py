@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import Invoice, TaxRule, Transaction
-from billing.services import InvoiceLine, credit_add, invoice_create
+from billing.services import credit_add
 from notifications.models import Event
 from orders.models import Order
+from tests.factories import InvoiceFactory
 
 
 @pytest.fixture
@@ -134,17 +135,8 @@ def test_the_client_downloads_the_invoice_pdf(logged_in, pending_order):
     assert pending_order.invoice.number in response["Content-Disposition"]
 
 
-def _invoices(customer, count):
-    for n in range(count):
-        invoice_create(
-            client=customer,
-            lines=[InvoiceLine(kind="manual", description=f"Line {n}", amount=Decimal("1.00"))],
-            actor=None,
-        )
-
-
 def test_the_invoice_list_filters_by_status_and_pages(logged_in, customer):
-    _invoices(customer, 30)
+    InvoiceFactory.create_batch(30, client=customer, amounts=("1.00",))
     first = Invoice.objects.filter(client=customer).order_by("id").first()
     from billing.services import invoice_cancel
 

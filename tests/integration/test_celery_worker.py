@@ -1,6 +1,7 @@
 """The Celery app, a real worker process and the Redis broker run a task end to end."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,11 @@ from notifications.bus import emit
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(settings.BASE_DIR)
+# Under xdist each worker's test has a queue and a Celery node name of its own, so two of them on one Redis never
+# take each other's tasks, purge each other's queue or answer each other's ping.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+QUEUE = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-test-{XDIST_WORKER}"
+NODE = f"test-{XDIST_WORKER}-{os.getpid()}@{socket.gethostname()}"
 
 
 def _database_url() -> str:
@@ -26,7 +32,8 @@ def _database_url() -> str:
 
 @pytest.fixture
 def worker(tmp_path):
-    celery_app.control.purge()  # no leftovers from an earlier run
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(QUEUE)  # no leftovers from an earlier run
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
@@ -48,9 +55,9 @@ def worker(tmp_path):
             "--without-mingle",
             "--without-heartbeat",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            QUEUE,
             "-n",
-            f"test-{os.getpid()}@%h",
+            NODE,
         ],
         cwd=BASE_DIR,
         env=env,
@@ -59,7 +66,7 @@ def worker(tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        while not celery_app.control.ping(timeout=0.5):
+        while not celery_app.control.ping(destination=[NODE], timeout=0.5):
             assert process.poll() is None, (tmp_path / "worker.log").read_text()
             assert time.monotonic() < deadline, "worker did not answer a ping in 60 s"
         yield tmp_path / "worker.log"
@@ -71,10 +78,12 @@ def worker(tmp_path):
 
 @pytest.fixture
 def through_the_broker():
-    """The test settings run tasks in-process; this test sends them through Redis instead."""
+    """The test settings run tasks in-process; this test sends them through Redis instead, to its worker's queue."""
     celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = QUEUE
     yield
     celery_app.conf.task_always_eager = True
+    celery_app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 
 
 def test_an_event_is_dispatched_by_a_real_worker_through_redis(worker, through_the_broker):

@@ -11,40 +11,23 @@ from django.db.models.functions import Cast, Concat, JSONObject
 from django.utils import timezone
 
 from billing.models import Invoice, InvoiceItem
-from billing.services import InvoiceLine, invoice_create
 from core.rows import decimal_text, insert_select
 from notifications.models import ActivityLog, Event, OutboundEmail
 from provisioning.models import Service
-from tests.factories import ServiceFactory
+from tests.factories import InvoiceFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def _service(client, product, domain=""):
-    return ServiceFactory(client=client, product=product, domain=domain)
-
-
-def _invoice(client, *amounts):
-    return invoice_create(
-        client=client,
-        lines=[
-            InvoiceLine(kind=InvoiceItem.Kind.MANUAL, description=f"Line {n}", amount=D(amount))
-            for n, amount in enumerate(amounts)
-        ],
-        actor=None,
-        issue_date=datetime.date(2026, 12, 1),
-        due_date=datetime.date(2026, 12, 15),
-    )
+ISSUED, DUE = datetime.date(2026, 12, 1), datetime.date(2026, 12, 15)
 
 
 @pytest.fixture
 def services(customer, hosting):
     return [
-        _service(customer, hosting, "a.example"),
-        _service(customer, hosting, ""),
-        _service(customer, hosting, "c.example"),
+        ServiceFactory(client=customer, product=hosting, domain="a.example"),
+        ServiceFactory(client=customer, product=hosting, domain=""),
+        ServiceFactory(client=customer, product=hosting, domain="c.example"),
     ]
 
 
@@ -229,7 +212,7 @@ AMOUNTS = ["5.00", "12.50", "0.05", "1234567.89", "-3.10"]
 
 
 def test_decimal_text_gives_the_fields_places_as_str_of_the_decimal_does(customer):
-    invoice = _invoice(customer, *AMOUNTS)
+    invoice = InvoiceFactory(client=customer, amounts=AMOUNTS, issue_date=ISSUED, due_date=DUE)
     amount = InvoiceItem._meta.get_field("amount")
     texts = list(
         InvoiceItem.objects.filter(invoice=invoice)
@@ -254,7 +237,7 @@ def test_decimal_text_gives_the_fields_places_as_str_of_the_decimal_does(custome
 
 
 def test_decimal_text_of_null_is_null_on_both_databases(customer):
-    invoice = _invoice(customer, "5.00")
+    invoice = InvoiceFactory(client=customer, amounts=("5.00",), issue_date=ISSUED, due_date=DUE)
     ActivityLog.objects.filter(subject_id=invoice.pk).update(subject_id=None)
     texts = ActivityLog.objects.filter(subject_id__isnull=True).annotate(
         text=decimal_text("subject_id", InvoiceItem._meta.get_field("amount"))
@@ -263,7 +246,7 @@ def test_decimal_text_of_null_is_null_on_both_databases(customer):
 
 
 def test_decimal_text_in_a_json_payload_made_by_the_database(customer):
-    invoice = _invoice(customer, "5.00", "12.50")
+    invoice = InvoiceFactory(client=customer, amounts=("5.00", "12.50"), issue_date=ISSUED, due_date=DUE)
     insert_select(
         Event,
         InvoiceItem.objects.filter(invoice=invoice),
@@ -283,7 +266,9 @@ def test_decimal_text_in_a_json_payload_made_by_the_database(customer):
 
 
 def test_any_gives_the_same_rows_as_in(customer):
-    invoices = [_invoice(customer, "1.00", "2.00") for _ in range(4)]
+    invoices = [
+        InvoiceFactory(client=customer, amounts=("1.00", "2.00"), issue_date=ISSUED, due_date=DUE) for _ in range(4)
+    ]
     chosen = [invoices[0].pk, invoices[2].pk, invoices[3].pk, 10**9]  # an id that does not exist is harmless
 
     def ids(queryset):
@@ -303,7 +288,7 @@ def test_any_gives_the_same_rows_as_in(customer):
 
 
 def test_any_with_an_empty_list_matches_nothing(customer):
-    _invoice(customer, "1.00")
+    InvoiceFactory(client=customer, amounts=("1.00",), issue_date=ISSUED, due_date=DUE)
     assert not Invoice.objects.filter(pk__any=[]).exists()
     assert not InvoiceItem.objects.filter(invoice_id__any=[]).exists()
     assert Invoice.objects.exclude(pk__any=[]).count() == 1
@@ -313,7 +298,7 @@ def test_any_with_an_empty_list_matches_nothing(customer):
 @pytest.mark.postgres
 def test_on_postgresql_any_sends_the_ids_as_one_parameter(customer):
     assert connection.vendor == "postgresql"
-    invoice = _invoice(customer, "1.00")
+    invoice = InvoiceFactory(client=customer, amounts=("1.00",), issue_date=ISSUED, due_date=DUE)
     ids = [invoice.pk, *range(10**8, 10**8 + 300)]
     sql, params = Invoice.objects.filter(pk__any=ids).query.sql_with_params()
     assert "= ANY(%s::bigint[])" in sql and sql.count("%s") == 1

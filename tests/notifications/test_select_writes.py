@@ -10,35 +10,24 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from billing.cycles import BillingCycle
 from core.rows import decimal_text
 from notifications.bus import emit_select, handlers_for
 from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
 from notifications.services import activity_record_select, email_queue_select
 from provisioning.models import Service
-from tests.factories import UserFactory
+from tests.factories import ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
 
 
-def _service(client, product, domain, amount="4.99"):
-    return Service.objects.create(
-        client=client,
-        product=product,
-        currency=client.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=D(amount),
-        auto_setup="never",
-        domain=domain,
-        status=Service.Status.ACTIVE,
-    )
-
-
 @pytest.fixture
 def services(customer, hosting):
-    return [_service(customer, hosting, "a.example", "4.99"), _service(customer, hosting, "", "12.50")]
+    return [
+        ServiceFactory(client=customer, product=hosting, domain="a.example", recurring_amount=D("4.99")),
+        ServiceFactory(client=customer, product=hosting, domain="", recurring_amount=D("12.50")),
+    ]
 
 
 def _payload():

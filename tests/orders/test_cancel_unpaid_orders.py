@@ -14,12 +14,12 @@ from automation.models import AutomationSettings
 from automation.scheduler import automation_run
 from billing.cycles import BillingCycle
 from billing.models import Client, Invoice
-from billing.services import credit_add, credit_apply, invoice_send_to_collections, payment_record
+from billing.services import credit_add, credit_apply, invoice_send_to_collections
 from notifications.models import ActivityLog, Event
 from orders import automation
 from orders.models import Order
 from orders.services import CartItem, order_accept, order_cancel, order_mark_fraud, order_set_pending
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -190,11 +190,11 @@ def _accept(order):
 
 
 def _pay(order):
-    payment_record(invoice_id=order.invoice_id, amount=order.invoice.balance_due, gateway="banktransfer", actor=None)
+    TransactionFactory(invoice=order.invoice)
 
 
 def _pay_part(order):
-    payment_record(invoice_id=order.invoice_id, amount=D("1.00"), gateway="banktransfer", actor=None)
+    TransactionFactory(invoice=order.invoice, amount="1.00")
 
 
 def _mark_fraud(order):

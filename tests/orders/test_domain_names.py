@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from core.domain_names import mixed_script_labels, normalize_domain_name
 from fraud.models import FraudRule
 from orders.forms import AddToCartForm
-from orders.services import CartItem
+from tests.factories import OrderFactory
 
 CYRILLIC_A = "\u0430"  # looks like the Latin a
 APPLE_WITH_CYRILLIC_A = f"{CYRILLIC_A}pple.com"
@@ -97,13 +97,11 @@ def test_the_store_form_refuses_a_name_with_the_reason(domain_product, usd):
     assert form.errors["domain"] == [f"'xn--zz.com' is not a valid domain name: {why}."]
 
 
-def _order_domain(place, client, product, name):
-    return place(client, CartItem(product_id=product.pk, billing_cycle="annually", domain=name))
-
-
 @pytest.mark.django_db
-def test_an_order_for_a_mixed_script_name_is_flagged_with_the_rules_explanation(customer, domain_product, place):
-    order = _order_domain(place, customer, domain_product, APPLE_WITH_CYRILLIC_A)
+def test_an_order_for_a_mixed_script_name_is_flagged_with_the_rules_explanation(customer, domain_product):
+    order = OrderFactory(
+        client=customer, product=domain_product, billing_cycle="annually", domain=APPLE_WITH_CYRILLIC_A
+    )
     assert order.domains.get().name == "xn--pple-43d.com"
     fired = {rule["code"]: rule for rule in order.fraud_result["rules"]}
     assert fired["mixed_script_domain"] == {
@@ -124,21 +122,25 @@ def test_an_order_for_a_mixed_script_name_is_flagged_with_the_rules_explanation(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["apple.com", "\u043f\u0440\u0438\u043c\u0435\u0440.com"], ids=["latin", "cyrillic"])
-def test_an_order_for_a_name_in_one_script_is_not_flagged(customer, domain_product, place, name):
-    order = _order_domain(place, customer, domain_product, name)
+def test_an_order_for_a_name_in_one_script_is_not_flagged(customer, domain_product, name):
+    order = OrderFactory(client=customer, product=domain_product, billing_cycle="annually", domain=name)
     assert "mixed_script_domain" not in {rule["code"] for rule in order.fraud_result["rules"]}
     assert order.fraud_result["facts"]["mixed_script_domains"] == []
 
 
 @pytest.mark.django_db
-def test_the_rule_is_configured_like_the_others(customer, domain_product, place):
+def test_the_rule_is_configured_like_the_others(customer, domain_product):
     FraudRule.objects.filter(code="mixed_script_domain").update(points=55)
-    order = _order_domain(place, customer, domain_product, APPLE_WITH_CYRILLIC_A)
+    order = OrderFactory(
+        client=customer, product=domain_product, billing_cycle="annually", domain=APPLE_WITH_CYRILLIC_A
+    )
     assert {rule["code"]: rule["points"] for rule in order.fraud_result["rules"]}["mixed_script_domain"] == 55
     assert order.status == order.Status.FRAUD  # 55 is at or above the threshold of 50
 
     FraudRule.objects.filter(code="mixed_script_domain").update(enabled=False)
-    again = _order_domain(place, customer, domain_product, f"{CYRILLIC_A}pple.net")
+    again = OrderFactory(
+        client=customer, product=domain_product, billing_cycle="annually", domain=f"{CYRILLIC_A}pple.net"
+    )
     assert "mixed_script_domain" not in {rule["code"] for rule in again.fraud_result["rules"]}
 
 

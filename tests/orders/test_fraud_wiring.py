@@ -19,7 +19,7 @@ from orders.models import Order
 from orders.services import CartItem, order_accept, order_mark_fraud, order_set_pending
 from orders.services.fraud import order_fraud_recheck
 from provisioning.models import Domain, Service
-from tests.factories import ClientFactory, CurrencyFactory, PricingFactory, ProductFactory
+from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, ProductFactory
 
 # network, country, region, city, latitude, longitude, asn, as_org, is_anonymous, is_hosting
 NETWORKS = """\
@@ -55,10 +55,6 @@ def _fraud_settings(**changes):
     FraudSettings.objects.filter(pk=SETTINGS_ROW_ID).update(**changes)
 
 
-def _order(place, client, product, ip, **kwargs):
-    return place(client, CartItem(product_id=product.pk, billing_cycle="monthly"), ip_address=ip, **kwargs)
-
-
 def _events(order):
     names = Event.objects.filter(name__in=[*FRAUD_EVENTS, "OrderCreated"]).order_by("pk")
     return [e.name for e in names if e.payload.get("order_id") == order.pk]
@@ -72,9 +68,9 @@ def _stock(product):
 # --- Checkout ---------------------------------------------------------------------------------------------------
 
 
-def test_an_order_below_the_threshold_stays_pending_with_its_result_stored(customer, vps, place, geo_db):
+def test_an_order_below_the_threshold_stays_pending_with_its_result_stored(customer, vps, geo_db):
     _fraud_settings(threshold=51)  # the country mismatch alone is 50 points
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     assert order.status == Order.Status.PENDING
     assert order.fraud_score == 50
     result = order.fraud_result
@@ -111,29 +107,29 @@ def test_an_order_at_exactly_the_threshold_goes_straight_to_fraud_with_its_items
     assert "The IP address is in United Kingdom (GB)" in order.history.last().reason
 
 
-def test_an_ipv6_address_in_another_country_sends_the_order_to_fraud(customer, vps, place, geo_db):
-    order = _order(place, customer, vps, LONDON_IPV6)
+def test_an_ipv6_address_in_another_country_sends_the_order_to_fraud(customer, vps, geo_db):
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IPV6)
     assert order.status == Order.Status.FRAUD
     assert order.fraud_result["ip"]["version"] == 6 and order.fraud_result["geoip"]["country_code"] == "GB"
 
 
-def test_an_order_from_the_billing_country_stays_pending_and_cancels_nothing_else(customer, vps, place, geo_db):
-    earlier = _order(place, customer, vps, BERLIN_IP)
+def test_an_order_from_the_billing_country_stays_pending_and_cancels_nothing_else(customer, vps, geo_db):
+    earlier = OrderFactory(client=customer, product=vps, ip_address=BERLIN_IP)
     assert earlier.status == Order.Status.PENDING and earlier.fraud_score == 0
-    fraud_order = _order(place, customer, vps, LONDON_IP)
+    fraud_order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     assert fraud_order.status == Order.Status.FRAUD
     earlier.refresh_from_db()
     assert earlier.status == Order.Status.PENDING and earlier.invoice.status == Invoice.Status.UNPAID
     assert earlier.services.get().status == Service.Status.PENDING
 
 
-def test_the_facts_count_earlier_orders_and_fraud_orders_by_ip_email_and_client(customer, usd, vps, place, geo_db):
+def test_the_facts_count_earlier_orders_and_fraud_orders_by_ip_email_and_client(customer, usd, vps, geo_db):
     _fraud_settings(threshold=100)  # only the facts matter here
-    first = _order(place, customer, vps, LONDON_IP)
+    first = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     order_mark_fraud(order=first, actor=None)
     same_email = ClientFactory(currency=usd, email=customer.email.upper())
-    _order(place, same_email, vps, BERLIN_IP)
-    order = _order(place, customer, vps, LONDON_IP)
+    OrderFactory(client=same_email, product=vps, ip_address=BERLIN_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     facts = order.fraud_result["facts"]
     assert facts["earlier_orders"] == 1
     assert facts["earlier_fraud_orders_same_client"] == 1
@@ -144,37 +140,37 @@ def test_the_facts_count_earlier_orders_and_fraud_orders_by_ip_email_and_client(
     assert {rule["code"] for rule in order.fraud_result["rules"]} >= {"ip_country_mismatch", "earlier_fraud_order"}
 
 
-def test_the_check_reads_history_in_a_fixed_number_of_queries(customer, usd, vps, place, geo_db):
+def test_the_check_reads_history_in_a_fixed_number_of_queries(customer, usd, vps, geo_db):
     def queries_for_one_order():
         with CaptureQueriesContext(connection) as queries:
-            _order(place, customer, vps, BERLIN_IP)
+            OrderFactory(client=customer, product=vps, ip_address=BERLIN_IP)
         return len(queries)
 
     few = queries_for_one_order()
     for _n in range(6):
-        _order(place, ClientFactory(currency=usd), vps, BERLIN_IP)
-        _order(place, customer, vps, BERLIN_IP)
+        OrderFactory(client=ClientFactory(currency=usd), product=vps, ip_address=BERLIN_IP)
+        OrderFactory(client=customer, product=vps, ip_address=BERLIN_IP)
     assert queries_for_one_order() == few
 
 
-def test_the_total_is_compared_in_the_default_currency(usd, place, geo_db):
+def test_the_total_is_compared_in_the_default_currency(usd, geo_db):
     yen = CurrencyFactory(code="JPY", prefix="¥", decimal_places=0, exchange_rate=Decimal("150"))
     client = ClientFactory(currency=yen)
     product = ProductFactory(name="Big server")
     PricingFactory(product=product, currency=yen, price=Decimal("90000"))  # 600.00 in USD
-    order = _order(place, client, product, BERLIN_IP)
+    order = OrderFactory(client=client, product=product, ip_address=BERLIN_IP)
     facts, rules = order.fraud_result["facts"], {r["code"]: r for r in order.fraud_result["rules"]}
     assert (facts["order_total"], facts["currency"], facts["exchange_rate"]) == ("90000.00", "JPY", "150.00000000")
     assert "600.00" in rules["new_client_large_order"]["sentence"]
 
 
 @pytest.mark.parametrize("skip_on", [True, False])
-def test_skip_for_clients_with_an_active_service(skip_on, customer, vps, place, geo_db):
+def test_skip_for_clients_with_an_active_service(skip_on, customer, vps, geo_db):
     _fraud_settings(skip_for_clients_with_active_service=skip_on)
-    accepted = _order(place, customer, vps, BERLIN_IP)
+    accepted = OrderFactory(client=customer, product=vps, ip_address=BERLIN_IP)
     order_accept(order=accepted, actor=None)
     assert accepted.services.get().status == Service.Status.ACTIVE
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     if skip_on:
         assert order.status == Order.Status.PENDING and order.fraud_score == 0
         assert order.fraud_result["skipped_reason"] == "The check was skipped: the client has an active service."
@@ -188,11 +184,11 @@ def test_skip_for_clients_with_an_active_service(skip_on, customer, vps, place, 
     ("skip_on", "credit", "skipped"),
     [(True, "50.00", True), (False, "50.00", False), (True, "5.00", False)],
 )
-def test_skip_for_orders_paid_by_credit(skip_on, credit, skipped, customer, vps, place, geo_db):
+def test_skip_for_orders_paid_by_credit(skip_on, credit, skipped, customer, vps, geo_db):
     _fraud_settings(skip_for_orders_paid_by_credit=skip_on)
     BillingSettings.objects.update_or_create(pk=BillingSettings.load().pk, defaults={"auto_apply_credit": True})
     credit_add(client_id=customer.pk, amount=Decimal(credit), reason="test", actor=None)
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     paid_in_full = credit == "50.00"
     assert order.fraud_result["facts"]["paid_by_credit"] is paid_in_full
     if skipped:
@@ -207,9 +203,9 @@ def test_skip_for_orders_paid_by_credit(skip_on, credit, skipped, customer, vps,
         assert customer.credit_balance == (Decimal("31.00") if paid_in_full else Decimal("5.00"))
 
 
-def test_a_missing_database_still_places_the_order_and_says_so(customer, vps, place, settings, tmp_path):
+def test_a_missing_database_still_places_the_order_and_says_so(customer, vps, settings, tmp_path):
     settings.FRAUD_GEOIP_CITY_DB = str(tmp_path / "absent.mmdb")
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     assert order.status == Order.Status.PENDING
     assert order.fraud_result["geoip"]["available"] is False
     assert any("GeoIP database missing" in warning for warning in order.fraud_result["warnings"])
@@ -217,9 +213,9 @@ def test_a_missing_database_still_places_the_order_and_says_so(customer, vps, pl
 
 
 @pytest.mark.parametrize("raw", ["999.1.1.1", "203.0.113.7, 10.0.0.1", "", "x" * 500, "::zz"])
-def test_a_malformed_ip_from_the_request_is_recorded_and_the_order_placed(raw, customer, vps, place, geo_db):
+def test_a_malformed_ip_from_the_request_is_recorded_and_the_order_placed(raw, customer, vps, geo_db):
     FraudRule.objects.update_or_create(code="malformed_ip", defaults={"enabled": True, "points": 10})
-    order = _order(place, customer, vps, raw)
+    order = OrderFactory(client=customer, product=vps, ip_address=raw)
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING
     assert order.ip_address is None  # never stored: PostgreSQL's inet column would refuse it
@@ -229,8 +225,8 @@ def test_a_malformed_ip_from_the_request_is_recorded_and_the_order_placed(raw, c
     assert "malformed_ip" in {rule["code"] for rule in order.fraud_result["rules"]}
 
 
-def test_an_ipv4_mapped_address_is_stored_and_checked_as_ipv4(customer, vps, place, geo_db):
-    order = _order(place, customer, vps, f"::ffff:{BERLIN_IP}")
+def test_an_ipv4_mapped_address_is_stored_and_checked_as_ipv4(customer, vps, geo_db):
+    order = OrderFactory(client=customer, product=vps, ip_address=f"::ffff:{BERLIN_IP}")
     order.refresh_from_db()
     assert order.ip_address == BERLIN_IP and order.fraud_result["ip"]["version"] == 4
     assert order.status == Order.Status.PENDING
@@ -260,7 +256,7 @@ def test_a_client_whose_store_order_lands_in_fraud_is_told_it_needs_a_review(cli
 
 
 def test_a_fault_in_the_engine_leaves_the_order_pending_with_the_failure_recorded(
-    customer, vps, place, geo_db, monkeypatch, caplog
+    customer, vps, geo_db, monkeypatch, caplog
 ):
     def broken(**kwargs):
         # A database error first: on PostgreSQL only a savepoint keeps the checkout's transaction usable.
@@ -268,7 +264,7 @@ def test_a_fault_in_the_engine_leaves_the_order_pending_with_the_failure_recorde
             cursor.execute("SELECT * FROM no_such_table_for_fraud")
 
     monkeypatch.setattr(fraud.services, "fraud_check", broken)
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING and order.fraud_score is None
     assert "no_such_table_for_fraud" in order.fraud_result["error"]
@@ -303,8 +299,8 @@ def _messages(response):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
-def test_the_order_page_shows_score_threshold_sentences_and_geoip_facts(admin_client, customer, vps, place, geo_db):
-    order = _order(place, customer, vps, LONDON_IP)
+def test_the_order_page_shows_score_threshold_sentences_and_geoip_facts(admin_client, customer, vps, geo_db):
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     page = admin_client.get(_change_url(order)).content.decode()
     assert "Score 50 of 100</strong>, threshold 50" in page
     assert "at or above the threshold (Fraud)" in page
@@ -316,25 +312,25 @@ def test_the_order_page_shows_score_threshold_sentences_and_geoip_facts(admin_cl
     assert 'class="review-pending"' in page  # a Fraud order offers "set back to pending"
 
 
-def test_the_order_page_warns_when_the_geoip_database_is_missing(admin_client, customer, vps, place):
-    order = _order(place, customer, vps, LONDON_IP)
+def test_the_order_page_warns_when_the_geoip_database_is_missing(admin_client, customer, vps):
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     page = admin_client.get(_change_url(order)).content.decode()
     assert "<strong>Now:</strong> GeoIP database missing: FRAUD_GEOIP_CITY_DB is not set; GeoIP rules skipped." in page
     assert "Score 0 of 100" in page and "No rule fired." in page
 
 
-def test_the_order_page_shows_a_failed_check(admin_client, customer, vps, place, monkeypatch):
+def test_the_order_page_shows_a_failed_check(admin_client, customer, vps, monkeypatch):
     monkeypatch.setattr(fraud.services, "fraud_check", lambda **kwargs: 1 / 0)
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     page = admin_client.get(_change_url(order)).content.decode()
     assert "The fraud check failed" in page and "ZeroDivisionError" in page
 
 
 def test_run_the_check_again_asks_first_then_stores_a_new_result_and_keeps_the_status(
-    admin_client, admin_user, customer, vps, place, settings, geo_db
+    admin_client, admin_user, customer, vps, settings, geo_db
 ):
     settings.FRAUD_GEOIP_CITY_DB = ""
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     assert (order.status, order.fraud_score) == (Order.Status.PENDING, 0)
     settings.FRAUD_GEOIP_CITY_DB = str(geo_db)
     confirm = admin_client.get(_recheck_url(order))
@@ -355,8 +351,8 @@ def test_run_the_check_again_asks_first_then_stores_a_new_result_and_keeps_the_s
     assert not Event.objects.filter(name="FraudOrder").exists()
 
 
-def test_a_failed_recheck_keeps_the_stored_result(admin_client, customer, vps, place, geo_db, monkeypatch):
-    order = _order(place, customer, vps, LONDON_IP)
+def test_a_failed_recheck_keeps_the_stored_result(admin_client, customer, vps, geo_db, monkeypatch):
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     stored = order.fraud_result
     monkeypatch.setattr(fraud.services, "fraud_check", lambda **kwargs: 1 / 0)
     response = admin_client.post(_recheck_url(order))
@@ -365,9 +361,9 @@ def test_a_failed_recheck_keeps_the_stored_result(admin_client, customer, vps, p
     assert order.fraud_result == stored and order.status == Order.Status.FRAUD
 
 
-def test_recheck_of_an_accepted_order_ignores_its_own_services(admin_user, customer, vps, place, geo_db):
+def test_recheck_of_an_accepted_order_ignores_its_own_services(admin_user, customer, vps, geo_db):
     _fraud_settings(skip_for_clients_with_active_service=True)
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     order_set_pending(order=order, actor=admin_user)
     order_accept(order=order, actor=admin_user)
     screening = order_fraud_recheck(order_id=order.pk, actor=admin_user)
@@ -376,9 +372,9 @@ def test_recheck_of_an_accepted_order_ignores_its_own_services(admin_user, custo
 
 
 def test_set_back_to_pending_reopens_the_invoice_of_an_order_the_check_sent_to_fraud(
-    admin_client, customer, vps, place, geo_db
+    admin_client, customer, vps, geo_db
 ):
-    order = _order(place, customer, vps, LONDON_IP)
+    order = OrderFactory(client=customer, product=vps, ip_address=LONDON_IP)
     assert order.status == Order.Status.FRAUD and _stock(vps) == 100
     admin_client.post(reverse("admin:orders_order_transition", args=[order.pk, "pending"]), {"reason": "phoned"})
     order.refresh_from_db()
@@ -388,7 +384,7 @@ def test_set_back_to_pending_reopens_the_invoice_of_an_order_the_check_sent_to_f
     assert order.fraud_score == 50  # the result stays as the record of why it was held
 
 
-def test_the_order_list_shows_the_score_without_querying_per_row(admin_client, usd, vps, place, geo_db):
+def test_the_order_list_shows_the_score_without_querying_per_row(admin_client, usd, vps, geo_db):
     def queries():
         with CaptureQueriesContext(connection) as captured:
             response = admin_client.get(reverse("admin:orders_order_changelist"))
@@ -396,10 +392,10 @@ def test_the_order_list_shows_the_score_without_querying_per_row(admin_client, u
         return len(captured), response.content.decode()
 
     for ip in (LONDON_IP, BERLIN_IP):
-        _order(place, ClientFactory(currency=usd), vps, ip)
+        OrderFactory(client=ClientFactory(currency=usd), product=vps, ip_address=ip)
     few, _page = queries()
     for n in range(10):
-        _order(place, ClientFactory(currency=usd), vps, LONDON_IP if n % 2 else BERLIN_IP)
+        OrderFactory(client=ClientFactory(currency=usd), product=vps, ip_address=LONDON_IP if n % 2 else BERLIN_IP)
     many, page = queries()
     assert many == few
     assert page.count('class="field-fraud_score"') == 12

@@ -2,7 +2,6 @@
 DomainExpired event, in a number of queries that does not grow with the domains."""
 
 import datetime
-import itertools
 
 import pytest
 from django.db import connection
@@ -11,27 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from automation.scheduler import automation_run
 from notifications.models import ActivityLog, Event
 from provisioning.models import Domain
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, DomainFactory
 
 pytestmark = pytest.mark.django_db
 
 DAY = datetime.date(2026, 12, 10)
-_names = itertools.count()
 
 
-def _domains(client, count, *, expiry_date=DAY - datetime.timedelta(days=1), status=Domain.Status.ACTIVE):
-    return Domain.objects.bulk_create(
-        Domain(
-            client=client,
-            name=f"d{next(_names)}.example",
-            registration_type=Domain.RegistrationType.REGISTER,
-            registration_period=1,
-            currency=client.currency,
-            expiry_date=expiry_date,
-            status=status,
-        )
-        for _ in range(count)
-    )
+YESTERDAY = DAY - datetime.timedelta(days=1)
 
 
 def _expire(day=DAY):
@@ -41,9 +27,9 @@ def _expire(day=DAY):
 
 
 def test_each_expired_domain_gets_its_entry_and_event_and_the_others_are_left(customer):
-    gone = _domains(customer, 1)[0]
-    last_day = _domains(customer, 1, expiry_date=DAY)[0]
-    ended = _domains(customer, 1, status=Domain.Status.CANCELLED)[0]
+    gone = DomainFactory(client=customer, expiry_date=YESTERDAY)
+    last_day = DomainFactory(client=customer, expiry_date=DAY)
+    ended = DomainFactory(client=customer, expiry_date=YESTERDAY, status=Domain.Status.CANCELLED)
     step = _expire()
     assert step.counts == {"domains expired": 1}
     assert step.plan == [f"{gone.name} (client #{customer.pk}) expired on 2026-12-09"]
@@ -67,7 +53,7 @@ def test_each_expired_domain_gets_its_entry_and_event_and_the_others_are_left(cu
 
 def test_queries_grow_with_batches_not_with_domains(usd):
     def queries_for(count):
-        _domains(ClientFactory(currency=usd), count)
+        DomainFactory.create_batch(count, client=ClientFactory(currency=usd), expiry_date=YESTERDAY)
         with CaptureQueriesContext(connection) as queries:
             assert _expire().counts == {"domains expired": count}
         return len(queries)

@@ -2,7 +2,6 @@
 and again for the next expiry once the domain is renewed."""
 
 import datetime
-from decimal import Decimal
 
 import pytest
 
@@ -10,6 +9,7 @@ from automation.models import AutomationSettings
 from automation.scheduler import automation_run
 from notifications.models import Event, OutboundEmail
 from provisioning.models import Domain, DomainRenewalNotice
+from tests.factories import DomainFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +19,7 @@ EXPIRY = datetime.date(2027, 3, 31)
 @pytest.fixture
 def domain(customer):
     AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(domain_renewal_notice_days=[30, 7])
-    return Domain.objects.create(
-        client=customer,
-        name="keep-me.example",
-        registration_type=Domain.RegistrationType.REGISTER,
-        registration_period=1,
-        currency=customer.currency,
-        recurring_amount=Decimal("12.99"),
-        expiry_date=EXPIRY,
-        next_due_date=EXPIRY,
-        status=Domain.Status.ACTIVE,
-    )
+    return DomainFactory(client=customer, name="keep-me.example", expiry_date=EXPIRY, next_due_date=EXPIRY)
 
 
 def _notify(day):

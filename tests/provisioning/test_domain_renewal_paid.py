@@ -12,16 +12,14 @@ from django.utils import timezone
 
 from automation.scheduler import automation_run
 from billing.models import Invoice, InvoiceItem
-from billing.services import payment_record
 from notifications.models import ActivityLog, Event
 from provisioning.models import Domain
 from provisioning.services import items_paid_through
-from tests.factories import DomainFactory
+from tests.factories import DomainFactory, InvoiceFactory, InvoiceLineFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
 _names = itertools.count()
-_payments = itertools.count()
 
 
 def _domain(client, *, expires: datetime.date, status=Domain.Status.ACTIVE) -> Domain:
@@ -47,17 +45,6 @@ def _renewal_invoice(domain: Domain) -> Invoice:
     return item.invoice
 
 
-def _pay(invoice: Invoice, django_capture_on_commit_callbacks) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        payment_record(
-            invoice_id=invoice.pk,
-            amount=invoice.balance_due,
-            gateway="banktransfer",
-            gateway_transaction_id=f"renewal-{next(_payments)}",
-            actor=None,
-        )
-
-
 def test_a_paid_renewal_keeps_the_domain_active_past_its_old_expiry(customer, django_capture_on_commit_callbacks):
     """The issue's reproduction: invoice the renewal through the run, pay it, run the automation past the old
     expiry date."""
@@ -67,7 +54,8 @@ def test_a_paid_renewal_keeps_the_domain_active_past_its_old_expiry(customer, dj
     _run(today, "renewal_invoicing")
     invoice = _renewal_invoice(domain)
 
-    _pay(invoice, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):  # the InvoicePaid handlers run
+        TransactionFactory(invoice=invoice)
 
     new_expiry = old_expiry.replace(year=old_expiry.year + 1)
     domain.refresh_from_db()
@@ -103,7 +91,8 @@ def test_an_expired_domain_whose_renewal_is_paid_is_active_again(customer, djang
     domain.refresh_from_db()
     assert domain.status == Domain.Status.EXPIRED  # unpaid, it expired
 
-    _pay(_renewal_invoice(domain), django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):  # the InvoicePaid handlers run
+        TransactionFactory(invoice=_renewal_invoice(domain))
 
     new_expiry = old_expiry.replace(year=old_expiry.year + 1)
     domain.refresh_from_db()
@@ -120,7 +109,7 @@ def test_an_expired_domain_whose_renewal_is_paid_is_active_again(customer, djang
 def test_an_expired_domain_whose_paid_period_is_over_stays_expired(customer, django_capture_on_commit_callbacks):
     old_expiry = datetime.date(2026, 1, 10)
     domain = _domain(customer, expires=old_expiry, status=Domain.Status.EXPIRED)
-    invoice = _invoice_for([domain], customer)
+    invoice = InvoiceFactory(client=customer, bills=[domain])
     items_paid_through(invoice_id=invoice.pk, today=datetime.date(2027, 3, 1))
     domain.refresh_from_db()
     assert (domain.status, domain.expiry_date) == (Domain.Status.EXPIRED, datetime.date(2027, 1, 10))
@@ -129,7 +118,7 @@ def test_an_expired_domain_whose_paid_period_is_over_stays_expired(customer, dja
 def test_the_expiry_only_moves_forward_and_a_second_handling_changes_nothing(customer):
     today = timezone.localdate()
     domain = _domain(customer, expires=today + datetime.timedelta(days=10))
-    invoice = _invoice_for([domain], customer)
+    invoice = InvoiceFactory(client=customer, bills=[domain])
     later = today + datetime.timedelta(days=800)  # a registrar already confirmed a longer registration
     Domain.objects.filter(pk=domain.pk).update(expiry_date=later)
 
@@ -144,31 +133,12 @@ def test_the_expiry_only_moves_forward_and_a_second_handling_changes_nothing(cus
 
 def test_a_pending_domain_gets_no_expiry_from_its_first_payment(pending_order, django_capture_on_commit_callbacks):
     domain = Domain.objects.get(order=pending_order)
-    _pay(pending_order.invoice, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):  # the InvoicePaid handlers run
+        TransactionFactory(invoice=pending_order.invoice)
     domain.refresh_from_db()
     # Registered by hand (the admin's accept) or by a registrar later: that sets the expiry, not the payment.
     assert (domain.status, domain.expiry_date) == (Domain.Status.PENDING, None)
     assert domain.next_due_date is not None
-
-
-def _invoice_for(domains: list[Domain], client) -> Invoice:
-    """An Unpaid invoice billing each domain's next year from its due date (as renewal invoicing makes)."""
-    invoice = Invoice.objects.create(
-        client=client, currency=client.currency, date=timezone.localdate(), due_date=timezone.localdate()
-    )
-    InvoiceItem.objects.bulk_create(
-        InvoiceItem(
-            invoice=invoice,
-            kind=InvoiceItem.Kind.DOMAIN,
-            related_id=domain.pk,
-            description=f"Domain renewal - {domain.name}",
-            amount=domain.recurring_amount,
-            period_start=domain.next_due_date,
-            period_end=domain.next_due_date.replace(year=domain.next_due_date.year + 1) - datetime.timedelta(days=1),
-        )
-        for domain in domains
-    )
-    return invoice
 
 
 def test_the_queries_of_a_paid_renewal_do_not_grow_with_its_domains(customer):
@@ -178,7 +148,7 @@ def test_the_queries_of_a_paid_renewal_do_not_grow_with_its_domains(customer):
         expires = today + datetime.timedelta(days=10)
         active = [_domain(customer, expires=expires) for _ in range(count)]
         expired = [_domain(customer, expires=expires, status=Domain.Status.EXPIRED) for _ in range(count)]
-        invoice = _invoice_for(active + expired, customer)
+        invoice = InvoiceFactory(client=customer, bills=active + expired)
         with CaptureQueriesContext(connection) as queries:
             items_paid_through(invoice_id=invoice.pk)
         assert Domain.objects.filter(pk__in=[d.pk for d in active + expired], status="active").count() == 2 * count
@@ -190,20 +160,11 @@ def test_the_queries_of_a_paid_renewal_do_not_grow_with_its_domains(customer):
 def test_two_years_of_one_domain_on_one_invoice_move_its_expiry_past_both(customer):
     domain = _domain(customer, expires=timezone.localdate() + datetime.timedelta(days=10))
     start = domain.next_due_date
-    invoice = Invoice.objects.create(
-        client=customer, currency=customer.currency, date=timezone.localdate(), due_date=timezone.localdate()
+    # The later period first, so neither the line order nor the dict order can hide it.
+    invoice = InvoiceFactory(
+        client=customer,
+        lines=[InvoiceLineFactory(bills=domain, period_start=start.replace(year=start.year + year)) for year in (1, 0)],
     )
-    for year in (1, 0):  # the later period first, so neither the line order nor the dict order can hide it
-        period_start = start.replace(year=start.year + year)
-        InvoiceItem.objects.create(
-            invoice=invoice,
-            kind=InvoiceItem.Kind.DOMAIN,
-            related_id=domain.pk,
-            description=f"Domain renewal - {domain.name}",
-            amount=domain.recurring_amount,
-            period_start=period_start,
-            period_end=period_start.replace(year=period_start.year + 1) - datetime.timedelta(days=1),
-        )
 
     items_paid_through(invoice_id=invoice.pk)
 

@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from automation.scheduler import automation_run
-from billing.cycles import BillingCycle
 from billing.models import Invoice, InvoiceItem
 from billing.services import payment_record
 from notifications.models import ActivityLog
 from provisioning.models import Domain, Service
 from provisioning.services import billing_dates_set
-from tests.factories import DomainFactory
+from tests.factories import DomainFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +26,14 @@ D = datetime.date
 
 
 def _service(client, product, *, registered, due):
-    return Service.objects.create(
+    """A monthly service registered on `registered` and due on `due`, with the fields its admin page shows."""
+    return ServiceFactory(
         client=client,
         product=product,
-        currency=client.currency,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=Decimal("4.99"),
         first_payment_amount=Decimal("6.99"),
-        auto_setup="never",
         domain="moved.example",
         registration_date=registered,
         next_due_date=due,
-        status=Service.Status.ACTIVE,
     )
 
 

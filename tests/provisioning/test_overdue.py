@@ -11,36 +11,17 @@ from django.test.utils import CaptureQueriesContext
 
 from automation.models import AutomationSettings
 from automation.scheduler import automation_run
-from billing.models import Invoice, InvoiceItem
-from billing.services import InvoiceLine, invoice_cancel, invoice_create, payment_record
+from billing.models import Invoice
+from billing.services import invoice_cancel, payment_record
 from notifications.models import Event
 from provisioning.automation import _overdue_among
 from provisioning.models import Service
-from tests.factories import ClientFactory, ServiceFactory
+from tests.factories import ClientFactory, InvoiceFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
 DUE = datetime.date(2026, 12, 1)
 D = Decimal
-
-
-def _service(client, product, status=Service.Status.ACTIVE, reason=""):
-    return ServiceFactory(client=client, product=product, next_due_date=DUE, status=status, suspension_reason=reason)
-
-
-def _invoice(client, *services, due=DUE):
-    lines = [
-        InvoiceLine(
-            kind=InvoiceItem.Kind.SERVICE,
-            related_id=s.pk,
-            description=f"S{s.pk}",
-            amount=D("4.99"),
-            period_start=due,
-            period_end=due + datetime.timedelta(days=30),
-        )
-        for s in services
-    ]
-    return invoice_create(client=client, lines=lines, actor=None, issue_date=due, due_date=due)
 
 
 def _run(day, *steps, **settings):
@@ -61,8 +42,8 @@ def _days(n):
 
 
 def test_suspended_on_the_day_it_is_x_days_overdue_and_only_once(customer, hosting):
-    service = _service(customer, hosting)
-    _invoice(customer, service)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     assert _run(_days(6), "overdue_suspension") == {"overdue_suspension": {}}
     assert _status(service) == ("active", "")
     assert _run(_days(7), "overdue_suspension") == {"overdue_suspension": {"services suspended": 1}}
@@ -72,9 +53,12 @@ def test_suspended_on_the_day_it_is_x_days_overdue_and_only_once(customer, hosti
 
 
 def test_nothing_is_suspended_when_the_setting_is_off_or_the_invoice_is_paid(customer, hosting):
-    off, paid = _service(customer, hosting), _service(customer, hosting)
-    _invoice(customer, off)
-    invoice = _invoice(customer, paid)
+    off, paid = (
+        ServiceFactory(client=customer, product=hosting, next_due_date=DUE),
+        ServiceFactory(client=customer, product=hosting, next_due_date=DUE),
+    )
+    InvoiceFactory(client=customer, bills=[off], issue_date=DUE, due_date=DUE)
+    invoice = InvoiceFactory(client=customer, bills=[paid], issue_date=DUE, due_date=DUE)
     payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
     assert _run(_days(30), "overdue_suspension", suspend_enabled=False) == {"overdue_suspension": {}}
     assert _run(_days(30), "overdue_suspension", suspend_enabled=True) == {
@@ -86,9 +70,17 @@ def test_nothing_is_suspended_when_the_setting_is_off_or_the_invoice_is_paid(cus
 def test_paying_lifts_an_overdue_suspension_at_once_but_never_an_abuse_one(
     customer, hosting, django_capture_on_commit_callbacks
 ):
-    overdue = _service(customer, hosting, status=Service.Status.SUSPENDED, reason="overdue")
-    abuse = _service(customer, hosting, status=Service.Status.SUSPENDED, reason="abuse")
-    invoice = _invoice(customer, overdue, abuse)
+    overdue = ServiceFactory(
+        client=customer,
+        product=hosting,
+        next_due_date=DUE,
+        status=Service.Status.SUSPENDED,
+        suspension_reason="overdue",
+    )
+    abuse = ServiceFactory(
+        client=customer, product=hosting, next_due_date=DUE, status=Service.Status.SUSPENDED, suspension_reason="abuse"
+    )
+    invoice = InvoiceFactory(client=customer, bills=[overdue, abuse], issue_date=DUE, due_date=DUE)
     with django_capture_on_commit_callbacks(execute=True):
         payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
     assert _status(overdue) == ("active", "")
@@ -97,9 +89,10 @@ def test_paying_lifts_an_overdue_suspension_at_once_but_never_an_abuse_one(
 
 
 def test_no_lift_while_another_invoice_is_still_that_late(customer, hosting, django_capture_on_commit_callbacks):
-    service = _service(customer, hosting)
-    older = _invoice(customer, service, due=DUE - datetime.timedelta(days=40))
-    newer = _invoice(customer, service)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    earlier = DUE - datetime.timedelta(days=40)
+    older = InvoiceFactory(client=customer, bills=[service], period_start=earlier, issue_date=earlier, due_date=earlier)
+    newer = InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     _run(_days(7), "overdue_suspension")
     with django_capture_on_commit_callbacks(execute=True):
         payment_record(invoice_id=newer.pk, amount=newer.balance_due, gateway="banktransfer", actor=None)
@@ -111,8 +104,8 @@ def test_no_lift_while_another_invoice_is_still_that_late(customer, hosting, dja
 
 
 def test_the_run_lifts_what_payment_handling_missed_and_respects_the_setting(customer, hosting):
-    service = _service(customer, hosting)
-    invoice = _invoice(customer, service)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    invoice = InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     _run(_days(7), "overdue_suspension")
     invoice_cancel(invoice_id=invoice.pk, actor=None)  # the admin cancelled it: nothing is overdue any more
     assert _run(_days(8), "overdue_unsuspension", unsuspend_on_payment=False) == {"overdue_unsuspension": {}}
@@ -124,8 +117,17 @@ def test_the_run_lifts_what_payment_handling_missed_and_respects_the_setting(cus
 
 
 def test_terminated_y_days_overdue_from_active_or_suspended(customer, hosting):
-    active, suspended = _service(customer, hosting), _service(customer, hosting, Service.Status.SUSPENDED, "abuse")
-    _invoice(customer, active, suspended)
+    active, suspended = (
+        ServiceFactory(client=customer, product=hosting, next_due_date=DUE),
+        ServiceFactory(
+            client=customer,
+            product=hosting,
+            next_due_date=DUE,
+            status=Service.Status.SUSPENDED,
+            suspension_reason="abuse",
+        ),
+    )
+    InvoiceFactory(client=customer, bills=[active, suspended], issue_date=DUE, due_date=DUE)
     assert _run(_days(29), "overdue_termination", terminate_enabled=True) == {"overdue_termination": {}}
     assert _run(_days(30), "overdue_termination") == {"overdue_termination": {"services terminated": 2}}
     for service in (active, suspended):
@@ -135,15 +137,15 @@ def test_terminated_y_days_overdue_from_active_or_suspended(customer, hosting):
 
 
 def test_termination_is_off_by_default(customer, hosting):
-    service = _service(customer, hosting)
-    _invoice(customer, service)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     assert _run(_days(400), "overdue_termination") == {"overdue_termination": {}}
     assert _status(service)[0] == "active"
 
 
 def test_a_full_run_suspends_then_terminates_in_order(customer, hosting):
-    service = _service(customer, hosting)
-    _invoice(customer, service)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=DUE)
+    InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(terminate_enabled=True)
     automation_run(today=_days(7))
     assert _status(service) == ("suspended", "overdue")
@@ -155,8 +157,8 @@ def test_a_full_run_suspends_then_terminates_in_order(customer, hosting):
 def test_queries_grow_with_batches_not_with_services(hosting, usd):
     def queries_for(count):
         client = ClientFactory(currency=usd)
-        services = [_service(client, hosting) for _ in range(count)]
-        _invoice(client, *services)
+        services = [ServiceFactory(client=client, product=hosting, next_due_date=DUE) for _ in range(count)]
+        InvoiceFactory(client=client, bills=services, issue_date=DUE, due_date=DUE)
         with CaptureQueriesContext(connection) as queries:
             counts = _run(_days(7), "overdue_suspension")
         assert counts == {"overdue_suspension": {"services suspended": count}}
@@ -171,8 +173,11 @@ def test_queries_grow_with_batches_not_with_services(hosting, usd):
 def test_a_batch_locks_its_overdue_invoices_but_not_their_lines(customer, hosting):
     """The invoices are locked so a payment waits for the batch; their lines are only read. (Django drops "OF"
     from FOR UPDATE when no column of the model itself is selected: the lines used to be locked too.)"""
-    first, second = _service(customer, hosting), _service(customer, hosting)
-    invoice = _invoice(customer, first, second)
+    first, second = (
+        ServiceFactory(client=customer, product=hosting, next_due_date=DUE),
+        ServiceFactory(client=customer, product=hosting, next_due_date=DUE),
+    )
+    invoice = InvoiceFactory(client=customer, bills=[first, second], issue_date=DUE, due_date=DUE)
     line = invoice.items.first()
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

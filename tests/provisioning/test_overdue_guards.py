@@ -16,14 +16,12 @@ import pytest
 from automation.models import AutomationSettings
 from automation.registry import StepContext
 from automation.scheduler import automation_run
-from billing.models import InvoiceItem
-from billing.services import InvoiceLine, invoice_create, payment_record
 from notifications.models import Event
 from provisioning import automation
 from provisioning.models import Service
 from provisioning.services import overdue as services
 from tests.concurrency import in_another_thread
-from tests.factories import ServiceFactory
+from tests.factories import InvoiceFactory, ServiceFactory, TransactionFactory
 
 D = Decimal
 DUE = datetime.date(2026, 12, 1)
@@ -35,25 +33,6 @@ ADMIN = Service.SuspensionReason.ADMIN
 def _service(client, product, *, reason=""):
     status = Service.Status.SUSPENDED if reason else Service.Status.ACTIVE
     return ServiceFactory(client=client, product=product, next_due_date=DUE, status=status, suspension_reason=reason)
-
-
-def _invoice(client, *services_billed):
-    lines = [
-        InvoiceLine(
-            kind=InvoiceItem.Kind.SERVICE,
-            related_id=service.pk,
-            description=f"S{service.pk}",
-            amount=D("4.99"),
-            period_start=DUE,
-            period_end=DUE + datetime.timedelta(days=30),
-        )
-        for service in services_billed
-    ]
-    return invoice_create(client=client, lines=lines, actor=None, issue_date=DUE, due_date=DUE)
-
-
-def _pay(invoice):
-    return payment_record(invoice_id=invoice.pk, amount=invoice.balance_due, gateway="banktransfer", actor=None)
 
 
 def _state(service):
@@ -95,11 +74,11 @@ def test_the_payment_handler_leaves_an_abuse_or_admin_suspension_in_place(
     customer, hosting, monkeypatch, django_capture_on_commit_callbacks
 ):
     overdue, abuse, admin = (_service(customer, hosting, reason=reason) for reason in (OVERDUE, ABUSE, ADMIN))
-    invoice = _invoice(customer, overdue, abuse, admin)
+    invoice = InvoiceFactory(client=customer, bills=[overdue, abuse, admin], issue_date=DUE, due_date=DUE)
     handed = _handed_to_the_paid_path(monkeypatch, services)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _pay(invoice)
+        TransactionFactory(invoice=invoice)
 
     assert handed == [overdue.pk]
     assert [_state(s) for s in (overdue, abuse, admin)] == [("active", ""), ("suspended", ABUSE), ("suspended", ADMIN)]
@@ -108,7 +87,8 @@ def test_the_payment_handler_leaves_an_abuse_or_admin_suspension_in_place(
 @pytest.mark.django_db
 def test_the_daily_unsuspension_step_leaves_an_abuse_or_admin_suspension_in_place(customer, hosting, monkeypatch):
     overdue, abuse, admin = (_service(customer, hosting, reason=reason) for reason in (OVERDUE, ABUSE, ADMIN))
-    _pay(_invoice(customer, overdue, abuse, admin))  # paid with no handler run: the step lifts what it missed
+    invoice = InvoiceFactory(client=customer, bills=[overdue, abuse, admin], issue_date=DUE, due_date=DUE)
+    TransactionFactory(invoice=invoice)  # paid with no handler run: the step lifts what it missed
     handed = _handed_to_the_paid_path(monkeypatch, automation)
 
     step = automation_run(today=DUE + datetime.timedelta(days=8), only=["overdue_unsuspension"], trigger="test")
@@ -132,7 +112,7 @@ def test_a_payment_committed_between_selection_and_lock_leaves_the_service_as_pa
 ):
     AutomationSettings.objects.filter(pk=AutomationSettings.load().pk).update(terminate_enabled=True)
     service = _service(customer, hosting)
-    invoice = _invoice(customer, service)
+    invoice = InvoiceFactory(client=customer, bills=[service], issue_date=DUE, due_date=DUE)
     each_batch = StepContext.each_batch
     selected = []
 
@@ -140,7 +120,7 @@ def test_a_payment_committed_between_selection_and_lock_leaves_the_service_as_pa
         # Called with the ids the step selected, before any batch locks them.
         if self.step == step_name and not selected:
             selected.extend(ids)
-            in_another_thread(lambda: _pay(invoice))
+            in_another_thread(lambda: TransactionFactory(invoice=invoice))
         yield from each_batch(self, ids, size, work)
 
     monkeypatch.setattr(StepContext, "each_batch", pay_before_the_batches_lock)

@@ -15,27 +15,13 @@ from billing.models import Invoice, InvoiceItem, TaxRule
 from billing.services import payment_record
 from notifications.models import Event
 from provisioning import automation
-from provisioning.models import Domain, Service
-from tests.factories import ClientFactory
+from provisioning.models import Service
+from tests.factories import ClientFactory, CurrencyFactory, DomainFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
 TODAY = datetime.date(2026, 12, 1)
 D = Decimal
-
-
-def _service(client, product, *, due, cycle=BillingCycle.MONTHLY, amount="4.99", status=Service.Status.ACTIVE):
-    return Service.objects.create(
-        client=client,
-        product=product,
-        currency=client.currency,
-        billing_cycle=cycle,
-        recurring_amount=D(amount),
-        auto_setup="never",
-        domain=f"s{Service.objects.count()}.example",
-        next_due_date=due,
-        status=status,
-    )
 
 
 def _renew(today=TODAY, **changes):
@@ -56,8 +42,8 @@ def _lines(service):
 
 
 def test_a_service_due_within_the_lead_days_is_invoiced_once(customer, hosting):
-    due_soon = _service(customer, hosting, due=TODAY + datetime.timedelta(days=14))
-    later = _service(customer, hosting, due=TODAY + datetime.timedelta(days=15))
+    due_soon = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=14))
+    later = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=15))
 
     step = _renew()
 
@@ -77,7 +63,12 @@ def test_a_service_due_within_the_lead_days_is_invoiced_once(customer, hosting):
 
 
 def test_lead_days_per_billing_cycle(customer, hosting):
-    yearly = _service(customer, hosting, due=TODAY + datetime.timedelta(days=30), cycle=BillingCycle.ANNUALLY)
+    yearly = ServiceFactory(
+        client=customer,
+        product=hosting,
+        next_due_date=TODAY + datetime.timedelta(days=30),
+        billing_cycle=BillingCycle.ANNUALLY,
+    )
     assert _renew().counts == {}
     assert _renew(lead_days_by_cycle={"annually": 30}).counts == {"invoices created": 1, "lines": 1}
     assert _lines(yearly)[0][:2] == (datetime.date(2026, 12, 31), datetime.date(2027, 12, 30))
@@ -85,11 +76,11 @@ def test_lead_days_per_billing_cycle(customer, hosting):
 
 def test_combined_invoicing_gives_one_invoice_per_client_and_due_date(customer, hosting):
     due = TODAY + datetime.timedelta(days=5)
-    _service(customer, hosting, due=due)
-    _service(customer, hosting, due=due, amount="10.00")
-    _service(customer, hosting, due=due + datetime.timedelta(days=1))
+    ServiceFactory(client=customer, product=hosting, next_due_date=due)
+    ServiceFactory(client=customer, product=hosting, next_due_date=due, recurring_amount=D("10.00"))
+    ServiceFactory(client=customer, product=hosting, next_due_date=due + datetime.timedelta(days=1))
     other = ClientFactory(currency=customer.currency)
-    _service(other, hosting, due=due)
+    ServiceFactory(client=other, product=hosting, next_due_date=due)
 
     assert _renew().counts == {"invoices created": 3, "lines": 4}
     mine = Invoice.objects.filter(client=customer).order_by("due_date")
@@ -101,13 +92,13 @@ def test_combined_invoicing_gives_one_invoice_per_client_and_due_date(customer, 
 
 def test_without_combined_invoicing_each_line_is_its_own_invoice(customer, hosting):
     due = TODAY + datetime.timedelta(days=5)
-    _service(customer, hosting, due=due)
-    _service(customer, hosting, due=due)
+    ServiceFactory(client=customer, product=hosting, next_due_date=due)
+    ServiceFactory(client=customer, product=hosting, next_due_date=due)
     assert _renew(combined_invoicing=False).counts == {"invoices created": 2, "lines": 2}
 
 
 def test_an_unpaid_period_holds_back_the_next_unless_invoicing_is_continuous(customer, hosting):
-    service = _service(customer, hosting, due=TODAY)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY)
     _renew()
     three_months_on = TODAY + datetime.timedelta(days=90)
     assert _renew(three_months_on).counts == {}  # the December period is still unpaid
@@ -126,7 +117,7 @@ def test_an_unpaid_period_holds_back_the_next_unless_invoicing_is_continuous(cus
 def test_paying_moves_the_due_date_and_the_next_period_is_invoiced(
     customer, hosting, django_capture_on_commit_callbacks
 ):
-    service = _service(customer, hosting, due=TODAY)
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=TODAY)
     with django_capture_on_commit_callbacks(execute=True):
         _renew()
     invoice = Invoice.objects.get()
@@ -140,27 +131,23 @@ def test_paying_moves_the_due_date_and_the_next_period_is_invoiced(
 
 def test_only_live_renewing_services_are_invoiced(customer, hosting):
     due = TODAY + datetime.timedelta(days=3)
-    suspended = _service(customer, hosting, due=due, status=Service.Status.SUSPENDED)
+    suspended = ServiceFactory(client=customer, product=hosting, next_due_date=due, status=Service.Status.SUSPENDED)
     for status in (Service.Status.PENDING, Service.Status.TERMINATED, Service.Status.CANCELLED):
-        _service(customer, hosting, due=due, status=status)
-    _service(customer, hosting, due=due, cycle=BillingCycle.ONE_TIME)
-    _service(customer, hosting, due=due, amount="0.00")
+        ServiceFactory(client=customer, product=hosting, next_due_date=due, status=status)
+    ServiceFactory(client=customer, product=hosting, next_due_date=due, billing_cycle=BillingCycle.ONE_TIME)
+    ServiceFactory(client=customer, product=hosting, next_due_date=due, recurring_amount=D("0.00"))
     assert _renew().counts == {"invoices created": 1, "lines": 1}
     assert len(_lines(suspended)) == 1
 
 
 def test_domains_renew_for_their_registration_period(customer, domain_product):
-    domain = Domain.objects.create(
+    domain = DomainFactory(
         client=customer,
         product=domain_product,
         name="renew-me.example",
-        registration_type=Domain.RegistrationType.REGISTER,
         registration_period=2,
-        currency=customer.currency,
         recurring_amount=D("25.98"),
         expiry_date=datetime.date(2026, 12, 20),
-        next_due_date=datetime.date(2026, 12, 20),
-        status=Domain.Status.ACTIVE,
     )
     assert _renew(lead_days_by_cycle={"biennially": 30}).counts == {"invoices created": 1, "lines": 1}
     item = InvoiceItem.objects.get(kind="domain", related_id=domain.pk)
@@ -177,7 +164,7 @@ def test_renewal_invoices_are_taxed_by_the_clients_country(hosting, usd):
     german = ClientFactory(currency=usd, country="DE")
     hosting.taxable = True
     hosting.save()
-    _service(german, hosting, due=TODAY, amount="10.00")
+    ServiceFactory(client=german, product=hosting, next_due_date=TODAY, recurring_amount=D("10.00"))
     _renew()
     invoice = Invoice.objects.get(client=german)
     assert (invoice.subtotal, invoice.tax_1, invoice.total, invoice.tax_1_name) == (
@@ -190,7 +177,7 @@ def test_renewal_invoices_are_taxed_by_the_clients_country(hosting, usd):
 
 def test_the_numbers_of_a_batch_are_consecutive_and_follow_earlier_invoices(customer, hosting):
     for day in range(5):
-        _service(customer, hosting, due=TODAY + datetime.timedelta(days=day))
+        ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=day))
     _renew()
     numbers = sorted(Invoice.objects.values_list("number", flat=True))
     assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 6)]
@@ -201,7 +188,7 @@ def test_queries_grow_with_batches_not_with_services(customer, hosting, monkeypa
         for _ in range(clients):
             client = ClientFactory(currency=customer.currency)
             for n in range(services_each):
-                _service(client, hosting, due=TODAY + datetime.timedelta(days=n % 3))
+                ServiceFactory(client=client, product=hosting, next_due_date=TODAY + datetime.timedelta(days=n % 3))
         with CaptureQueriesContext(connection) as queries:
             step = _renew()
         assert step.counts["lines"] == clients * services_each
@@ -220,7 +207,9 @@ def test_queries_grow_with_batches_not_with_services(customer, hosting, monkeypa
 
 
 def test_a_dry_run_prints_the_invoices_and_writes_nothing(customer, hosting):
-    _service(customer, hosting, due=TODAY + datetime.timedelta(days=2), amount="7.50")
+    ServiceFactory(
+        client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=2), recurring_amount=D("7.50")
+    )
     outcome = automation_run(today=TODAY, dry_run=True, only=["renewal_invoicing"])
     assert outcome.steps[0].counts == {"invoices created": 1, "lines": 1}
     plan = "\n".join(outcome.steps[0].plan)
@@ -233,27 +222,17 @@ def test_proforma_renewal_invoices_have_no_number_until_paid(customer, hosting):
 
     BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(number_on_payment=True)
     for day in range(3):
-        _service(customer, hosting, due=TODAY + datetime.timedelta(days=day))
+        ServiceFactory(client=customer, product=hosting, next_due_date=TODAY + datetime.timedelta(days=day))
     assert _renew().counts == {"invoices created": 3, "lines": 3}
     assert list(Invoice.objects.values_list("number", flat=True)) == [None, None, None]
 
 
 def test_a_refused_batch_is_reported_and_the_other_clients_are_still_invoiced(customer, hosting, monkeypatch):
-    from tests.factories import CurrencyFactory
-
     yen = CurrencyFactory(code="JPY", prefix="¥", decimal_places=0)
     refused = ClientFactory(currency=yen)
-    Service.objects.create(  # a price in cents for a currency without them: its invoice line is refused
-        client=refused,
-        product=hosting,
-        currency=yen,
-        billing_cycle=BillingCycle.MONTHLY,
-        recurring_amount=D("4.99"),
-        auto_setup="never",
-        next_due_date=TODAY,
-        status=Service.Status.ACTIVE,
-    )
-    _service(customer, hosting, due=TODAY)
+    # A price in cents for a currency without them: its invoice line is refused.
+    ServiceFactory(client=refused, product=hosting, recurring_amount=D("4.99"), next_due_date=TODAY)
+    ServiceFactory(client=customer, product=hosting, next_due_date=TODAY)
     monkeypatch.setattr(automation, "CLIENT_BATCH_SIZE", 1)
     outcome = automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test")
     step = outcome.steps[0]
@@ -265,7 +244,7 @@ def test_a_refused_batch_is_reported_and_the_other_clients_are_still_invoiced(cu
 def test_a_service_bought_on_the_31st_is_billed_from_each_months_last_day_as_it_is_paid(
     customer, hosting, django_capture_on_commit_callbacks
 ):
-    service = _service(customer, hosting, due=datetime.date(2027, 1, 31))
+    service = ServiceFactory(client=customer, product=hosting, next_due_date=datetime.date(2027, 1, 31))
     Service.objects.filter(pk=service.pk).update(registration_date=datetime.date(2026, 12, 31))
     for _ in range(4):
         service.refresh_from_db()

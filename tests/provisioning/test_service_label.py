@@ -9,19 +9,15 @@ from tests.factories import ProductFactory, ServiceFactory
 pytestmark = pytest.mark.django_db
 
 
-def _service(client, product, domain=""):
-    return ServiceFactory(client=client, product=product, domain=domain)
-
-
 def test_service_label_equals_str_of_the_service(customer, hosting):
     # Service.product is required (NOT NULL), so every service has a product name; the "Service" fallback of
     # __str__ (and of the label's COALESCE) is only reached by an unsaved service.
     odd = ProductFactory(name='Pro 100% "Plus" (EU)')
     services = [
-        _service(customer, hosting, "shop.example.com"),
-        _service(customer, hosting, ""),
-        _service(customer, odd, "x-ample.org"),
-        _service(customer, odd, ""),
+        ServiceFactory(client=customer, product=hosting, domain="shop.example.com"),
+        ServiceFactory(client=customer, product=hosting, domain=""),
+        ServiceFactory(client=customer, product=odd, domain="x-ample.org"),
+        ServiceFactory(client=customer, product=odd, domain=""),
     ]
     labels = dict(
         Service.objects.filter(pk__in=[s.pk for s in services])
@@ -40,7 +36,10 @@ def test_service_label_equals_str_of_the_service(customer, hosting):
 
 
 def test_service_lines_give_the_labels_and_clients_in_id_order(customer, hosting):
-    later, earlier = _service(customer, hosting, "b.example"), _service(customer, hosting)
+    later, earlier = (
+        ServiceFactory(client=customer, product=hosting, domain="b.example"),
+        ServiceFactory(client=customer, product=hosting),
+    )
     assert service_lines([earlier.pk, later.pk]) == [
         (f"Starter #{later.pk} (b.example)", customer.pk),
         (f"Starter #{earlier.pk}", customer.pk),
