@@ -18,7 +18,7 @@ from billing.services import (
     billing_settings_validate,
     gateway_config_validate,
 )
-from billing.services.settings import GATEWAY_CONFIG_FIELDS
+from billing.services.settings import BILLING_SETTING_FIELDS, GATEWAY_CONFIG_FIELDS
 
 # More than any amount the books hold needs, written out: longer input is refused before it is parsed.
 MONEY_INPUT_MAX_LENGTH = 40
@@ -320,15 +320,7 @@ class BillingSettingsForm(forms.ModelForm):
 
     class Meta:
         model = BillingSettings
-        fields = (
-            "invoice_number_format",
-            "number_on_payment",
-            "taxes_enabled",
-            "prices_include_tax",
-            "compound_tax",
-            "auto_apply_credit",
-            "bank_transfer_instructions",
-        )
+        fields = BILLING_SETTING_FIELDS  # what billing_settings_update edits, named once
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data if name in self.cleaned_data}
