@@ -8,7 +8,7 @@ due dates and lift suspensions as they would.
 
 SIMULATION_DAYS shortens it for a quick local run (e.g. SIMULATION_DAYS=60).
 
-It is the longest test of the suite (about three minutes on PostgreSQL): 730 automation runs, some 5,000 payments
+It is the longest test of the suite (about four minutes on PostgreSQL): 730 automation runs, some 5,000 payments
 with their InvoicePaid handlers, and the checks after each day. The checks ask the database for the rows that break
 an invariant, so a day's check does not read the whole growing world back into Python.
 """
