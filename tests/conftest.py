@@ -60,7 +60,7 @@ REMADE_BY_POST_MIGRATE = {"contenttypes.contenttype", "auth.permission"}
 def _seeded_rows(using: str) -> str:
     def rows():
         for model in django_apps.get_models():
-            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.managed:
+            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.can_migrate(connections[using]):
                 yield from model._base_manager.using(using).order_by("pk")
 
     # Natural keys, so a row that points at a content type or permission finds the one remade after the flush.
