@@ -42,25 +42,9 @@ def pytest_collection_modifyitems(config, items):
         ]
         if missing:
             item.add_marker(pytest.mark.skip(reason="; ".join(missing)))
-    items[:] = _slow_first(items, getattr(config, "workerinput", {}).get("workercount", 1))
-
-
-def _slow_first(items: list, workers: int) -> list:
-    """The tests marked slow take minutes: each starts first on a worker of its own, while the other workers share
-    out the rest, instead of one worker starting them last. `make test` runs xdist's worksteal scheduler, which
-    hands each worker a contiguous share of the list to begin with (worker i: what is left // the workers left), so
-    each slow test goes to the head of a share, in turn. The order is otherwise kept (pytest-django's)."""
-    slow = [item for item in items if "slow" in item.keywords]
-    rest = [item for item in items if "slow" not in item.keywords]
-    if len(items) < 2 * workers:  # xdist then hands the tests out one at a time
-        return slow + rest
-    ordered, left, taken = [], len(items), 0
-    for worker in range(workers):
-        size = left // (workers - worker)
-        fill = max(0, size - len(slow[worker::workers]))
-        ordered += slow[worker::workers] + rest[taken : taken + fill]
-        taken, left = taken + fill, left - size
-    return ordered + rest[taken:]
+    # The tests that take minutes start first, so that under xdist the other workers share out the rest meanwhile
+    # instead of one worker starting them last.
+    items.sort(key=lambda item: "slow" not in item.keywords)
 
 
 # --- the rows the data migrations seed -------------------------------------------------------------------------
@@ -76,7 +60,7 @@ REMADE_BY_POST_MIGRATE = {"contenttypes.contenttype", "auth.permission"}
 def _seeded_rows(using: str) -> str:
     def rows():
         for model in django_apps.get_models():
-            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.managed:
+            if model._meta.label_lower not in REMADE_BY_POST_MIGRATE and model._meta.can_migrate(connections[using]):
                 yield from model._base_manager.using(using).order_by("pk")
 
     # Natural keys, so a row that points at a content type or permission finds the one remade after the flush.
