@@ -19,6 +19,7 @@ from notifications.models import ActivityLog
 from provisioning.models import Domain, Service
 from provisioning.services import billing_dates_set
 from tests.factories import DomainFactory, ServiceFactory
+from tests.provisioning.admin_forms import service_form
 
 pytestmark = pytest.mark.django_db
 
@@ -200,29 +201,12 @@ def test_a_due_date_moved_since_the_page_was_shown_is_not_put_back(customer, hos
     assert not ActivityLog.objects.exists()
 
 
-def _form(service, **changes):
-    data = {
-        "server": "",
-        "billing_cycle": service.billing_cycle,
-        "recurring_amount": str(service.recurring_amount),
-        "first_payment_amount": str(service.first_payment_amount),
-        "module": service.module,
-        "module_settings": "{}",
-        "domain": service.domain,
-        "username": service.username,
-        "registration_date": service.registration_date.isoformat(),
-        "next_due_date": service.next_due_date.isoformat(),
-        "initial-next_due_date": service.next_due_date.isoformat(),  # what the page showed
-    }
-    return {**data, **changes}
-
-
 def test_the_admin_page_moves_the_due_date_through_the_service_and_saves_the_rest(
     customer, hosting, admin_client, admin_user
 ):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
     url = reverse("admin:provisioning_service_change", args=[service.pk])
-    response = admin_client.post(url, _form(service, next_due_date="2027-01-30", username="moved1"))
+    response = admin_client.post(url, service_form(service, next_due_date="2027-01-30", username="moved1"))
     assert response.status_code == 302, response.content.decode()[:2000]
     service.refresh_from_db()
     assert (service.next_due_date, service.billing_day, service.username) == (D(2027, 1, 30), 30, "moved1")
@@ -232,7 +216,7 @@ def test_the_admin_page_moves_the_due_date_through_the_service_and_saves_the_res
 def test_saving_the_admin_page_without_moving_the_due_date_logs_no_move(customer, hosting, admin_client):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
     url = reverse("admin:provisioning_service_change", args=[service.pk])
-    assert admin_client.post(url, _form(service, username="only-this")).status_code == 302
+    assert admin_client.post(url, service_form(service, username="only-this")).status_code == 302
     service.refresh_from_db()
     assert (service.next_due_date, service.billing_day, service.username) == (D(2027, 1, 31), None, "only-this")
     assert not ActivityLog.objects.filter(action="service_due_date_moved").exists()
@@ -249,7 +233,7 @@ def test_a_page_left_open_while_a_payment_moved_the_due_date_neither_puts_it_bac
 ):
     service = _service(customer, hosting, registered=D(2026, 12, 31), due=D(2027, 1, 31))
     url = reverse("admin:provisioning_service_change", args=[service.pk])
-    page = _form(service)  # the admin opens the page on January 31 ...
+    page = service_form(service)  # the admin opens the page on January 31 ...
     Service.objects.filter(pk=service.pk).update(next_due_date=D(2027, 2, 28))  # ... the client pays ...
 
     # ... and the admin saves another field: the due date the page still shows is not written back.

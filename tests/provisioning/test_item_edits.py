@@ -13,6 +13,7 @@ from provisioning.admin import DomainAdmin, ServiceAdmin
 from provisioning.models import Domain, Service
 from provisioning.services import DOMAIN_EDITABLE, SERVICE_EDITABLE, domain_update, service_update
 from tests.factories import DomainFactory, ServiceFactory
+from tests.provisioning.admin_forms import domain_form, service_form
 
 pytestmark = pytest.mark.django_db
 
@@ -31,46 +32,13 @@ def domain(customer, domain_product):
     return DomainFactory(client=customer, product=domain_product, name="mine.example", registration_date=D(2026, 1, 5))
 
 
-def _service_form(service, **changes):
-    data = {
-        "server": "",
-        "billing_cycle": service.billing_cycle,
-        "recurring_amount": str(service.recurring_amount),
-        "first_payment_amount": str(service.first_payment_amount),
-        "module": service.module,
-        "module_settings": "{}",
-        "domain": service.domain,
-        "username": service.username,
-        "registration_date": service.registration_date.isoformat(),
-        "next_due_date": service.next_due_date.isoformat(),
-        "initial-next_due_date": service.next_due_date.isoformat(),
-    }
-    return {**data, **changes}
-
-
-def _domain_form(domain, **changes):
-    data = {
-        "name": domain.name,
-        "registration_type": domain.registration_type,
-        "registration_period": str(domain.registration_period),
-        "registrar": domain.registrar,
-        "recurring_amount": str(domain.recurring_amount),
-        "first_payment_amount": str(domain.first_payment_amount),
-        "registration_date": domain.registration_date.isoformat(),
-        "expiry_date": domain.expiry_date.isoformat(),
-        "next_due_date": domain.next_due_date.isoformat(),
-        "initial-next_due_date": domain.next_due_date.isoformat(),
-    }
-    return {**data, **changes}
-
-
 def _post(admin_client, obj, data):
     name = "provisioning_service_change" if isinstance(obj, Service) else "provisioning_domain_change"
     return admin_client.post(reverse(f"admin:{name}", args=[obj.pk]), data)
 
 
 def test_an_admin_save_is_logged_with_who_and_the_changed_fields_before_and_after(service, admin_client, admin_user):
-    response = _post(admin_client, service, _service_form(service, recurring_amount="5.99", username="web1"))
+    response = _post(admin_client, service, service_form(service, recurring_amount="5.99", username="web1"))
     assert response.status_code == 302, response.content.decode()[:2000]
     service.refresh_from_db()
     assert (service.recurring_amount, service.username) == (Decimal("5.99"), "web1")
@@ -80,12 +48,12 @@ def test_an_admin_save_is_logged_with_who_and_the_changed_fields_before_and_afte
 
 
 def test_a_save_that_changes_nothing_logs_nothing(service, admin_client):
-    assert _post(admin_client, service, _service_form(service)).status_code == 302
+    assert _post(admin_client, service, service_form(service)).status_code == 302
     assert not ActivityLog.objects.exists()
 
 
 def test_a_negative_amount_is_refused_on_the_form_and_changes_nothing(service, admin_client):
-    response = _post(admin_client, service, _service_form(service, recurring_amount="-1.00", username="web1"))
+    response = _post(admin_client, service, service_form(service, recurring_amount="-1.00", username="web1"))
     assert response.status_code == 200
     assert "Recurring amount cannot be negative." in response.content.decode()
     service.refresh_from_db()
@@ -94,14 +62,14 @@ def test_a_negative_amount_is_refused_on_the_form_and_changes_nothing(service, a
 
 
 def test_a_domain_name_is_normalised_as_checkout_does(domain, admin_client):
-    assert _post(admin_client, domain, _domain_form(domain, name="Straße.Example.")).status_code == 302
+    assert _post(admin_client, domain, domain_form(domain, name="Straße.Example.")).status_code == 302
     domain.refresh_from_db()
     assert domain.name == "xn--strae-oqa.example"
     assert "name: mine.example → xn--strae-oqa.example" in ActivityLog.objects.get(action="domain_changed").message
 
 
 def test_a_domain_name_checkout_would_refuse_is_refused(domain, admin_client):
-    response = _post(admin_client, domain, _domain_form(domain, name="bad_name.example"))
+    response = _post(admin_client, domain, domain_form(domain, name="bad_name.example"))
     assert response.status_code == 200
     assert "is not a valid domain name" in response.content.decode()
     domain.refresh_from_db()
@@ -109,7 +77,7 @@ def test_a_domain_name_checkout_would_refuse_is_refused(domain, admin_client):
 
 
 def test_a_look_alike_name_mixing_scripts_is_refused(domain, admin_client):
-    response = _post(admin_client, domain, _domain_form(domain, name="\u0430pple.example"))  # Cyrillic a
+    response = _post(admin_client, domain, domain_form(domain, name="\u0430pple.example"))  # Cyrillic a
     assert response.status_code == 200
     assert "mixes Cyrillic and Latin letters" in response.content.decode()
     domain.refresh_from_db()
@@ -117,10 +85,10 @@ def test_a_look_alike_name_mixing_scripts_is_refused(domain, admin_client):
 
 
 def test_a_services_domain_is_normalised_and_checked_too(service, admin_client):
-    assert _post(admin_client, service, _service_form(service, domain="Shop.EXAMPLE")).status_code == 302
+    assert _post(admin_client, service, service_form(service, domain="Shop.EXAMPLE")).status_code == 302
     service.refresh_from_db()
     assert service.domain == "shop.example"
-    response = _post(admin_client, service, _service_form(service, domain="shop..example"))
+    response = _post(admin_client, service, service_form(service, domain="shop..example"))
     assert response.status_code == 200
     service.refresh_from_db()
     assert service.domain == "shop.example"
