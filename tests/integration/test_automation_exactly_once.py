@@ -6,20 +6,22 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
 from automation.models import AutomationSettings
 from automation.scheduler import automation_run
 from billing.cycles import BillingCycle, period_after
-from billing.models import Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from billing.models import BillingSettings, Client, Invoice, InvoiceItem, InvoiceNumberCounter
+from billing.services.numbering import number_format_apply, numbered_when_unpaid
+from provisioning.automation import CLIENT_BATCH_SIZE
 from provisioning.models import Service
 from tests.concurrency import at_once
 
@@ -80,9 +82,45 @@ def test_two_runs_started_at_once_invoice_everything_once(customer, hosting):
     _assert_each_service_invoiced_once_and_numbers_gapless(service_ids)
 
 
+def _number_held(number: str, customer, ready: threading.Event, release: threading.Event, pid: list) -> None:
+    """In its own connection, insert an invoice carrying `number` and keep the transaction open until `release`:
+    a run whose batch takes that number then waits in its INSERT on the unique index, its transaction open."""
+    try:
+        with transaction.atomic():
+            Invoice.objects.create(
+                number=number, client=customer, currency=customer.currency, date=TODAY, due_date=TODAY
+            )
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            ready.set()
+            release.wait(120)
+            transaction.set_rollback(True)
+    finally:
+        connection.close()
+
+
+def _backends_waiting_on(pid: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [pid])
+        return cursor.fetchone()[0]
+
+
 def test_a_run_killed_mid_way_and_started_again_finishes_without_duplicate_or_gap(customer, hosting, tmp_path):
-    service_ids = _world(customer, hosting, 2600)  # six batches of 500 clients
+    batch = CLIENT_BATCH_SIZE
+    service_ids = _world(customer, hosting, batch * 2 + batch // 2)  # three batches of clients
     AutomationSettings.load()
+    billing = BillingSettings.load()
+    assert numbered_when_unpaid(billing)
+    # Whichever batch commits first takes numbers 1 to `batch`. The next takes the numbers after it and, holding
+    # the counter, waits on an uncommitted invoice that holds a number in the middle of them, its transaction
+    # open: the kill lands in the middle of that batch, however fast or slow this machine is, and later batches
+    # wait behind it. A batch written in parts would leave its first part behind.
+    held = number_format_apply(billing.invoice_number_format, sequence=batch + batch // 2 + 1, on=TODAY)
+    ready, release, holder_pid = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=_number_held, args=(held, customer, ready, release, holder_pid))
+    holder.start()
+    assert ready.wait(30), f"the invoice holding number {held} was not inserted"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": _database_url()}
     env.pop("REDIS_URL", None)  # tasks in-process, as in `make run`
     log = (tmp_path / "run.log").open("w")
@@ -93,30 +131,23 @@ def test_a_run_killed_mid_way_and_started_again_finishes_without_duplicate_or_ga
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    blocker = psycopg.connect(_database_url(), autocommit=False)
     try:
-        # Once the first batch has committed, hold the number counter: the run's next batch blocks on it with
-        # its transaction open, and the kill lands in the middle of that batch.
         deadline = time.monotonic() + 120
-        while Invoice.objects.count() == 0:
+        while _backends_waiting_on(holder_pid[0]) == 0:
             assert process.poll() is None, (tmp_path / "run.log").read_text()
-            assert time.monotonic() < deadline, "the run made no invoice in 120 s"
-            time.sleep(0.005)
-        blocker.execute("SELECT last_value FROM billing_invoicenumbercounter FOR UPDATE")
-        time.sleep(1.0)  # the run is now waiting for the counter inside its batch
-        assert process.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline, f"the run's second batch did not reach number {held} in 120 s"
+            time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
     finally:
-        blocker.rollback()
-        blocker.close()
+        release.set()
+        holder.join(30)
         log.close()
     assert process.returncode == -signal.SIGKILL
-    invoiced = Invoice.objects.count()
-    assert 0 < invoiced < len(service_ids) and invoiced % 500 == 0, "a batch was left half done"
+    assert Invoice.objects.count() == batch, "only the first batch committed; the one killed left nothing"
 
     outcome = automation_run(today=TODAY, only=["renewal_invoicing"], trigger="test")
-    assert outcome.ok and outcome.steps[0].counts["invoices created"] == len(service_ids) - invoiced
+    assert outcome.ok and outcome.steps[0].counts["invoices created"] == len(service_ids) - batch
     _assert_each_service_invoiced_once_and_numbers_gapless(service_ids)
 
 
