@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin_lists import InputFilter, LargeTableAdmin
-from notifications.models import ActivityLog, Event, HandlerRun, OutboundEmail
+from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun, OutboundEmail
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -58,3 +58,15 @@ class ActivityLogAdmin(ReadOnlyAdmin):
 class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "template", "to_address", "status")
     list_filter = ("status", exact_filter("template", title="template", placeholder="e.g. service_welcome"))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The governance audit: read-only here, append-only in the database."""
+
+    list_display = ("created_at", "actor_label", "action", "subject_type", "subject_label", "reason")
+    list_filter = (exact_filter("subject_type", title="object type", placeholder="e.g. notifications.hookswitch"),)
+    search_fields = ("subject_label", "reason", "actor_label")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

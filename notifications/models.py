@@ -94,3 +94,38 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to {self.to_address} ({self.status})"
+
+
+class AuditEntry(models.Model):
+    """One governed change (a webhook endpoint, an email template, a hook switch): who, when, why, and the fields
+    before and after, secrets redacted. Append-only: on PostgreSQL a trigger refuses UPDATE and DELETE."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    # No database constraint and no SET NULL: deleting a user must not rewrite the audit; actor_label names them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, help_text="The actor's name at the time, or 'system'.")
+    subject_type = models.CharField(
+        max_length=64, help_text="The changed model's label, e.g. notifications.hookswitch."
+    )
+    subject_id = models.BigIntegerField()
+    subject_label = models.CharField(max_length=200, help_text="What the subject was called at the time.")
+    action = models.CharField(max_length=32, help_text="created, changed, deleted, tested, ...")
+    reason = models.TextField()
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "created_at"], name="audit_by_subject")]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.subject_label}"

@@ -116,7 +116,10 @@ def test_trigger_map_lists_events_and_handlers(handlers):
     call_command("trigger_map", stdout=out)
     text = out.getvalue()
     assert "FraudOrder: An order and its items were marked as fraud." in text
-    assert "5  tests.notifications.test_bus.test_trigger_map_lists_events_and_handlers.<locals>.alert_admin" in text
+    assert (
+        "    handler   tests.notifications.test_bus.test_trigger_map_lists_events_and_handlers.<locals>.alert_admin"
+        "  (priority 5)" in text
+    )
     assert "OrderCreated" in text
 
 

@@ -1,16 +1,25 @@
 from django.core.management.base import BaseCommand
 
-from notifications.bus import all_registrations
-from notifications.events import EVENTS
+from notifications.reactions import trigger_map
 
 
 class Command(BaseCommand):
-    help = "List every named event and the handlers that react to it, in the order they run."
+    help = (
+        "List every named event and everything that reacts to it, in the order it runs: pre-hooks, internal "
+        "handlers and hooks, email templates and webhook endpoints. Switched-off reactions are marked."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--only-reacting", action="store_true", help="Leave out events nothing reacts to.")
 
     def handle(self, *args, **options) -> None:
-        for name, registrations in all_registrations().items():
-            self.stdout.write(f"{name}: {EVENTS[name]}")
-            if not registrations:
-                self.stdout.write("    (no handlers)")
-            for registration in registrations:
-                self.stdout.write(f"    {registration.priority:>4}  {registration.dotted_name}")
+        for entry in trigger_map():
+            if options["only_reacting"] and not entry.reactions:
+                continue
+            self.stdout.write(f"{entry.name}: {entry.description}")
+            if not entry.reactions:
+                self.stdout.write("    (nothing reacts)")
+            for reaction in entry.reactions:
+                state = "" if reaction.enabled else "  [OFF]"
+                detail = f"  ({reaction.detail})" if reaction.detail else ""
+                self.stdout.write(f"    {reaction.kind:<9} {reaction.name}{detail}{state}")
