@@ -1,7 +1,12 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from core.admin_lists import InputFilter, LargeTableAdmin
 from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun, OutboundEmail
+from notifications.reactions import KIND_ORDER, trigger_map
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -38,6 +43,33 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = ("id", "name", "created_at", "dispatched_at")
     list_filter = (exact_filter("name", title="event", placeholder="e.g. InvoicePaid"),)
     inlines = [HandlerRunInline]
+
+    def get_urls(self):
+        own = [
+            path(
+                "trigger-map/",
+                self.admin_site.admin_view(self.trigger_map_view),
+                name="notifications_trigger_map",
+            )
+        ]
+        return own + super().get_urls()
+
+    def trigger_map_view(self, request: HttpRequest) -> HttpResponse:
+        """Every event and what reacts to it, in the order it runs: the same data as `manage.py trigger_map`."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        entries = trigger_map()
+        if request.GET.get("reacting"):
+            entries = [entry for entry in entries if entry.reactions]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Trigger map",
+            "entries": entries,
+            "kinds": KIND_ORDER,
+            "only_reacting": bool(request.GET.get("reacting")),
+        }
+        return TemplateResponse(request, "admin/notifications/trigger_map.html", context)
 
 
 @admin.register(HandlerRun)
