@@ -39,13 +39,14 @@ class HookSwitchChange:
 
 
 def hook_switch_set(*, event_name: str, handler: str, enabled: bool, reason: str, actor: Actor) -> HookSwitchChange:
-    """Switch `handler` on or off for `event_name`. Refused (ValidationError) without a reason or for a hook that
-    is not registered for that event. A change to what it already is writes nothing."""
+    """Switch `handler` on or off for `event_name`. Refused (ValidationError) without a reason, or for a hook that
+    is not registered for that event and has no switch yet. A change to what it already is writes nothing."""
     reason = reason_clean(reason)
-    if not any(h.event_name == event_name and h.handler == handler for h in known_hooks()):
-        raise ValidationError({"handler": f"{handler} is not a hook of {event_name}."})
     with transaction.atomic():
         switch = HookSwitch.objects.select_for_update().filter(event_name=event_name, handler=handler).first()
+        # A switch made before stays changeable when its hook is gone (its package removed); a new one needs a hook.
+        if switch is None and not any(h.event_name == event_name and h.handler == handler for h in known_hooks()):
+            raise ValidationError({"handler": f"{handler} is not a hook of {event_name}."})
         if switch is None:
             if enabled:
                 return HookSwitchChange(switch=None, changed=False)
