@@ -1,12 +1,16 @@
-from django.contrib import admin
+from collections import Counter
+
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from core.admin_lists import InputFilter, LargeTableAdmin
+from notifications import hook_admin  # noqa: F401 - registers the hook switches' admin
 from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun, OutboundEmail
 from notifications.reactions import KIND_ORDER, trigger_map
+from notifications.retries import RetryResult, handler_runs_retry
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -30,7 +34,7 @@ def exact_filter(field: str, *, title: str, placeholder: str) -> type[InputFilte
 class HandlerRunInline(admin.TabularInline):
     model = HandlerRun
     extra = 0
-    fields = ("handler", "status", "attempts", "finished_at", "last_error")
+    fields = ("handler", "status", "attempts", "next_attempt_at", "finished_at", "last_error")
     readonly_fields = fields
     can_delete = False
 
@@ -38,11 +42,36 @@ class HandlerRunInline(admin.TabularInline):
         return False
 
 
+class RetryHandlerRuns:
+    """The "Retry" action: runs each selected failed handler again on its event, now (notifications.retries)."""
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("notifications.change_handlerrun")
+
+    def _retry(self, request, run_ids: list[int]) -> None:
+        outcomes = handler_runs_retry(run_ids=run_ids, actor=request.user)
+        if not outcomes:
+            self.message_user(request, "No failed handler run was selected.", messages.WARNING)
+            return
+        counts = Counter(outcome.result.value for outcome in outcomes)
+        summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+        failed = any(outcome.result is RetryResult.FAILED_AGAIN for outcome in outcomes)
+        self.message_user(request, f"Retried: {summary}.", messages.WARNING if failed else messages.SUCCESS)
+
+
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(RetryHandlerRuns, ReadOnlyAdmin):
     list_display = ("id", "name", "created_at", "dispatched_at")
     list_filter = (exact_filter("name", title="event", placeholder="e.g. InvoicePaid"),)
     inlines = [HandlerRunInline]
+    actions = ["retry_failed_runs"]
+
+    @admin.action(description="Retry the failed handlers of the selected events", permissions=["retry"])
+    def retry_failed_runs(self, request, queryset) -> None:
+        run_ids = list(
+            HandlerRun.objects.filter(event__in=queryset, status=HandlerRun.Status.FAILED).values_list("pk", flat=True)
+        )
+        self._retry(request, run_ids)
 
     def get_urls(self):
         own = [
@@ -73,10 +102,23 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(HandlerRun)
-class HandlerRunAdmin(ReadOnlyAdmin):
-    list_display = ("event", "handler", "status", "attempts", "finished_at")
+class HandlerRunAdmin(RetryHandlerRuns, ReadOnlyAdmin):
+    list_display = ("event", "handler", "status", "attempts", "next_attempt", "finished_at")
     list_filter = ("status", exact_filter("handler", title="handler", placeholder="handler path"))
     list_select_related = ("event",)
+    readonly_fields = ("event", "handler", "status", "attempts", "next_attempt", "finished_at", "last_error")
+    fields = readonly_fields
+    actions = ["retry"]
+
+    @admin.display(description="next attempt")
+    def next_attempt(self, run: HandlerRun) -> str:
+        if run.gave_up:
+            return "gave up: retry it by hand"
+        return f"{run.next_attempt_at:%Y-%m-%d %H:%M:%S}" if run.next_attempt_at else "-"
+
+    @admin.action(description="Retry the selected failed handler runs now", permissions=["retry"])
+    def retry(self, request, queryset) -> None:
+        self._retry(request, list(queryset.filter(status=HandlerRun.Status.FAILED).values_list("pk", flat=True)))
 
 
 @admin.register(ActivityLog)

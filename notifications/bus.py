@@ -27,9 +27,9 @@ from notifications.dispatch import (
     register,
     unregister,
 )
-from notifications.events import EVENTS
+from notifications.events import payload_check
 from notifications.models import Event
-from notifications.tasks import dispatch_event, dispatch_events
+from notifications.tasks import dispatch_event, dispatch_events, send_after_commit
 
 __all__ = [
     "Handler",
@@ -58,18 +58,17 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
 
 def emit(event_name: str, **payload: Any) -> Event:
     """Record the event now; dispatch it once the surrounding transaction commits."""
-    if event_name not in EVENTS:
-        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+    payload_check(event_name, payload)
     event = Event.objects.create(name=event_name, payload=_json_safe(payload))
-    dispatch_event.delay_on_commit(event.pk)
+    send_after_commit(dispatch_event, event.pk)
     return event
 
 
 def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
     """emit() for many events of one name at once (a batch of the automation run): one INSERT, and one dispatch
-    task for the lot after commit instead of one per event."""
-    if event_name not in EVENTS:
-        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+    task for the lot after commit instead of one per event. The fields are checked on the first payload only (a
+    batch's payloads share their keys; no per-row work)."""
+    payload_check(event_name, payloads[0] if payloads else ())
     if not payloads:
         return []
     now = timezone.now()
@@ -90,7 +89,7 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
         ids=not silent,
     )
     if not silent:
-        dispatch_events.delay_on_commit(ids)
+        send_after_commit(dispatch_events, ids)
     return ids
 
 
@@ -98,8 +97,7 @@ def emit_select(event_name: str, queryset: QuerySet, payload: dict[str, Any]) ->
     """emit_many for events the database makes from rows it has: one event per row of `queryset`, its payload
     {key: expression over the queryset's model} built by the database (JSON numbers and strings, as emit()
     would store them), in one INSERT ... SELECT. Returns how many events were recorded."""
-    if event_name not in EVENTS:
-        raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
+    payload_check(event_name, payload)
     now = timezone.now()
     silent = not handlers_for(event_name)  # as in emit_many: recorded as dispatched, no task
     columns = {"name": event_name, "payload": JSONObject(**payload), "created_at": now}
@@ -107,5 +105,5 @@ def emit_select(event_name: str, queryset: QuerySet, payload: dict[str, Any]) ->
         return insert_select(Event, queryset, {**columns, "dispatched_at": now})
     ids = [row[0] for row in insert_select(Event, queryset, columns, returning=("id",))]
     if ids:
-        dispatch_events.delay_on_commit(ids)
+        send_after_commit(dispatch_events, ids)
     return len(ids)

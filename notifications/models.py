@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from notifications.hook_models import HookSwitch  # noqa: F401 - registered with the app here
+
 
 class Event(models.Model):
     """One emitted event: the outbox row, written in the same transaction as the change it reports."""
@@ -40,12 +42,26 @@ class HandlerRun(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A failed run is tried again from this time (the sweep runs it); empty on a failed run: it gave up, and waits
+    # for an admin's retry.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="handler_run_once_per_event")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="failed", next_attempt_at__isnull=False),
+                name="handler_run_retry_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.handler} on {self.event_id}: {self.status}"
+
+    @property
+    def gave_up(self) -> bool:
+        return self.status == self.Status.FAILED and self.next_attempt_at is None
 
 
 class ActivityLog(models.Model):

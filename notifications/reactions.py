@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from notifications.dispatch import all_registrations
 from notifications.events import EVENTS
+from notifications.hook_models import switched_off
 
 # The order reactions run in: pre-hooks inside the action, before it commits; then, after commit, the
 # internal handlers and hooks (by priority), the emails, and the webhook deliveries.
@@ -51,10 +52,21 @@ class EventReactions:
 
 
 def _handlers() -> dict[str, list[Reaction]]:
+    """The project's own handlers (the hook packages' are listed by notifications.hooks), switched-off ones
+    marked, in one query."""
+    off = switched_off(EVENTS)
     return {
         name: [
-            Reaction(kind="handler", name=r.dotted_name, detail=f"priority {r.priority}", order=r.priority)
+            Reaction(
+                kind="handler",
+                name=r.dotted_name,
+                enabled=(name, r.dotted_name) not in off,
+                detail=f"priority {r.priority}"
+                + ("" if (name, r.dotted_name) not in off else ", switched off by an admin"),
+                order=r.priority,
+            )
             for r in registrations
+            if not r.package
         ]
         for name, registrations in all_registrations().items()
     }

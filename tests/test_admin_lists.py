@@ -35,6 +35,7 @@ FIXED_SIZE = {
     GatewayConfig: "one row per gateway class in billing.gateways",
     "auth.Group": "the admins' roles",
     "django_celery_beat": "the beat schedule's entries",
+    "notifications.HookSwitch": "at most one row per registered hook and event (notifications.hook_switches)",
 }
 
 

@@ -188,6 +188,19 @@ LOGGING = {
     },
 }
 
+# --- The event bus (notifications) ----------------------------------------------------------------------------
+# Events still undispatched this long after they were written are dispatched by the sweep (Celery beat every
+# minute, and a step of the automation run): their dispatch task was lost (the broker was down, a worker died).
+PORTAL_BUS_SWEEP_AFTER = timedelta(minutes=env.int("PORTAL_BUS_SWEEP_AFTER_MINUTES", default=5))
+# A failed handler is tried again this many times in all, the waits doubling from the base up to the cap (with
+# jitter); then it gave up and waits in the admin (Handler runs) for a retry.
+PORTAL_HANDLER_RETRY_LIMIT = env.int("PORTAL_HANDLER_RETRY_LIMIT", default=5)
+PORTAL_HANDLER_RETRY_BASE_SECONDS = env.int("PORTAL_HANDLER_RETRY_BASE_SECONDS", default=60)
+PORTAL_HANDLER_RETRY_MAX_SECONDS = env.int("PORTAL_HANDLER_RETRY_MAX_SECONDS", default=3600)
+# Dotted module names imported when notifications starts: their @register / @pre_hook calls add a provider's own
+# hooks without forking (e.g. PORTAL_HOOK_PACKAGES=acme_hooks,acme_hooks.fraud).
+PORTAL_HOOK_PACKAGES = env.list("PORTAL_HOOK_PACKAGES", default=[])
+
 # --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------
 # MaxMind-format databases (GeoLite2/GeoIP2, or built with `manage.py build_geoip_db`); the project ships none.
 # Empty or missing: the GeoIP rules are skipped with a warning. One file may serve as all three.

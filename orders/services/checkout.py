@@ -18,6 +18,7 @@ from billing.money import ZERO, format_rate
 from billing.services import InvoiceLine, invoice_create
 from core.domain_names import normalize_domain_name
 from notifications.bus import emit
+from notifications.hooks import pre
 from notifications.services import Actor, activity_record, actor_label, actor_user
 from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
 from orders.services.fraud import OrderedProduct, fraud_reason, ip_address_for_storage, order_fraud_screen_at_checkout
@@ -71,6 +72,7 @@ def order_place(
             raise ValidationError(f"Client {client} is {client.get_status_display()}: only active clients can order.")
         currency = client.currency
         priced = _price_items(items, currency)
+        _validate_checkout(client=client, priced=priced, promo_code=promo_code, ip_address=ip_address)
         promotion = _apply_promotion(promo_code, priced, currency, today) if promo_code.strip() else None
         stock_take(p.product.pk for p in priced)
         order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
@@ -137,6 +139,30 @@ def order_place(
             order_mark_fraud(order=order, actor=None, reason=fraud_reason(screening.stored))
             order.refresh_from_db()
     return order
+
+
+def _validate_checkout(*, client: Client, priced: list[_PricedItem], promo_code: str, ip_address: str | None) -> None:
+    """The checkout's pre-hooks, before anything is written: a Veto (a ValidationError) refuses the checkout with
+    its reason, and the transaction has nothing to roll back but the client's lock."""
+    pre(
+        "ShoppingCartValidateCheckout",
+        client_id=client.pk,
+        currency=client.currency.code,
+        promo_code=promo_code.strip(),
+        ip_address=ip_address or "",
+        items=[
+            {
+                "product_id": p.product.pk,
+                "product_name": p.product.name,
+                "billing_cycle": p.cart_item.billing_cycle,
+                "price": str(p.pricing.price),
+                "setup_fee": str(p.pricing.setup_fee),
+                "domain": p.domain,
+                "domain_action": p.cart_item.domain_action,
+            }
+            for p in priced
+        ],
+    )
 
 
 def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedItem]:

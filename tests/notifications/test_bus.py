@@ -2,6 +2,7 @@ import logging
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from notifications.bus import dispatch, emit, handlers_for, register
 from notifications.models import Event, HandlerRun
@@ -47,7 +48,9 @@ def test_a_failing_handler_is_logged_recorded_and_does_not_stop_the_others(
     assert "broken" in caplog.text and "module offline" in caplog.text
 
 
-def test_dispatching_again_retries_failures_only(db, handlers, django_capture_on_commit_callbacks):
+def test_dispatching_again_retries_failures_only_once_their_retry_is_due(
+    db, handlers, django_capture_on_commit_callbacks
+):
     calls = {"flaky": 0, "steady": 0}
 
     @handlers("OrderCreated")
@@ -62,6 +65,9 @@ def test_dispatching_again_retries_failures_only(db, handlers, django_capture_on
 
     with django_capture_on_commit_callbacks(execute=True):
         event = emit("OrderCreated", order_id=1)
+    dispatch(event.pk)  # a redelivered task: the failed run's retry is not due yet
+    assert calls == {"flaky": 1, "steady": 1}
+    HandlerRun.objects.filter(event=event, handler__endswith="flaky").update(next_attempt_at=timezone.now())
     dispatch(event.pk)
     dispatch(event.pk)
     assert calls == {"flaky": 2, "steady": 1}
@@ -103,7 +109,7 @@ def test_dispatching_a_missing_event_is_harmless(db):
     assert not HandlerRun.objects.exists()
 
 
-def test_trigger_map_lists_events_and_handlers(handlers):
+def test_trigger_map_lists_events_and_handlers(db, handlers):
     from io import StringIO
 
     from django.core.management import call_command

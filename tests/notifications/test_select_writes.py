@@ -30,6 +30,18 @@ def services(customer, hosting):
     ]
 
 
+@pytest.fixture(autouse=True)
+def _richer_suspension_event(monkeypatch):
+    """These tests build payloads of every expression kind (text, Decimal, a joined column), more than the catalog's
+    ServiceSuspended declares: the entry is widened for them only, as emit() checks fields against it."""
+    from notifications.events import CATALOG, MONEY, TEXT, EventSpec
+
+    spec = CATALOG["ServiceSuspended"]
+    monkeypatch.setitem(
+        CATALOG, "ServiceSuspended", EventSpec(spec.description, {**spec.fields, "domain": TEXT, "amount": MONEY})
+    )
+
+
 def _payload():
     return {
         "service_id": F("pk"),
