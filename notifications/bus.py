@@ -30,6 +30,7 @@ from notifications.dispatch import (
 from notifications.events import EVENTS
 from notifications.models import Event
 from notifications.tasks import dispatch_event, dispatch_events
+from notifications.webhooks import outbox as webhooks
 
 __all__ = [
     "Handler",
@@ -61,6 +62,7 @@ def emit(event_name: str, **payload: Any) -> Event:
     if event_name not in EVENTS:
         raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
     event = Event.objects.create(name=event_name, payload=_json_safe(payload))
+    webhooks.outbox_write(event)
     dispatch_event.delay_on_commit(event.pk)
     return event
 
@@ -76,6 +78,7 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
     # Nobody listens (no hook, webhook or email handler registered): the events are recorded as dispatched
     # already, the way dispatch() would mark them, and no task is sent for them.
     silent = not handlers_for(event_name)
+    endpoint_ids = webhooks.endpoint_ids_for(event_name)
     ids = insert_rows(
         Event,
         [
@@ -87,8 +90,9 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
             }
             for payload in payloads
         ],
-        ids=not silent,
+        ids=not silent or bool(endpoint_ids),
     )
+    webhooks.outbox_write_many(event_name, ids, endpoint_ids)
     if not silent:
         dispatch_events.delay_on_commit(ids)
     return ids
@@ -102,10 +106,14 @@ def emit_select(event_name: str, queryset: QuerySet, payload: dict[str, Any]) ->
         raise ValueError(f"Unknown event {event_name!r}: add it to notifications.events.EVENTS first.")
     now = timezone.now()
     silent = not handlers_for(event_name)  # as in emit_many: recorded as dispatched, no task
+    endpoint_ids = webhooks.endpoint_ids_for(event_name)
     columns = {"name": event_name, "payload": JSONObject(**payload), "created_at": now}
     if silent:
-        return insert_select(Event, queryset, {**columns, "dispatched_at": now})
+        columns["dispatched_at"] = now
+        if not endpoint_ids:
+            return insert_select(Event, queryset, columns)
     ids = [row[0] for row in insert_select(Event, queryset, columns, returning=("id",))]
-    if ids:
+    webhooks.outbox_write_many(event_name, ids, endpoint_ids)
+    if ids and not silent:
         dispatch_events.delay_on_commit(ids)
     return len(ids)

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401 - kept apart
+
 
 class Event(models.Model):
     """One emitted event: the outbox row, written in the same transaction as the change it reports."""

@@ -129,6 +129,15 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "automation.run": {"queue": "automation"},
     "notifications.automation_run": {"queue": "automation"},
+    # Outbound webhooks wait on receivers: their own queue, so a slow receiver never holds up anything else.
+    "notifications.webhooks_deliver": {"queue": "webhooks"},
+    "notifications.webhooks_deliver_range": {"queue": "webhooks"},
+    "notifications.webhooks_sweep": {"queue": "webhooks"},
+}
+# Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
+# whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
+CELERY_BEAT_SCHEDULE = {
+    "Webhooks: deliveries due": {"task": "notifications.webhooks_sweep", "schedule": 60.0},
 }
 # How many batches of an automation step run at once, each in a thread with its own database connection
 # (PostgreSQL only; see automation.pool.automation_workers). 2 suits the small two-core host.
@@ -159,6 +168,16 @@ CACHES = {
 # Password reset links and other mail: printed to the console unless an SMTP server is configured.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+
+# --- Outbound webhooks (notifications/webhooks/, docs/WEBHOOKS.md) -----------------------------------------------
+# Loopback, private and link-local destinations: allowed for development and tests, refused in production.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=DEBUG)
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)  # seconds
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)  # seconds between two reads
+WEBHOOKS_DEADLINE = env.float("WEBHOOKS_DEADLINE", default=15.0)  # seconds for the whole answer
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)  # a bigger answer is cut off
+# An endpoint whose deliveries all failed for this long is disabled, and the admins are told.
+WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
 
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")
