@@ -123,16 +123,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Outbound webhooks wait on receivers: their own queue, so a slow receiver never holds up anything else.
+WEBHOOKS_QUEUE = env("WEBHOOKS_QUEUE", default="webhooks")
 # The automation run has its own queue, so a long run never holds up event dispatch, and the other way round.
 # automation.run is the daily run; notifications.automation_run is its name before the run had an app of its own,
 # kept for a message queued before the upgrade (automation.tasks).
 CELERY_TASK_ROUTES = {
     "automation.run": {"queue": "automation"},
     "notifications.automation_run": {"queue": "automation"},
-    # Outbound webhooks wait on receivers: their own queue, so a slow receiver never holds up anything else.
-    "notifications.webhooks_deliver": {"queue": "webhooks"},
-    "notifications.webhooks_deliver_range": {"queue": "webhooks"},
-    "notifications.webhooks_sweep": {"queue": "webhooks"},
+    "notifications.webhooks_deliver": {"queue": WEBHOOKS_QUEUE},
+    "notifications.webhooks_deliver_range": {"queue": WEBHOOKS_QUEUE},
+    "notifications.webhooks_sweep": {"queue": WEBHOOKS_QUEUE},
 }
 # Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
 # whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
