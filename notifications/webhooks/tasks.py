@@ -49,6 +49,10 @@ def deliver_range(first_id: int, last_id: int) -> None:
     )
 
 
+def deliveries_due_count() -> int:
+    return _due(WebhookDelivery.objects.all()).count()
+
+
 def sweep_due(limit: int = SWEEP_LIMIT) -> int:
     """Hand out the deliveries that are due and held by nobody: retries whose time has come, and deliveries whose
     task was lost (Redis down at commit, a worker gone). Returns how many were handed out."""

@@ -433,3 +433,19 @@ def test_events_are_recorded_as_before_without_endpoints(django_assert_num_queri
         with django_assert_num_queries(1):  # the endpoints were read once for this transaction
             emit("InvoicePaid", invoice_id=2)
     assert Event.objects.count() == 2 and not WebhookDelivery.objects.exists()
+
+
+def test_the_standard_library_receiver_of_the_docs_verifies_a_delivery(receiver, django_capture_on_commit_callbacks):
+    import base64
+    import hashlib
+    import hmac
+
+    created = add_endpoint(receiver.url)
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=7)
+    [request] = receiver.wait_for(1)
+    key = base64.b64decode(created.secret.removeprefix("whsec_"))  # as in docs/WEBHOOKS.md
+    headers = request.headers
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + request.body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert abs(time.time() - int(headers["webhook-timestamp"])) < 300
+    assert any(hmac.compare_digest(expected, s.removeprefix("v1,")) for s in headers["webhook-signature"].split())
