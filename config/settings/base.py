@@ -177,7 +177,9 @@ WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)  #
 WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)  # seconds between two reads
 WEBHOOKS_DEADLINE = env.float("WEBHOOKS_DEADLINE", default=15.0)  # seconds for the whole answer
 WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)  # a bigger answer is cut off
-# An endpoint whose deliveries all failed for this long is disabled, and the admins are told.
+# An endpoint whose deliveries all failed for this long is disabled, and the admins are told (mail_admins to ADMINS,
+# from DJANGO_ADMINS=ops@example.com,...; nobody is mailed when it is empty).
+ADMINS = [("Admin", address) for address in env.list("DJANGO_ADMINS", default=[])]
 WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
 
 # --- Portal -------------------------------------------------------------------------------------------------
