@@ -145,3 +145,9 @@ def test_webhook_add_refuses_bad_input_with_a_clear_message(args):
     with pytest.raises(CommandError):
         call_command("webhook_add", *args, stdout=StringIO())
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["abc", "1 OR 1=1", "99999999999999999999999", "%00"])
+def test_searching_the_deliveries_with_any_text_is_no_error(admin_client, query):
+    assert admin_client.get(reverse(DELIVERIES), {"q": query}).status_code == 200
+    assert admin_client.get(reverse(ENDPOINTS), {"q": query}).status_code == 200
