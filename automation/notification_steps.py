@@ -9,7 +9,7 @@ from notifications.webhooks.tasks import deliveries_due_count, sweep_due
 
 @automation_step(
     "webhook_deliveries_due",
-    order=1000,
+    order=3,  # first: what is due from before the run (the run's own deliveries get their tasks at commit)
     description="Hand out the webhook deliveries that are due: retries whose time has come and deliveries whose task "
     "was lost (beat does it every minute too).",
 )

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from core.admin_lists import LargeTableAdmin
+from core.admin_mixins import RefusalsAsMessages
 from notifications.audit import audit_for
 from notifications.events import EVENTS
 from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -54,7 +55,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(LargeTableAdmin):
+class WebhookEndpointAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = EndpointForm
     list_display = ("id", "url", "active", "disabled_reason", "subscribed", "failing_since", "description")
     list_filter = ("active",)
