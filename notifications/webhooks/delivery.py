@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from notifications.webhooks.destinations import DestinationRefused, destination_check
+from notifications.webhooks.destinations import DestinationRefused, DestinationUnresolved, destination_check
 from notifications.webhooks.lifecycle import endpoint_disable_by_system
 from notifications.webhooks.sender import Answer, post
 from notifications.webhooks.signing import signature
@@ -147,6 +147,8 @@ def deliver(delivery_id: int) -> Sent:
         return _finish(delivery, claim, Outcome.FAILED, Answer(None, 0, error="the endpoint is disabled"), record=False)
     try:
         destination = destination_check(endpoint.url)
+    except DestinationUnresolved as unresolved:  # DNS may be down for a moment: retried like a connection error
+        return _finish(delivery, claim, Outcome.RETRY, Answer(None, 0, error=str(unresolved)[:500]))
     except DestinationRefused as refused:
         return _finish(delivery, claim, Outcome.FAILED, Answer(None, 0, error=str(refused)[:500]))
     body = body_of(delivery)

@@ -17,6 +17,10 @@ class DestinationRefused(Exception):
     """The URL may not be delivered to; the message says why, for the admin."""
 
 
+class DestinationUnresolved(DestinationRefused):
+    """The host name does not resolve (now): refused when saved, retried when delivering."""
+
+
 @dataclass(frozen=True)
 class Destination:
     scheme: str  # http or https
@@ -64,7 +68,7 @@ def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise DestinationRefused(f"The host {host} does not resolve ({error}).") from None
+        raise DestinationUnresolved(f"The host {host} does not resolve ({error}).") from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 

@@ -449,3 +449,17 @@ def test_the_standard_library_receiver_of_the_docs_verifies_a_delivery(receiver,
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     assert abs(time.time() - int(headers["webhook-timestamp"])) < 300
     assert any(hmac.compare_digest(expected, s.removeprefix("v1,")) for s in headers["webhook-signature"].split())
+
+
+def test_a_host_that_does_not_resolve_at_delivery_is_retried(django_capture_on_commit_callbacks):
+    add_endpoint("http://receiver.invalid/hook")  # saved while private destinations are allowed: form only
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    delivery = only_delivery()
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
+    assert "does not resolve" in delivery.last_error
+
+
+def test_a_host_that_does_not_resolve_is_refused_when_saved_in_production(settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = False
+    with pytest.raises(ValidationError, match="does not resolve"):
+        add_endpoint("https://receiver.invalid/hook")
