@@ -30,11 +30,17 @@ _cache = threading.local()
 
 
 def active_endpoints() -> list[ActiveEndpoint]:
-    # The outermost atomic block of this connection identifies the transaction; the object is kept (not its id)
-    # so a later transaction can never be mistaken for it.
-    outermost = connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
+    # The transaction is told by the outermost atomic block and the connection's list of on-commit callbacks: a
+    # function decorated with @atomic enters the same Atomic object for every call, but Django starts a new list at
+    # every commit and rollback. Both objects are kept (not their ids), so a later transaction is never mistaken
+    # for this one; a rolled back savepoint also starts a new list, which only costs one more read.
+    outermost = (
+        (connection.atomic_blocks[0], connection.run_on_commit)
+        if connection.in_atomic_block and connection.atomic_blocks
+        else None
+    )
     cached = getattr(_cache, "entry", None)
-    if outermost is not None and cached is not None and cached[0] is outermost:
+    if outermost is not None and cached is not None and all(a is b for a, b in zip(cached[0], outermost, strict=True)):
         return cached[1]
     rows = [
         ActiveEndpoint(id=pk, all_events=all_events, events=frozenset(events or ()))

@@ -463,3 +463,16 @@ def test_a_host_that_does_not_resolve_is_refused_when_saved_in_production(settin
     settings.WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = False
     with pytest.raises(ValidationError, match="does not resolve"):
         add_endpoint("https://receiver.invalid/hook")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_transaction_reads_the_endpoints_afresh_even_through_one_decorated_function(receiver):
+    @transaction.atomic
+    def pay(invoice_id):  # the same Atomic object is the outermost block on every call
+        emit("InvoicePaid", invoice_id=invoice_id)
+
+    pay(1)
+    # Another process adds an endpoint (not through this process's services, so nothing here clears the cache).
+    WebhookEndpoint.objects.create(url=receiver.url, all_events=True, secret="whsec_" + "A" * 44)
+    pay(2)
+    assert WebhookDelivery.objects.filter(event__payload__invoice_id=2).count() == 1
