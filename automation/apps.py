@@ -6,4 +6,5 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
-        from automation import steps  # noqa: F401 - registers the run's own steps (the bus sweep)
+        # The run's own steps for the notifications layer: the bus sweep, the webhook deliveries that are due.
+        from automation import steps  # noqa: F401

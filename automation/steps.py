@@ -1,11 +1,13 @@
-"""The run's own steps (the apps register theirs from their automation.py). The bus sweep is one, so an install
-without Celery beat still dispatches the events whose dispatch task was lost and the handler retries that are due;
-with beat, notifications.bus_sweep does the same every minute."""
+"""The run's own steps, for the notifications layer below it (the apps above register theirs from their
+automation.py; notifications may not import automation). With them an install without Celery beat still dispatches
+the events whose dispatch task was lost, the handler retries that are due and the webhook deliveries that are due;
+with beat, notifications.bus_sweep and the webhook sweep do the same every minute."""
 
 from __future__ import annotations
 
 from automation.registry import StepContext, automation_step
 from notifications.sweep import bus_sweep, stale_events
+from notifications.webhooks.tasks import deliveries_due_count, sweep_due
 
 
 @automation_step(
@@ -20,3 +22,18 @@ def event_sweep(context: StepContext) -> None:
     outcome = bus_sweep()
     context.count("events dispatched", outcome.events_dispatched)
     context.count("events with retries due", outcome.retries_due)
+
+
+@automation_step(
+    "webhook_deliveries_due",
+    order=3,  # first: what is due from before the run (the run's own deliveries get their tasks at commit)
+    description="Hand out the webhook deliveries that are due: retries whose time has come and deliveries whose task "
+    "was lost (beat does it every minute too).",
+)
+def hand_out_webhook_deliveries(context: StepContext) -> None:
+    if context.dry_run:
+        due = deliveries_due_count()
+        if due:
+            context.say(f"{due} webhook deliveries would be handed out")
+        return
+    context.count("webhook deliveries handed out", sweep_due())

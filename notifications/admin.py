@@ -144,3 +144,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Outbound webhooks register their own admin (endpoints, deliveries).
+from notifications.webhooks import admin as webhooks_admin  # noqa: E402, F401

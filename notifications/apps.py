@@ -9,3 +9,5 @@ class NotificationsConfig(AppConfig):
         from notifications import hooks
 
         hooks.load_hook_packages()  # a provider's own @register / @pre_hook hooks (PORTAL_HOOK_PACKAGES)
+        # The webhook endpoints' part of the trigger map.
+        from notifications.webhooks import reactions  # noqa: F401

@@ -30,6 +30,7 @@ from notifications.dispatch import (
 from notifications.events import payload_check
 from notifications.models import Event
 from notifications.tasks import dispatch_event, dispatch_events, send_after_commit
+from notifications.webhooks import outbox as webhooks
 
 __all__ = [
     "Handler",
@@ -60,6 +61,7 @@ def emit(event_name: str, **payload: Any) -> Event:
     """Record the event now; dispatch it once the surrounding transaction commits."""
     payload_check(event_name, payload)
     event = Event.objects.create(name=event_name, payload=_json_safe(payload))
+    webhooks.outbox_write(event)
     send_after_commit(dispatch_event, event.pk)
     return event
 
@@ -75,6 +77,7 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
     # Nobody listens (no hook, webhook or email handler registered): the events are recorded as dispatched
     # already, the way dispatch() would mark them, and no task is sent for them.
     silent = not handlers_for(event_name)
+    endpoint_ids = webhooks.endpoint_ids_for(event_name)
     ids = insert_rows(
         Event,
         [
@@ -86,8 +89,9 @@ def emit_many(event_name: str, payloads: list[dict[str, Any]]) -> list[int]:
             }
             for payload in payloads
         ],
-        ids=not silent,
+        ids=not silent or bool(endpoint_ids),
     )
+    webhooks.outbox_write_many(event_name, ids, endpoint_ids)
     if not silent:
         send_after_commit(dispatch_events, ids)
     return ids
@@ -100,10 +104,14 @@ def emit_select(event_name: str, queryset: QuerySet, payload: dict[str, Any]) ->
     payload_check(event_name, payload)
     now = timezone.now()
     silent = not handlers_for(event_name)  # as in emit_many: recorded as dispatched, no task
+    endpoint_ids = webhooks.endpoint_ids_for(event_name)
     columns = {"name": event_name, "payload": JSONObject(**payload), "created_at": now}
     if silent:
-        return insert_select(Event, queryset, {**columns, "dispatched_at": now})
+        columns["dispatched_at"] = now
+        if not endpoint_ids:
+            return insert_select(Event, queryset, columns)
     ids = [row[0] for row in insert_select(Event, queryset, columns, returning=("id",))]
-    if ids:
+    webhooks.outbox_write_many(event_name, ids, endpoint_ids)
+    if ids and not silent:
         send_after_commit(dispatch_events, ids)
     return len(ids)

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from notifications.hook_models import HookSwitch  # noqa: F401 - registered with the app here
+from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401 - kept apart
 
 
 class Event(models.Model):

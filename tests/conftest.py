@@ -174,3 +174,14 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on a free loopback port that records requests and answers as told
+    (tests/notifications/webhook_receiver.py); stopped after the test."""
+    from tests.notifications.webhook_receiver import Receiver
+
+    running = Receiver().start()
+    yield running
+    running.stop()

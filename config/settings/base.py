@@ -123,12 +123,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Outbound webhooks wait on receivers: their own queue, so a slow receiver never holds up anything else.
+WEBHOOKS_QUEUE = env("WEBHOOKS_QUEUE", default="webhooks")
 # The automation run has its own queue, so a long run never holds up event dispatch, and the other way round.
 # automation.run is the daily run; notifications.automation_run is its name before the run had an app of its own,
 # kept for a message queued before the upgrade (automation.tasks).
 CELERY_TASK_ROUTES = {
     "automation.run": {"queue": "automation"},
     "notifications.automation_run": {"queue": "automation"},
+    "notifications.webhooks_deliver": {"queue": WEBHOOKS_QUEUE},
+    "notifications.webhooks_deliver_range": {"queue": WEBHOOKS_QUEUE},
+    "notifications.webhooks_sweep": {"queue": WEBHOOKS_QUEUE},
+}
+# Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
+# whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
+CELERY_BEAT_SCHEDULE = {
+    "Webhooks: deliveries due": {"task": "notifications.webhooks_sweep", "schedule": 60.0},
 }
 # How many batches of an automation step run at once, each in a thread with its own database connection
 # (PostgreSQL only; see automation.pool.automation_workers). 2 suits the small two-core host.
@@ -159,6 +169,18 @@ CACHES = {
 # Password reset links and other mail: printed to the console unless an SMTP server is configured.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+
+# --- Outbound webhooks (notifications/webhooks/, docs/WEBHOOKS.md) -----------------------------------------------
+# Loopback, private and link-local destinations: allowed for development and tests, refused in production.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=DEBUG)
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5.0)  # seconds
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)  # seconds between two reads
+WEBHOOKS_DEADLINE = env.float("WEBHOOKS_DEADLINE", default=15.0)  # seconds for the whole answer
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)  # a bigger answer is cut off
+# An endpoint whose deliveries all failed for this long is disabled, and the admins are told (mail_admins to ADMINS,
+# from DJANGO_ADMINS=ops@example.com,...; nobody is mailed when it is empty).
+ADMINS = [("Admin", address) for address in env.list("DJANGO_ADMINS", default=[])]
+WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
 
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")

@@ -11,3 +11,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 PORTAL_SANDBOX_GATEWAY = True  # the browser tests pay with it
 # Each test starts with an empty cache (tests/conftest.py clears it), whether or not REDIS_URL is set.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The tests' receivers listen on loopback; the refusal tests switch this off.
+WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = True
+WEBHOOKS_CONNECT_TIMEOUT = 2.0
+WEBHOOKS_READ_TIMEOUT = 1.0
+WEBHOOKS_DEADLINE = 3.0
