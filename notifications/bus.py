@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
+from core.after_commit import send_after_commit
 from core.rows import insert_rows, insert_select
 from notifications.dispatch import (
     Handler,
@@ -29,7 +30,7 @@ from notifications.dispatch import (
 )
 from notifications.events import payload_check
 from notifications.models import Event
-from notifications.tasks import dispatch_event, dispatch_events, send_after_commit
+from notifications.tasks import dispatch_event, dispatch_events
 from notifications.webhooks import outbox as webhooks
 
 __all__ = [

@@ -2,25 +2,10 @@ import datetime
 import logging
 
 from celery import shared_task
-from django.db import transaction
-from kombu.exceptions import OperationalError
 
 from notifications import dispatch, sweep
 
 logger = logging.getLogger("notifications.bus")
-
-
-def send_after_commit(task, *args) -> None:
-    """`task.delay(*args)` once the transaction commits. A broker that cannot take it (Redis down) is logged, not
-    raised: the change has committed and its events are in the outbox, where the sweep finds them."""
-
-    def send() -> None:
-        try:
-            task.delay(*args)
-        except OperationalError:
-            logger.warning("The broker refused %s%r; the sweep will dispatch it later.", task.name, args)
-
-    transaction.on_commit(send)
 
 
 @shared_task(name="notifications.dispatch_event")

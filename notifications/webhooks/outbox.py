@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from core.after_commit import send_after_commit
 from notifications.models import Event
 from notifications.webhook_models import WebhookDelivery
 from notifications.webhooks.endpoints import endpoint_ids_for
@@ -34,7 +35,7 @@ def outbox_write(event: Event) -> None:
             for endpoint_id in endpoint_ids
         ]
     )
-    deliver_deliveries.delay_on_commit([delivery.pk for delivery in created])
+    send_after_commit(deliver_deliveries, [delivery.pk for delivery in created])
 
 
 def outbox_write_many(event_name: str, event_ids: list[int], endpoint_ids: list[int]) -> int:
@@ -66,5 +67,5 @@ def outbox_write_many(event_name: str, event_ids: list[int], endpoint_ids: list[
                 [event_name, WebhookDelivery.Status.PENDING, list(event_ids), list(endpoint_ids)],
             )
             first, last, written = cursor.fetchone()
-    deliver_range.delay_on_commit(first, last)
+    send_after_commit(deliver_range, first, last)
     return written

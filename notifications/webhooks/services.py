@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.after_commit import send_after_commit
 from notifications.audit import audit_record, reason_clean
 from notifications.events import EVENTS
 from notifications.services import Actor
@@ -159,7 +160,7 @@ def endpoint_test(
             raise ValidationError("The endpoint is disabled: switch it on before sending it a test event.")
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=None, event_type="WebhookTest")
         audit_record(actor=actor, subject=endpoint, action="tested", reason=reason, after={"delivery": delivery.pk})
-        deliver_deliveries.delay_on_commit([delivery.pk])
+        send_after_commit(deliver_deliveries, [delivery.pk])
     return delivery
 
 
@@ -188,5 +189,5 @@ def delivery_redeliver(*, delivery_id: int, actor: Actor, reason: str = "Redeliv
             before={"delivery": delivery.pk, **before},
             after={"delivery": delivery.pk, "status": delivery.status},
         )
-        deliver_deliveries.delay_on_commit([delivery.pk])
+        send_after_commit(deliver_deliveries, [delivery.pk])
     return Redelivery.QUEUED

@@ -17,7 +17,7 @@ EVENTS_WRITTEN = 500
 
 
 def webhook_tasks(callbacks) -> list[str]:
-    names = [callback.func.__self__.name for callback in callbacks]
+    names = [getattr(callback, "task_name", None) or callback.func.__self__.name for callback in callbacks]
     return [name for name in names if name.startswith("notifications.webhooks")]
 
 
@@ -63,7 +63,7 @@ def test_emit_select_writes_every_delivery_in_a_bounded_number_of_queries(
     Event.objects.bulk_create(rows)
     # The endpoints, the events' INSERT ... SELECT, the deliveries' INSERT ... SELECT.
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic(), django_assert_max_num_queries(3):
-        written = emit_select("InvoicePaid", Event.objects.filter(name="OrderCreated"), {"source_id": F("pk")})
+        written = emit_select("InvoicePaid", Event.objects.filter(name="OrderCreated"), {"invoice_id": F("pk")})
     assert written == EVENTS_WRITTEN
     assert WebhookDelivery.objects.count() == EVENTS_WRITTEN * 3
     assert webhook_tasks(callbacks) == ["notifications.webhooks_deliver_range"]
