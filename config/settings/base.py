@@ -129,6 +129,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "automation.run": {"queue": "automation"},
     "notifications.automation_run": {"queue": "automation"},
+    # Emails have their own queue, so a slow mail server holds up neither dispatch nor the run.
+    "notifications.send_emails": {"queue": "email"},
+    "notifications.email_sweep": {"queue": "email"},
 }
 # How many batches of an automation step run at once, each in a thread with its own database connection
 # (PostgreSQL only; see automation.pool.automation_workers). 2 suits the small two-core host.
@@ -156,9 +159,24 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# Password reset links and other mail: printed to the console unless an SMTP server is configured.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Email ------------------------------------------------------------------------------------------------
+# EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...) configures SMTP; without it the emails are
+# written as files to EMAIL_FILE_PATH (var/mail/), where `make run` says to read them.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# The part of each Message-ID after the @ (default: this host's name).
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default=None)
+# A mail server that fails for now (4xx, no connection) is tried again after about 60 s, 120 s, 240 s, ... (with
+# jitter), this many attempts in all; then the email waits as failed in the admin.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
+EMAIL_RETRY_BASE_SECONDS = env.int("EMAIL_RETRY_BASE_SECONDS", default=60)
+# Queued emails are sent by a task after commit; off, they wait for the sweep (the unit tests turn it off).
+EMAIL_SEND_AFTER_COMMIT = env.bool("EMAIL_SEND_AFTER_COMMIT", default=True)
 
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")

@@ -30,4 +30,7 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# Production sends through SMTP: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://) and
+# DEFAULT_FROM_EMAIL are required.
+vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")

@@ -11,3 +11,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 PORTAL_SANDBOX_GATEWAY = True  # the browser tests pay with it
 # Each test starts with an empty cache (tests/conftest.py clears it), whether or not REDIS_URL is set.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Unit tests only queue emails (rendering invoice PDFs for every invoice would slow them); the email tests turn
+# sending on and send through a real SMTP server (tests/notifications/test_email_sending.py).
+EMAIL_SEND_AFTER_COMMIT = False

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, Value
-from django.db.models.functions import Concat
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
 
 from core.fsm import transition_in_bulk
 from notifications.bus import emit_select
@@ -14,6 +15,7 @@ from notifications.services import (
     Actor,
     activity_record,
     activity_record_select,
+    email_queue_select,
 )
 from provisioning.models import Domain, Service
 from provisioning.selectors import service_label
@@ -52,4 +54,35 @@ def services_move_many(
             message=Concat(service_label(), Value(says)),
         )
         emit_select(event, rows, {"service_id": F("pk"), "client_id": F("client_id"), "reason": Value(reason)})
+        if event in SERVICE_EMAILS:
+            service_emails(rows, template=SERVICE_EMAILS[event], reason=reason)
     return moved
+
+
+# The client's email of each move, by its event.
+SERVICE_EMAILS = {
+    "ServiceSuspended": "service_suspended",
+    "ServiceUnsuspended": "service_unsuspended",
+    "ServiceTerminated": "service_terminated",
+}
+
+
+def service_emails(services, *, template: str, reason: str = "") -> int:
+    """The client's email of `template` for each of these services, once per service, template and day (a
+    service suspended, lifted and suspended again on one day hears of the first suspension only)."""
+    today = timezone.localdate().isoformat()
+    return email_queue_select(
+        queryset=services,
+        template=Value(template),
+        to_address=F("client__email"),
+        idempotency_key=Concat(
+            Value(f"{template}:"), Cast("pk", CharField()), Value(f":{today}"), output_field=CharField()
+        ),
+        context={
+            "service_id": F("pk"),
+            "product": F("product__name"),
+            "domain": F("domain"),
+            "reason": Value(reason),
+        },
+        client_id=F("client_id"),
+    )
