@@ -1,7 +1,8 @@
 from django.contrib import admin
 
 from core.admin_lists import InputFilter, LargeTableAdmin
-from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun, OutboundEmail
+from notifications.emails import admin as emails_admin  # noqa: F401 - registers the email templates and emails
+from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -52,12 +53,6 @@ class ActivityLogAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_label", "action", "message")
     list_filter = (exact_filter("action", title="action", placeholder="e.g. invoice_created"),)
     search_fields = ("message", "actor_label")
-
-
-@admin.register(OutboundEmail)
-class OutboundEmailAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "template", "to_address", "status")
-    list_filter = ("status", exact_filter("template", title="template", placeholder="e.g. service_welcome"))
 
 
 @admin.register(AuditEntry)

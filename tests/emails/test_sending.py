@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation.models import AutomationSettings
 from automation.scheduler import automation_run
 from billing.services import invoice_send
 from notifications.emails.sending import SendResult, email_retry, emails_send, emails_sweep
@@ -34,13 +33,17 @@ def _queue(customer, key="test:1", template="service_welcome"):
     return email
 
 
-def test_an_invoice_email_arrives_with_its_headers_both_parts_and_the_pdf(smtp, customer, django_capture_on_commit_callbacks):
+def test_an_invoice_email_arrives_with_its_headers_both_parts_and_the_pdf(
+    smtp, customer, django_capture_on_commit_callbacks
+):
     invoice = InvoiceFactory(client=customer, amounts=["24.99"], due_date=DUE)
     with django_capture_on_commit_callbacks(execute=True):
         invoice_send(invoice_id=invoice.pk, actor=None)
     sent = OutboundEmail.objects.get(template="invoice")
     assert sent.status == OutboundEmail.Status.SENT and sent.sent_at is not None and sent.attempts == 1
-    [received] = [m for m in smtp.messages if m.message["Subject"].startswith("Invoice ") and "attached" in m.content.decode()]
+    [received] = [
+        m for m in smtp.messages if m.message["Subject"].startswith("Invoice ") and "attached" in m.content.decode()
+    ]
     message = received.message
     assert received.rcpt_tos == [customer.email]
     assert message["To"] == customer.email
@@ -69,7 +72,9 @@ def test_the_invoice_created_email_goes_out_once_with_its_pdf(smtp, customer, dj
 
 
 def test_a_reminder_step_run_twice_sends_each_reminder_once(smtp, customer, django_capture_on_commit_callbacks):
-    invoice = InvoiceFactory(client=customer, amounts=["100.00"], issue_date=DUE - datetime.timedelta(days=14), due_date=DUE)
+    invoice = InvoiceFactory(
+        client=customer, amounts=["100.00"], issue_date=DUE - datetime.timedelta(days=14), due_date=DUE
+    )
     smtp.messages.clear()
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -148,7 +153,9 @@ def test_the_sweep_sends_the_emails_left_queued(smtp, customer, settings):
 
 def test_a_claim_left_by_a_dead_worker_is_freed_by_the_sweep(customer):
     email = _queue(customer)
-    OutboundEmail.objects.filter(pk=email.pk).update(status="sending", claimed_at=timezone.now() - datetime.timedelta(hours=1))
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        status="sending", claimed_at=timezone.now() - datetime.timedelta(hours=1)
+    )
     assert emails_sweep() == [[email.pk]]
 
 
