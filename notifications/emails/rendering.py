@@ -6,6 +6,7 @@ subject and text body are not."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -107,13 +108,20 @@ def template_check(parts: dict[str, str], *, allowed: set[str]) -> None:
         raise ValidationError(errors)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    """A template's parsed form, kept per source text: a batch renders one template hundreds of times, and an
+    edited template is a new source, so nothing stale is served."""
+    return _engine.from_string(source)
+
+
 def email_render(*, subject: str, body_text: str, body_html: str, context: dict[str, Any]) -> RenderedEmail:
     """The email as sent: the context's plain values plus the common ones (company_name)."""
     values = {"company_name": settings.PORTAL_COMPANY_NAME, **context}
     plain = Context(values, autoescape=False)
     return RenderedEmail(
         # A header is one line: a template's line breaks would make the message malformed.
-        subject=" ".join(_engine.from_string(subject).render(plain).split())[:250],
-        body_text=_engine.from_string(body_text).render(Context(values, autoescape=False)),
-        body_html=_engine.from_string(body_html).render(Context(values, autoescape=True)),
+        subject=" ".join(_compiled(subject).render(plain).split())[:250],
+        body_text=_compiled(body_text).render(Context(values, autoescape=False)),
+        body_html=_compiled(body_html).render(Context(values, autoescape=True)),
     )

@@ -63,7 +63,9 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
                 "product": service.product.name,
                 "domain": service.domain,
                 "when": "at once" if when == CancellationRequest.When.IMMEDIATE else "at the end of the paid period",
-                "cancel_on": "" if when == CancellationRequest.When.IMMEDIATE else service.next_due_date.isoformat(),
+                "cancel_on": ""
+                if when == CancellationRequest.When.IMMEDIATE or service.next_due_date is None
+                else service.next_due_date.isoformat(),
             },
             client_id=service.client_id,
         )

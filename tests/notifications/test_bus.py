@@ -103,6 +103,7 @@ def test_dispatching_a_missing_event_is_harmless(db):
     assert not HandlerRun.objects.exists()
 
 
+@pytest.mark.django_db  # the email templates are rows
 def test_trigger_map_lists_events_and_handlers(handlers):
     from io import StringIO
 
