@@ -146,6 +146,7 @@ def _send_one(email: OutboundEmail, template: EmailTemplate | None, connection, 
         logger.exception("Email %s (%s) could not be rendered", email.pk, email.template)
         return SendOutcome(email.pk, SendResult.FAILED, f"Could not render the email: {error}")
     try:
+        connection.open()  # once per batch: a connection Django's backend opened itself is closed after each send
         message.send()
     except (smtplib.SMTPException, OSError) as error:
         connection.close()  # a fresh connection for the next email of the batch
