@@ -132,6 +132,7 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
         event="ServiceTerminated",
         says=f" terminated on {today}: cancellation requested",
         actor=None,
+        email="service_terminated",
     )
     terminated = set(ended)
     ends = {r.service_id: cancellation_end(r, today=today) for r in requests if r.service_id in terminated}

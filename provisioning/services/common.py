@@ -38,9 +38,11 @@ def services_move_many(
     says: str,
     actor: Actor,
     reason: str = Service.SuspensionReason.OVERDUE,
+    email: str | None = None,
 ) -> list[int]:
     """Apply `transition(**arguments)` to these (locked) services; each one moved gets an activity entry
-    "<service><says>" and the event `event` (its payload's reason is `reason`). Returns the ids moved."""
+    "<service><says>", the event `event` (its payload's reason is `reason`) and, with `email`, that email to its
+    client. Returns the ids moved."""
     moved = transition_in_bulk(Service.objects.filter(pk__any=ids), transition, **arguments)
     if moved:
         rows = Service.objects.filter(pk__any=moved)
@@ -54,17 +56,9 @@ def services_move_many(
             message=Concat(service_label(), Value(says)),
         )
         emit_select(event, rows, {"service_id": F("pk"), "client_id": F("client_id"), "reason": Value(reason)})
-        if event in SERVICE_EMAILS:
-            service_emails(rows, template=SERVICE_EMAILS[event], reason=reason)
+        if email:
+            service_emails(rows, template=email, reason=reason)
     return moved
-
-
-# The client's email of each move, by its event.
-SERVICE_EMAILS = {
-    "ServiceSuspended": "service_suspended",
-    "ServiceUnsuspended": "service_unsuspended",
-    "ServiceTerminated": "service_terminated",
-}
 
 
 def service_emails(services, *, template: str, reason: str = "") -> int:
