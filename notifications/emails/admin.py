@@ -61,7 +61,7 @@ class EmailTemplateForm(forms.ModelForm):
 
 
 @admin.register(EmailTemplate)
-class EmailTemplateAdmin(RefusalsAsMessages, admin.ModelAdmin):
+class EmailTemplateAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = EmailTemplateForm
     list_display = ("name", "event", "enabled", "subject", "updated_at")
     list_filter = ("enabled",)
