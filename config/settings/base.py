@@ -177,6 +177,8 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
 EMAIL_RETRY_BASE_SECONDS = env.int("EMAIL_RETRY_BASE_SECONDS", default=60)
 # Queued emails are sent by a task after commit; off, they wait for the sweep (the unit tests turn it off).
 EMAIL_SEND_AFTER_COMMIT = env.bool("EMAIL_SEND_AFTER_COMMIT", default=True)
+# The automation run's last step sends what is left queued (installs without beat); the unit tests turn it off.
+EMAIL_SWEEP_IN_RUN = env.bool("EMAIL_SWEEP_IN_RUN", default=True)
 
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")

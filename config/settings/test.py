@@ -14,3 +14,4 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Unit tests only queue emails (rendering invoice PDFs for every invoice would slow them); the email tests turn
 # sending on and send through a real SMTP server (tests/notifications/test_email_sending.py).
 EMAIL_SEND_AFTER_COMMIT = False
+EMAIL_SWEEP_IN_RUN = False  # else every full run in a test would send (and render the PDFs of) all its emails

@@ -24,7 +24,7 @@ def client_sent_emails(client_id: int) -> QuerySet[OutboundEmail]:
     return (
         OutboundEmail.objects.filter(client_id=client_id, status__in=SEEN_BY_CLIENT)
         .only("pk", "subject", "sent_at", "created_at", "to_address")
-        .order_by("-sent_at", "-id")
+        .order_by("-created_at", "-id")  # the client's index; an email is sent moments after it is queued
     )
 
 

@@ -188,3 +188,13 @@ def test_two_workers_sending_one_email_at_once_send_it_once(smtp, customer, sett
         thread.join()
     assert sum(len(r) for r in results) == 1
     assert len(smtp.messages) == 1
+
+
+def test_the_runs_last_step_sends_what_was_left_queued(smtp, customer, settings):
+    settings.EMAIL_SEND_AFTER_COMMIT, settings.EMAIL_SWEEP_IN_RUN = False, True
+    email = _queue(customer)
+    run = automation_run(today=DUE, only=["email_sweep"], trigger="test")
+    assert run.steps[0].counts == {"emails handed to sending": 1}
+    email.refresh_from_db()
+    assert email.status == "sent" and len(smtp.messages) == 1
+    assert automation_run(today=DUE, only=["email_sweep"], trigger="test").steps[0].counts == {}
