@@ -38,6 +38,12 @@ def smtp_server():
     server.stop()
 
 
+def _reroute() -> None:
+    """Celery builds its router once per process from task_routes: rebuild it for the routes as they are now."""
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)
+
+
 @pytest.fixture
 def email_worker(tmp_path, smtp_server):
     """A worker consuming only the email queue, its EMAIL_URL the test's SMTP server."""
@@ -58,6 +64,7 @@ def email_worker(tmp_path, smtp_server):
     routes = celery_app.conf.task_routes
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_routes = {**routes, "notifications.send_emails": {"queue": EMAIL_QUEUE}}
+    _reroute()
     try:
         deadline = time.monotonic() + 60
         while not celery_app.control.ping(destination=[NODE], timeout=0.5):
@@ -67,6 +74,7 @@ def email_worker(tmp_path, smtp_server):
     finally:
         celery_app.conf.task_always_eager = True
         celery_app.conf.task_routes = routes
+        _reroute()
         process.terminate()
         process.wait(20)
         log.close()
