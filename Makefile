@@ -22,10 +22,12 @@ system-deps:
 
 ## Serve the portal on http://127.0.0.1:8000/ with SQLite and in-process tasks, after loading demo data.
 ## The fraud check uses the demo GeoIP database load_demo builds, unless FRAUD_GEOIP_CITY_DB is set.
+## Emails are written to var/mail/ (Django's file backend), unless EMAIL_URL is set.
 run: install system-deps
 	$(BIN)/python manage.py migrate --noinput
 	export FRAUD_GEOIP_CITY_DB="$${FRAUD_GEOIP_CITY_DB:-$(CURDIR)/var/geoip-demo.mmdb}"; \
 	$(BIN)/python manage.py load_demo && \
+	echo "Emails (order confirmations, invoices, reminders, password resets) are written to $(CURDIR)/var/mail/" && \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole suite, on every core (pytest-xdist; the longest tests start first, any worker takes what is left).

@@ -131,7 +131,9 @@ class AutomationSettingsForm(forms.ModelForm):
         model = AutomationSettings
         fields = SETTING_FIELDS
         # The model's help text says what the setting is for; nothing reads it yet, and the page says so.
-        help_texts = {"suspend_email": "Not used yet: a suspension queues no email to the client, on or off."}
+        help_texts = {
+            "suspend_email": "Email the client when the run suspends an overdue service (template service_suspended)."
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

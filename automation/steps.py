@@ -1,11 +1,15 @@
 """The run's own steps, for the notifications layer below it (the apps above register theirs from their
 automation.py; notifications may not import automation). With them an install without Celery beat still dispatches
-the events whose dispatch task was lost, the handler retries that are due and the webhook deliveries that are due;
-with beat, notifications.bus_sweep and the webhook sweep do the same every minute."""
+the events whose dispatch task was lost, the handler retries that are due, the webhook deliveries that are due and
+the emails left queued; with beat, notifications.bus_sweep, the webhook sweep and the email sweep do the same."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from automation.registry import StepContext, automation_step
+from notifications.emails.sending import emails_sweep
+from notifications.emails.tasks import send_emails
 from notifications.sweep import bus_sweep, stale_events
 from notifications.webhooks.tasks import deliveries_due_count, sweep_due
 
@@ -37,3 +41,16 @@ def hand_out_webhook_deliveries(context: StepContext) -> None:
             context.say(f"{due} webhook deliveries would be handed out")
         return
     context.count("webhook deliveries handed out", sweep_due())
+
+
+@automation_step(
+    "email_sweep",
+    order=200,
+    description="Send the emails left queued or due a retry (one task per batch on the email queue).",
+)
+def email_sweep(context: StepContext) -> None:
+    if context.dry_run or not settings.EMAIL_SWEEP_IN_RUN:
+        return  # a dry run is rolled back, an email sent from it could not be; the unit tests switch it off
+    for batch in emails_sweep():
+        send_emails.delay(batch)
+        context.count("emails handed to sending", len(batch))

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from billing.invoice_rows import invoice_totals, transaction_amount
 from billing.models import Client, Currency, Invoice, InvoiceItem, InvoicePdf, Transaction
+from notifications.emails.attachments import Attachment
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,23 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     else:
         stem = f"proforma-{invoice.pk}"
     return f"{stem}.pdf"
+
+
+INVOICE_PDF = "invoice_pdf"  # the attachment kind of an invoice's PDF on an email
+
+
+def invoice_pdf_reference(invoice_id: int) -> list[dict]:
+    """The attachments of an invoice email: its PDF, rendered when the email is sent."""
+    return [{"kind": INVOICE_PDF, "invoice_id": invoice_id}]
+
+
+def invoice_pdf_attachment(reference: dict) -> Attachment:
+    """The renderer of emails' {"kind": "invoice_pdf", "invoice_id": N} attachments (registered by billing's
+    ready(); notifications, below billing, stores only the reference)."""
+    invoice = Invoice.objects.only("number", "status").get(pk=reference["invoice_id"])
+    return Attachment(
+        filename=invoice_pdf_filename(invoice), content=invoice_pdf(invoice.pk), mimetype="application/pdf"
+    )
 
 
 def invoice_pdf_html(invoice: Invoice | int) -> str:

@@ -23,3 +23,9 @@ class PortalConfig(AppConfig):
             logger.warning("CELERY_TASK_ALWAYS_EAGER is on: tasks run in-process although REDIS_URL is set.")
         else:
             logger.info("Celery broker: %s (tasks run on Celery workers)", settings.CELERY_BROKER_URL_REDACTED)
+        if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+            logger.warning(
+                "No EMAIL_URL set: emails are not sent, they are written to %s (one .log file per batch, "
+                "open it with any text editor). Set EMAIL_URL=smtp://user:pass@host:587 to send them.",
+                settings.EMAIL_FILE_PATH,
+            )

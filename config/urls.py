@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
+from config.password_reset import EmailedPasswordResetForm
 from core.auth import (
     PasswordChangeView,
     PasswordResetConfirmView,
     ThrottledAdminAuthenticationForm,
     ThrottledAuthenticationForm,
-    ThrottledPasswordResetForm,
 )
 
 admin.site.site_header = "Portal administration"
@@ -31,7 +31,7 @@ urlpatterns = [
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(form_class=ThrottledPasswordResetForm),
+        auth_views.PasswordResetView.as_view(form_class=EmailedPasswordResetForm),
         name="password_reset",
     ),
     path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),

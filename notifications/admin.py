@@ -8,7 +8,8 @@ from django.urls import path
 
 from core.admin_lists import InputFilter, LargeTableAdmin
 from notifications import hook_admin  # noqa: F401 - registers the hook switches' admin
-from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun, OutboundEmail
+from notifications.emails import admin as emails_admin  # noqa: F401 - registers the email templates and emails
+from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun
 from notifications.reactions import KIND_ORDER, trigger_map
 from notifications.retries import RetryResult, handler_runs_retry
 
@@ -126,12 +127,6 @@ class ActivityLogAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_label", "action", "message")
     list_filter = (exact_filter("action", title="action", placeholder="e.g. invoice_created"),)
     search_fields = ("message", "actor_label")
-
-
-@admin.register(OutboundEmail)
-class OutboundEmailAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "template", "to_address", "status")
-    list_filter = ("status", exact_filter("template", title="template", placeholder="e.g. service_welcome"))
 
 
 @admin.register(AuditEntry)

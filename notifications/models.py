@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from notifications.email_models import EmailTemplate  # noqa: F401 - notifications' models, kept apart
 from notifications.hook_models import HookSwitch  # noqa: F401 - registered with the app here
 from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401 - kept apart
 
@@ -89,25 +90,52 @@ class ActivityLog(models.Model):
 
 
 class OutboundEmail(models.Model):
-    """An email the portal has decided to send. Sending arrives with the email issue; the decision is kept now."""
+    """An email the portal has decided to send, queued in the transaction of the change it reports and sent after
+    commit by notifications.emails.sending (queued -> sending -> sent, or back to queued to retry, or failed).
+    Once sent it keeps what was sent: the client's email history."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"  # claimed by one worker (claimed_at); the sweep frees a stale claim
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (template switched off)"
 
     template = models.CharField(max_length=64)
     to_address = models.EmailField()
     context = models.JSONField(default=dict)
+    # What to attach, by reference: [{"kind": "invoice_pdf", "invoice_id": 7}], rendered when sent by the
+    # renderer an app registered for the kind (notifications.emails.attachments).
+    attachments = models.JSONField(default=list, blank=True)
     client_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     # Unique through Meta's constraint: unique=True adds a LIKE-prefix twin of the index on PostgreSQL.
     idempotency_key = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Set at the first attempt and kept for every retry, so a receiver can tell a resend of one email.
+    message_id = models.CharField(max_length=250, blank=True)
+    subject = models.CharField(max_length=250, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="outboundemail_idempotency_key")]
+        indexes = [
+            # The sweep reads the emails still to send; sent ones (nearly all) are not in the index.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="outboundemail_to_send",
+            ),
+            models.Index(fields=["client_id", "-created_at"], name="outboundemail_by_client"),
+        ]
+        verbose_name = "email"
 
     def __str__(self) -> str:
         return f"{self.template} to {self.to_address} ({self.status})"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
-from django.db.models.functions import JSONObject
+from django.db import models, transaction
+from django.db.models.functions import JSONArray, JSONObject
 from django.utils import timezone
 
 from core.rows import insert_rows, insert_select
@@ -94,14 +96,41 @@ def activity_record_select(
     )
 
 
+SEND_EMAILS_TASK = "notifications.send_emails"
+
+
+def emails_send_after_commit(email_ids: list[int]) -> None:
+    """One sending task for these emails once the transaction commits (notifications.emails.tasks, found by name:
+    the tasks sit above the services). `robust`: a broker that is down does not undo the committed change; the
+    sweep sends what was left queued."""
+    if email_ids and settings.EMAIL_SEND_AFTER_COMMIT:
+        transaction.on_commit(lambda: current_app.tasks[SEND_EMAILS_TASK].delay(list(email_ids)), robust=True)
+
+
 def email_queue(
-    *, template: str, to_address: str, idempotency_key: str, context: dict[str, Any], client_id: int | None = None
+    *,
+    template: str,
+    to_address: str,
+    idempotency_key: str,
+    context: dict[str, Any],
+    client_id: int | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> tuple[OutboundEmail, bool]:
-    """Record an email to send, once per idempotency key. Returns the row and whether it is new."""
-    return OutboundEmail.objects.get_or_create(
+    """Record an email to send, once per idempotency key, and send it after commit. Returns the row and whether
+    it is new. `context` holds plain values (JSON); `attachments` references (notifications.emails.attachments)."""
+    email, created = OutboundEmail.objects.get_or_create(
         idempotency_key=idempotency_key,
-        defaults={"template": template, "to_address": to_address, "context": context, "client_id": client_id},
+        defaults={
+            "template": template,
+            "to_address": to_address,
+            "context": context,
+            "client_id": client_id,
+            "attachments": attachments or [],
+        },
     )
+    if created:
+        emails_send_after_commit([email.pk])
+    return email, created
 
 
 @dataclass(frozen=True)
@@ -113,11 +142,15 @@ class EmailToQueue:
     idempotency_key: str
     context: dict[str, Any]
     client_id: int | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
-def email_queue_many(emails: list[EmailToQueue]) -> None:
-    """email_queue for many emails in one INSERT (a batch of the automation run). An email whose idempotency key
-    was queued before is left as it was: queued once, like email_queue."""
+def email_queue_many(emails: list[EmailToQueue]) -> int:
+    """email_queue for many emails in one INSERT (a batch of the automation run), sent by one task after commit.
+    An email whose idempotency key was queued before is left as it was: queued once, like email_queue. Returns
+    how many were queued."""
+    if not emails:
+        return 0
     OutboundEmail.objects.bulk_create(
         [
             OutboundEmail(
@@ -126,27 +159,40 @@ def email_queue_many(emails: list[EmailToQueue]) -> None:
                 idempotency_key=email.idempotency_key,
                 context=email.context,
                 client_id=email.client_id,
+                attachments=email.attachments,
             )
             for email in emails
         ],
         ignore_conflicts=True,
     )
-
-
-def email_queue_select(*, queryset: models.QuerySet, template, to_address, idempotency_key, context, client_id) -> int:
-    """email_queue_many for emails the database makes: one per row of `queryset`, each part an expression over
-    the queryset's model (`context` a {key: expression} dict, stored as a JSON object). An idempotency key
-    queued before is left as it was. Returns how many emails were queued."""
-    return insert_select(
-        OutboundEmail,
-        queryset,
-        {
-            "template": template,
-            "to_address": to_address,
-            "idempotency_key": idempotency_key,
-            "context": JSONObject(**context),
-            "client_id": client_id,
-            "created_at": timezone.now(),
-        },
-        ignore_conflicts=True,
+    # ON CONFLICT DO NOTHING gives no ids back: the batch's emails still queued are read by their keys (one
+    # query); one queued before and not sent yet goes out with them, which its own task would have done.
+    ids = list(
+        OutboundEmail.objects.filter(
+            idempotency_key__in=[email.idempotency_key for email in emails], status=OutboundEmail.Status.QUEUED
+        ).values_list("pk", flat=True)
     )
+    emails_send_after_commit(ids)
+    return len(ids)
+
+
+def email_queue_select(
+    *, queryset: models.QuerySet, template, to_address, idempotency_key, context, client_id, attachments=None
+) -> int:
+    """email_queue_many for emails the database makes: one per row of `queryset`, each part an expression over
+    the queryset's model (`context` and `attachments` {key: expression} dicts, stored as a JSON object and a
+    one-element JSON list), sent by one task after commit. An idempotency key queued before is left as it was.
+    Returns how many emails were queued."""
+    columns = {
+        "template": template,
+        "to_address": to_address,
+        "idempotency_key": idempotency_key,
+        "context": JSONObject(**context),
+        "client_id": client_id,
+        "created_at": timezone.now(),
+    }
+    if attachments:
+        columns["attachments"] = JSONArray(JSONObject(**attachments))
+    ids = [row[0] for row in insert_select(OutboundEmail, queryset, columns, ignore_conflicts=True, returning=("id",))]
+    emails_send_after_commit(ids)
+    return len(ids)

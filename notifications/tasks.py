@@ -24,3 +24,8 @@ def bus_sweep(older_than_seconds: float | None = None) -> dict:
     older_than = None if older_than_seconds is None else datetime.timedelta(seconds=older_than_seconds)
     outcome = sweep.bus_sweep(older_than=older_than)
     return {"events_dispatched": outcome.events_dispatched, "retries_due": outcome.retries_due}
+
+
+# The email tasks live with the emails; imported here so Celery's autodiscovery (which imports <app>.tasks) and
+# NotificationsConfig.ready() register them.
+from notifications.emails.tasks import email_sweep, send_emails  # noqa: E402, F401

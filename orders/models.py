@@ -49,6 +49,11 @@ class Product(models.Model):
     hidden = models.BooleanField(default=False)
     retired = models.BooleanField(default=False, help_text="No longer sold; existing services keep working.")
     sort_order = models.PositiveIntegerField(default=0)
+    welcome_email_template = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The email template a new service of this product is welcomed with (blank: service_welcome).",
+    )
 
     class Meta:
         ordering = ["group__sort_order", "sort_order", "name"]

@@ -12,6 +12,7 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from config.security_headers import SecurityHeadersMiddleware
+from notifications.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -75,13 +76,22 @@ def _clientarea_urls(kwargs_by_name: dict[str, object]) -> list[str]:
 
 
 @pytest.fixture
-def own_objects(pending_order, hosting):
+def own_objects(pending_order, hosting, customer):
     return {
         "invoice_id": pending_order.invoice_id,
         "service_id": pending_order.services.first().pk,
         "product_id": hosting.pk,
         "index": 0,
         "gateway_code": "sandbox",
+        "email_id": OutboundEmail.objects.create(
+            template="service_welcome",
+            to_address=customer.email,
+            idempotency_key="headers:1",
+            client_id=customer.pk,
+            status=OutboundEmail.Status.SENT,
+            subject="Welcome",
+            body_html="<p>Welcome</p>",
+        ).pk,
     }
 
 

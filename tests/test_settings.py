@@ -56,18 +56,24 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
         DJANGO_SECRET_KEY="k" * 20 + "-a-properly-long-and-random-production-secret-9f3b1c7e",
         DJANGO_ALLOWED_HOSTS="portal.example.com",
         REDIS_URL="redis://cache.internal:6379/0",
+        EMAIL_URL="smtp+tls://portal:secret@mail.internal:587",
+        DEFAULT_FROM_EMAIL="billing@example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "REDIS_URL", "EMAIL_URL", "DEFAULT_FROM_EMAIL"]
+)
 def test_production_refuses_to_start_without_its_secrets_or_a_shared_cache(missing):
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "x" * 60,
         "DJANGO_ALLOWED_HOSTS": "portal.example.com",
         "REDIS_URL": "redis://cache.internal:6379/0",
+        "EMAIL_URL": "smtp://mail.internal:25",
+        "DEFAULT_FROM_EMAIL": "billing@example.com",
     }
     env.pop(missing)
     result = _run(["manage.py", "check"], **env)
@@ -80,6 +86,8 @@ def test_production_without_redis_refuses_to_start_because_log_in_counts_would_b
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "x" * 60,
         "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+        "EMAIL_URL": "smtp://mail.internal:25",
+        "DEFAULT_FROM_EMAIL": "billing@example.com",
     }
     without = _run(["-c", PROBE], **production)
     assert without.returncode != 0
@@ -91,3 +99,44 @@ def test_production_without_redis_refuses_to_start_because_log_in_counts_would_b
     values = json.loads(with_redis.stdout)
     assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert values["broker"] == "redis://cache.internal:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://portal:secret@mail.internal:25", {"port": 25, "tls": False, "ssl": False}),
+        ("smtp+tls://portal:secret@mail.internal:587", {"port": 587, "tls": True, "ssl": False}),
+        ("smtp+ssl://portal:secret@mail.internal:465", {"port": 465, "tls": False, "ssl": True}),
+    ],
+)
+def test_production_sends_through_the_smtp_server_of_email_url(url, expected):
+    probe = (
+        "import json, django; django.setup(); from django.conf import settings as s; print(json.dumps({"
+        "'backend': s.EMAIL_BACKEND, 'host': s.EMAIL_HOST, 'port': s.EMAIL_PORT, 'user': s.EMAIL_HOST_USER, "
+        "'password': s.EMAIL_HOST_PASSWORD, 'tls': s.EMAIL_USE_TLS, 'ssl': s.EMAIL_USE_SSL, "
+        "'sender': s.DEFAULT_FROM_EMAIL}))"
+    )
+    result = _run(
+        ["-c", probe],
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_ALLOWED_HOSTS="portal.example.com",
+        REDIS_URL="redis://cache.internal:6379/0",
+        EMAIL_URL=url,
+        DEFAULT_FROM_EMAIL="Example Hosting <billing@example.com>",
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values == {
+        "backend": "django.core.mail.backends.smtp.EmailBackend",
+        "host": "mail.internal",
+        "user": "portal",
+        "password": "secret",
+        "sender": "Example Hosting <billing@example.com>",
+        **expected,
+    }
+
+
+def test_without_email_url_the_emails_are_written_where_the_start_up_log_says():
+    result = _run(["-c", PROBE])
+    assert f"emails are not sent, they are written to {BASE_DIR / 'var' / 'mail'}" in result.stderr

@@ -29,6 +29,7 @@ from billing.services import (
 )
 from core.admin_lists import InputFilter, LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
+from notifications.emails.history import client_emails
 from notifications.models import ActivityLog
 
 
@@ -198,5 +199,6 @@ def client_summary(client: Client) -> dict:
         "recent_activity": list(
             ActivityLog.objects.filter(client_id=client.pk).order_by("-created_at", "-id")[:RECENT]
         ),
+        "recent_emails": list(client_emails(client.pk)[:RECENT]),
         "recent_limit": RECENT,
     }

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule
 from billing.money import MONEY_LIMIT
+from billing.pdf import invoice_pdf_reference
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.services.changes import changes_described
+from billing.services.emails import invoice_created_emails
 from billing.services.ledger import credit_apply_locked, credit_return_from_invoice
 from billing.services.numbering import number_if_numbered_when_unpaid, numbered_when_unpaid, numbers_allocate
 from billing.services.settlement import client_locked, invoice_locked, invoice_mark_paid_if_settled
@@ -121,7 +123,8 @@ def invoice_create(
             total=str(invoice.total),
             currency=currency.code,
         )
-        if status == Invoice.Status.UNPAID:
+        if status == Invoice.Status.UNPAID:  # a draft is the admin's, not yet the client's
+            invoice_created_emails(Invoice.objects.filter(pk=invoice.pk))
             _settle_if_possible(invoice, billing=billing, actor=actor)
     return invoice
 
@@ -262,6 +265,7 @@ def invoices_create_bulk(*, drafts: list[InvoiceDraft], issue_date: datetime.dat
             "currency": F("currency__code"),
         },
     )
+    invoice_created_emails(Invoice.objects.filter(pk__any=ids))
     settle = [
         invoice.id
         for invoice in created
@@ -304,6 +308,7 @@ def invoice_issue(*, invoice_id: int, actor: Actor, today: datetime.date | None 
             message=f"{invoice} issued",
         )
         emit("InvoiceIssued", invoice_id=invoice.pk, client_id=invoice.client_id, number=invoice.number or "")
+        invoice_created_emails(Invoice.objects.filter(pk=invoice.pk))  # the client hears of it now, once
         _settle_if_possible(invoice, billing=billing, actor=actor)
     return invoice
 
@@ -436,7 +441,7 @@ def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = 
 
 
 def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
-    """Queue an email of the invoice to the client (again): an OutboundEmail row, sent once email sending exists.
+    """Queue an email of the invoice to the client (again), its PDF attached; it is sent after commit.
     Each call queues a new email: an admin pressing "resend" means it."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("client", "currency").get(pk=invoice_id)
@@ -453,8 +458,10 @@ def invoice_send(*, invoice_id: int, actor: Actor) -> Invoice:
                 "number": invoice.number or "",
                 "balance_due": str(invoice.balance_due),
                 "currency": invoice.currency.code,
+                "due_date": invoice.due_date.isoformat(),
             },
             client_id=invoice.client_id,
+            attachments=invoice_pdf_reference(invoice.pk),
         )
         if invoice.sent_at is None:
             invoice.sent_at = now

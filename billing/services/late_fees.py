@@ -25,6 +25,7 @@ from automation.models import AutomationSettings
 from billing.models import Currency, Invoice, InvoiceItem, LateFee
 from billing.money import ZERO
 from billing.selectors import invoice_label
+from billing.services.emails import late_fee_emails
 from billing.services.totals import invoices_add_untaxed
 from billing.taxes import HUNDRED
 from core.rows import decimal_text, insert_rows, insert_select
@@ -177,6 +178,7 @@ def _record(added: list[LateFeeAdded], *, today: datetime.date) -> None:
             for fee in added
         ],
     )
+    late_fee_emails(fees)
     emit_select(
         "AddInvoiceLateFee",
         fees,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from billing.gateways import GatewayNotAvailable, PaymentStart, gateway_for
 from billing.models import Invoice, Transaction
 from billing.money import ZERO, money_validate
+from billing.services.emails import payment_confirmation_emails
 from billing.services.ledger import credit_balance_move
 from billing.services.settlement import invoice_locked, invoice_mark_paid_if_settled
 from notifications.bus import emit
@@ -145,6 +146,7 @@ def payment_record(
             amount=str(amount),
             gateway=gateway,
         )
+        payment_confirmation_emails(Transaction.objects.filter(pk=payment.pk))
         if payable:
             invoice_mark_paid_if_settled(invoice, at=paid_at, actor=actor)
     return PaymentOutcome(transaction=payment, created=True, invoice=invoice)

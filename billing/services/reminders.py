@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import CharField, F, Q, QuerySet, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Concat
 
 from automation.models import AutomationSettings
 from billing.models import Invoice, InvoiceReminder
 from billing.selectors import invoice_label
-from core.rows import decimal_text, insert_select
+from billing.services.emails import reminder_emails
+from core.rows import insert_select
 from notifications.bus import emit_select
-from notifications.services import activity_record_select, email_queue_select
+from notifications.services import activity_record_select
 
 
 @dataclass(frozen=True)
@@ -146,23 +147,7 @@ def _announce(sent: QuerySet[InvoiceReminder]) -> None:
     InvoicePaymentReminder event each, made by the database from the rows."""
     if not sent.exists():
         return
-    email_queue_select(
-        queryset=sent,
-        template=F("template"),
-        to_address=F("invoice__client__email"),
-        idempotency_key=Concat(
-            Value("reminder:"), Cast("invoice_id", CharField()), Value(":"), Cast("level_days", CharField())
-        ),
-        context={
-            "invoice_id": F("invoice_id"),
-            "number": Coalesce(F("invoice__number"), Value("")),
-            "due_date": F("invoice__due_date"),
-            "balance_due": decimal_text("invoice__balance_due", Invoice._meta.get_field("balance_due")),
-            "currency": F("invoice__currency__code"),
-            "level_days": F("level_days"),
-        },
-        client_id=F("invoice__client_id"),
-    )
+    reminder_emails(sent)
     activity_record_select(
         actor=None,
         action="invoice_reminder_sent",

@@ -134,6 +134,9 @@ CELERY_TASK_ROUTES = {
     "notifications.webhooks_deliver": {"queue": WEBHOOKS_QUEUE},
     "notifications.webhooks_deliver_range": {"queue": WEBHOOKS_QUEUE},
     "notifications.webhooks_sweep": {"queue": WEBHOOKS_QUEUE},
+    # Emails have their own queue, so a slow mail server holds up neither dispatch nor the run.
+    "notifications.send_emails": {"queue": "email"},
+    "notifications.email_sweep": {"queue": "email"},
 }
 # Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
 # whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
@@ -166,9 +169,26 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# Password reset links and other mail: printed to the console unless an SMTP server is configured.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Email ------------------------------------------------------------------------------------------------
+# EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...) configures SMTP; without it the emails are
+# written as files to EMAIL_FILE_PATH (var/mail/), where `make run` says to read them.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# The part of each Message-ID after the @ (default: this host's name).
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default=None)
+# A mail server that fails for now (4xx, no connection) is tried again after about 60 s, 120 s, 240 s, ... (with
+# jitter), this many attempts in all; then the email waits as failed in the admin.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
+EMAIL_RETRY_BASE_SECONDS = env.int("EMAIL_RETRY_BASE_SECONDS", default=60)
+# Queued emails are sent by a task after commit; off, they wait for the sweep (the unit tests turn it off).
+EMAIL_SEND_AFTER_COMMIT = env.bool("EMAIL_SEND_AFTER_COMMIT", default=True)
+# The automation run's last step sends what is left queued (installs without beat); the unit tests turn it off.
+EMAIL_SWEEP_IN_RUN = env.bool("EMAIL_SWEEP_IN_RUN", default=True)
 
 # --- Outbound webhooks (notifications/webhooks/, docs/WEBHOOKS.md) -----------------------------------------------
 # Loopback, private and link-local destinations: allowed for development and tests, refused in production.

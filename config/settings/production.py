@@ -32,4 +32,13 @@ STORAGES = {
 }
 # Webhooks never go to loopback, private or link-local addresses in production (no SSRF).
 WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", default=False)
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# Production sends through SMTP: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://) and
+# DEFAULT_FROM_EMAIL are required, so no email waits for a server nobody configured.
+for _name in ("EMAIL_URL", "DEFAULT_FROM_EMAIL"):
+    if not env(_name, default=""):
+        raise ImproperlyConfigured(
+            f"{_name} is not set: production sends its emails through SMTP. Set EMAIL_URL=smtp://user:pass@host:587 "
+            "(smtp+tls:// for STARTTLS, smtp+ssl:// for TLS) and DEFAULT_FROM_EMAIL=billing@your-domain."
+        )
+vars().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")

@@ -19,7 +19,7 @@ from billing.services import InvoiceLine, invoice_create
 from core.domain_names import normalize_domain_name
 from notifications.bus import emit
 from notifications.hooks import pre
-from notifications.services import Actor, activity_record, actor_label, actor_user
+from notifications.services import Actor, activity_record, actor_label, actor_user, email_queue
 from orders.models import Order, OrderStatusChange, Product, ProductPricing, Promotion
 from orders.services.fraud import OrderedProduct, fraud_reason, ip_address_for_storage, order_fraud_screen_at_checkout
 from orders.services.review import order_mark_fraud
@@ -133,6 +133,19 @@ def order_place(
             currency=currency.code,
             fraud_score=screening.score,
             fraud=screening.is_fraud,
+        )
+        email_queue(
+            template="order_confirmation",
+            to_address=client.email,
+            idempotency_key=f"order_confirmation:{order.pk}",
+            context={
+                "order_id": order.pk,
+                "client_name": client.contact_name,
+                "total": str(order.total),
+                "currency": currency.code,
+                "items": [f"{p.product.name} ({p.domain})" if p.domain else p.product.name for p in priced],
+            },
+            client_id=client.pk,
         )
         if screening.is_fraud:
             # The system, not the client, sends it to Fraud: the history and activity log say "system".

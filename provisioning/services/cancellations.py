@@ -17,6 +17,7 @@ from notifications.bus import emit
 from notifications.services import (
     Actor,
     actor_label,
+    email_queue,
 )
 from provisioning.models import CancellationRequest, Service
 from provisioning.selectors import cancellation_refusal, open_service_lines
@@ -37,7 +38,7 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         raise ValidationError(f"The reason is too long: {CANCELLATION_REASON_MAX} characters at most.")
     text_validate(reason, multiline=True, what="The reason")  # PostgreSQL refuses NUL; the rest reach the admin
     with transaction.atomic():
-        service = Service.objects.select_for_update().select_related("product").get(pk=service_id)
+        service = Service.objects.select_for_update().select_related("product", "client").get(pk=service_id)
         refusal = cancellation_refusal(service)
         if refusal:
             raise ValidationError(refusal)
@@ -52,6 +53,21 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         item_log(actor, "cancellation_requested", service, f"Cancellation of {service} requested ({timing})")
         emit(
             "CancellationRequest", service_id=service.pk, client_id=service.client_id, when=when, request_id=request.pk
+        )
+        email_queue(
+            template="cancellation_confirmed",
+            to_address=service.client.email,
+            idempotency_key=f"cancellation_confirmed:{request.pk}",
+            context={
+                "service_id": service.pk,
+                "product": service.product.name,
+                "domain": service.domain,
+                "when": "at once" if when == CancellationRequest.When.IMMEDIATE else "at the end of the paid period",
+                "cancel_on": ""
+                if when == CancellationRequest.When.IMMEDIATE or service.next_due_date is None
+                else service.next_due_date.isoformat(),
+            },
+            client_id=service.client_id,
         )
     return request
 
@@ -116,6 +132,7 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
         event="ServiceTerminated",
         says=f" terminated on {today}: cancellation requested",
         actor=None,
+        email="service_terminated",
     )
     terminated = set(ended)
     ends = {r.service_id: cancellation_end(r, today=today) for r in requests if r.service_id in terminated}

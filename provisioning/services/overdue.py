@@ -28,6 +28,7 @@ def services_suspend_overdue(*, service_ids: list[int], actor: Actor) -> list[in
         event="ServiceSuspended",
         says=" suspended: overdue on payment",
         actor=actor,
+        email="service_suspended" if AutomationSettings.load().suspend_email else None,
     )
 
 
@@ -45,6 +46,7 @@ def services_unsuspend_paid(*, service_ids: list[int], actor: Actor) -> list[int
         event="ServiceUnsuspended",
         says=" unsuspended: the overdue invoice is settled",
         actor=actor,
+        email="service_unsuspended",
     )
 
 
@@ -77,6 +79,7 @@ def services_terminate_overdue(*, service_ids: list[int], on: datetime.date, act
         event="ServiceTerminated",
         says=f" terminated on {on}: overdue on payment",
         actor=actor,
+        email="service_terminated",
     )
 
 

@@ -20,7 +20,7 @@ from notifications.services import (
 )
 from provisioning.models import Domain, Service
 from provisioning.outcomes import ItemMove, ServiceActivated, WelcomeEmail
-from provisioning.services.common import item_log
+from provisioning.services.common import item_log, service_emails
 from provisioning.wording import service_activated_words
 
 
@@ -74,7 +74,7 @@ def service_activate(
     welcome = WelcomeEmail.NOT_ASKED
     if send_welcome_email:
         _email, queued = email_queue(
-            template="service_welcome",
+            template=service.product.welcome_email_template or "service_welcome",
             to_address=service.client.email,
             client_id=service.client_id,
             idempotency_key=f"service_welcome:{service.pk}",
@@ -99,6 +99,7 @@ def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: st
         service.save(update_fields=["status", "termination_date", "suspension_reason"])
         item_log(actor, "service_terminated", service, f"{service} terminated{suffix}")
         emit("ServiceTerminated", service_id=service.pk, client_id=service.client_id)
+        service_emails(Service.objects.filter(pk=service.pk), template="service_terminated", reason=reason)
         return ItemMove.TERMINATED
     if service.status == Service.Status.PENDING:
         if as_fraud:

@@ -376,7 +376,7 @@ def test_the_page_shows_the_settings_in_groups_and_the_lists_as_text(admin_clien
 
 def test_the_email_on_suspension_setting_says_that_no_email_is_queued_yet(admin_client, db):
     page = admin_client.get(_change_url()).content.decode()
-    assert "Not used yet: a suspension queues no email to the client, on or off." in page
+    assert "Email the client when the run suspends an overdue service" in page
     assert "Tell the client when a service is suspended." not in page
 
 

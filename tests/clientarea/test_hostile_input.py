@@ -33,6 +33,7 @@ from django.utils.http import urlsafe_base64_encode
 from billing.models import Client
 from billing.services import credit_add
 from core.inputs import ID_MAX
+from notifications.models import OutboundEmail
 from provisioning.services import cancellation_request
 from tests.factories import ServiceFactory
 
@@ -257,8 +258,15 @@ def walker(customer, pending_order, hosting):
         "token": default_token_generator.make_token(customer.user),
         "code": "stripe",
         "asked_service_id": str(asked.pk),
+        # The cancellation's confirmation, as if sent: in the client's email history.
+        "email_id": str(_sent(OutboundEmail.objects.get(client_id=customer.pk, template="cancellation_confirmed"))),
     }
     return browser, customer, samples
+
+
+def _sent(email) -> int:
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.SENT, subject="Cancellation")
+    return email.pk
 
 
 # --- the walk --------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from billing.cycles import BillingCycle
+from notifications.models import OutboundEmail
 from orders.services import CartItem, order_place
 from tests.factories import ClientFactory
 
@@ -39,7 +40,14 @@ def stranger_objects(hosting, usd, place):
         "invoice_id": order.invoice_id,
         "service_id": order.services.get().pk,
         "gateway_code": "sandbox",
+        # Their order confirmation, as if sent: it is in their history, never in ours.
+        "email_id": _sent(OutboundEmail.objects.get(client_id=stranger.pk, template="order_confirmation")),
     }
+
+
+def _sent(email) -> int:
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.SENT, subject="Your order")
+    return email.pk
 
 
 def test_every_id_taking_url_is_covered(stranger_objects):

@@ -218,7 +218,7 @@ def test_accept_with_every_box_unticked_still_accepts(admin_client, pending_orde
     admin_client.post(_action_url(pending_order, "accept"), {})
     pending_order.refresh_from_db()
     assert pending_order.status == Order.Status.ACTIVE
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundEmail.objects.filter(template="service_welcome").exists()
 
 
 def test_saving_an_order_page_writes_only_what_the_admin_changed(admin_client, admin_user, pending_order):

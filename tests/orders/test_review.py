@@ -65,7 +65,7 @@ def test_accept_honours_unticked_choices(pending_order, admin_user):
         service_options={service.pk: ServiceAcceptOptions(run_module_create=False, send_welcome_email=False)},
         registrar_domains={domain.pk: False},
     )
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundEmail.objects.filter(template="service_welcome").exists()
     assert any("not requested" in line and "Starter" in line for line in map(review_line_words, outcomes))
     assert any("by hand without a registrar" in line for line in map(review_line_words, outcomes))
     domain.refresh_from_db()
@@ -132,7 +132,7 @@ def test_accepting_again_does_not_queue_a_second_welcome_email(pending_order, ad
     order_cancel(order=pending_order, actor=admin_user)
     order_set_pending(order=pending_order, actor=admin_user)
     outcomes = order_accept(order=pending_order, actor=admin_user)
-    assert OutboundEmail.objects.count() == 1
+    assert OutboundEmail.objects.filter(template="service_welcome").count() == 1
     assert any("welcome email not queued again" in line for line in map(review_line_words, outcomes))
 
 

@@ -240,7 +240,9 @@ def test_an_invoice_for_the_cancelled_period_gets_no_reminder_before_it_is_withd
     held = f"{invoice.display_number} (client #{customer.pk}): reminder held, a cancellation request will withdraw"
     assert f"{held} lines from it" in outcome.steps[0].plan
     assert (_reminded(invoice), _reminded(other_invoice)) == ([], [(-7, False)])
-    assert not OutboundEmail.objects.filter(context__invoice_id=invoice.pk).exists()
+    assert not OutboundEmail.objects.filter(
+        context__invoice_id=invoice.pk, idempotency_key__startswith="reminder:"
+    ).exists()
     counts = _run(DUE, "cancellation_requests", "payment_reminders")
     assert counts["cancellation_requests"] == {"services cancelled": 1, "invoices cancelled": 1}
     assert _reminded(invoice) == []
@@ -254,7 +256,7 @@ def test_a_combined_invoice_waits_and_is_reminded_of_what_is_left_on_the_due_dat
     counts = _run(DUE, "cancellation_requests", "payment_reminders")
     assert counts["payment_reminders"] == {"reminders queued": 1, "reminders skipped": 1}
     assert _reminded(invoice) == [(-7, True), (0, False)]
-    email = OutboundEmail.objects.get(context__invoice_id=invoice.pk)
+    email = OutboundEmail.objects.get(context__invoice_id=invoice.pk, idempotency_key__startswith="reminder:")
     assert (email.template, email.context["balance_due"]) == ("invoice_reminder_due", "9.99")
 
 
