@@ -28,6 +28,12 @@ does):
 
 On PostgreSQL each step runs its batches in AUTOMATION_WORKERS threads (default 2).
 
+With --endpoints N, N webhook endpoints subscribed to every event exist before the run, so each event the steps
+emit also writes N delivery rows (the outbox, in the same transaction); the COPY floors then include those rows.
+Deliveries are a worker's job, not the run's: with --broker redis://... the run's tasks are published to that
+Redis (nobody consumes them; the bench empties that database at the end) instead of running in-process. Issue 16's
+check runs both with the same broker: the ratio with 3 endpoints at most 1.1x the ratio with none.
+
 Targets, as ratios to a floor measured in the same run (this machine is too noisy for absolute times): renewal
 invoicing at most 5x the COPY floor of the rows it writes; the overdue steps at most 3x the COPY floor of the rows
 they add. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/automation.json.
@@ -55,6 +61,7 @@ TARGET_RATIOS = {"renewal invoicing": 5.0, "overdue steps": 3.0}
 TODAY = datetime.date(2027, 3, 1)
 # The tables the renewal step writes, and what their COPY copies are called.
 WRITTEN_TABLES = ("billing_invoice", "billing_invoiceitem", "notifications_activitylog", "notifications_event")
+WEBHOOK_TABLES = ("notifications_webhookdelivery",)  # written too when endpoints are subscribed
 OVERDUE_STEPS = ("payment_reminders", "late_fees", "overdue_suspension")
 # The tables the overdue steps add rows to (they also update services and invoices, which COPY cannot do).
 OVERDUE_WRITTEN_TABLES = (
@@ -152,7 +159,19 @@ def _last_ids(tables) -> dict[str, int]:
     return last
 
 
-def _overdue(count: int, *, daily: bool = False) -> dict:
+def _endpoints(count: int) -> None:
+    """`count` webhook endpoints subscribed to every event (the bench's receivers never answer: with --broker
+    nothing delivers, and in-process the deliveries would be the run's cost, which they are not in production)."""
+    from django.conf import settings
+
+    from notifications.webhooks.services import endpoint_create
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS = True
+    for n in range(count):
+        endpoint_create(url=f"http://127.0.0.1:9/bench-{n}", all_events=True, actor=None, reason="bench: fan-out")
+
+
+def _overdue(count: int, *, daily: bool = False, tables=OVERDUE_WRITTEN_TABLES) -> dict:
     """The overdue steps over `count` invoices. By default they are 30 days late, a catch-up: every reminder
     level is reached at once (one queued, four recorded as skipped). With `daily`, they are 7 days late and their
     earlier levels were queued on earlier days: what a day-by-day run meets on an invoice's busiest day (its 7-day
@@ -190,7 +209,7 @@ def _overdue(count: int, *, daily: bool = False) -> dict:
         late_fee_enabled=True, late_fee_amount="5.00", late_fee_after_days=7, suspend_enabled=True, suspend_after_days=7
     )
     figures = {}
-    before = _last_ids(OVERDUE_WRITTEN_TABLES)
+    before = _last_ids(tables)
     for name in OVERDUE_STEPS:
         started = time.perf_counter()
         outcome = automation_run(today=TODAY, only=[name], trigger="bench")
@@ -210,11 +229,21 @@ def main() -> None:
     parser.add_argument(
         "--daily", action="store_true", help="overdue invoices 7 days late with earlier levels queued (not a catch-up)"
     )
+    parser.add_argument("--endpoints", type=int, default=0, help="webhook endpoints subscribed to every event")
+    parser.add_argument("--broker", default="", help="a Redis URL the run's tasks are published to (not consumed)")
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         raise SystemExit("Set BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_auto (PostgreSQL)")
-    setup_django(database_url, flush=True, production_like=True)
+    setup_django(
+        database_url, flush=True, production_like=True, env={"REDIS_URL": args.broker} if args.broker else None
+    )
+    if args.broker:
+        import redis
+
+        redis.Redis.from_url(args.broker).flushdb()
+    written = WRITTEN_TABLES + (WEBHOOK_TABLES if args.endpoints else ())
+    _endpoints(args.endpoints)
 
     from django.db import connection
 
@@ -231,8 +260,16 @@ def main() -> None:
     assert outcome.ok, step.errors
     invoices, lines = Invoice.objects.count(), InvoiceItem.objects.count()
     assert lines == args.services, (lines, args.services)
-    copy_seconds, copy_rows = _copy_floor(dict.fromkeys(WRITTEN_TABLES, 0))
-    overdue = _overdue(min(args.overdue, invoices), daily=args.daily)
+    copy_seconds, copy_rows = _copy_floor(dict.fromkeys(written, 0))
+    overdue = _overdue(
+        min(args.overdue, invoices),
+        daily=args.daily,
+        tables=OVERDUE_WRITTEN_TABLES + (WEBHOOK_TABLES if args.endpoints else ()),
+    )
+    if args.broker:
+        import redis
+
+        redis.Redis.from_url(args.broker).flushdb()
 
     from automation.pool import automation_workers
 
@@ -244,6 +281,8 @@ def main() -> None:
         "machine": machine,
         "measured_at": datetime.datetime.now(UTC).isoformat(timespec="seconds"),
         "services": args.services,
+        "webhook_endpoints": args.endpoints,
+        "broker": "redis (published, not consumed)" if args.broker else "none (tasks in-process)",
         "generation_seconds": round(generated, 1),
         "renewal_seconds": round(renewal, 2),
         "invoices": invoices,
@@ -254,11 +293,16 @@ def main() -> None:
         "overdue_scenario": "daily (7 days late, earlier levels queued)" if args.daily else "catch-up (30 days late)",
         "overdue": overdue,
     }
-    out = ROOT / "bench" / "results" / ("automation-daily.json" if args.daily else "automation.json")
+    name = "automation-daily" if args.daily else "automation"
+    name += f"-{args.endpoints}-endpoints" if args.endpoints else ""
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
 
-    print(f"{machine}; {args.services:,} services of {args.services // 10:,} clients")
+    print(
+        f"{machine}; {args.services:,} services of {args.services // 10:,} clients; {args.endpoints} webhook "
+        f"endpoint(s); {result['broker']}"
+    )
     print("| measure | s | COPY floor s | ratio | target |")
     print("|---|---:|---:|---:|---:|")
     print(
