@@ -15,9 +15,11 @@ from notifications.dispatch import all_registrations
 from notifications.events import EVENTS
 from notifications.hook_models import switched_off
 
-# The order reactions run in: pre-hooks inside the action, before it commits; then, after commit, the
-# internal handlers and hooks (by priority), the emails, and the webhook deliveries.
+# How the map lists them. Pre-hooks run inside the action, before it commits. After commit the handlers and hooks
+# run one after another by priority (one list, whichever kind); the emails (queued by the action's service) and the
+# webhook deliveries (written with the event) are sent on queues of their own, beside the handlers, not after them.
 KIND_ORDER = ("pre-hook", "handler", "hook", "email", "webhook")
+_RANK = {"pre-hook": 0, "handler": 1, "hook": 1, "email": 2, "webhook": 3}
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,17 @@ def _handlers() -> dict[str, list[Reaction]]:
 
 
 def trigger_map() -> list[EventReactions]:
-    """Every event in the catalog with everything that reacts to it, in the order it runs."""
+    """Every event in the catalog with everything that reacts to it: pre-hooks, then the handlers and hooks in the
+    order dispatch runs them (by priority), then the email templates and the webhook endpoints."""
     by_event: dict[str, list[Reaction]] = {name: [] for name in EVENTS}
     for source in [_handlers, *_sources.values()]:
         for event_name, reactions in source().items():
             by_event.setdefault(event_name, []).extend(reactions)
-    rank = {kind: n for n, kind in enumerate(KIND_ORDER)}
     return [
         EventReactions(
             name=name,
             description=EVENTS.get(name, "(not in the catalog)"),
-            reactions=sorted(reactions, key=lambda r: (rank.get(r.kind, len(rank)), r.order, r.name)),
+            reactions=sorted(reactions, key=lambda r: (_RANK.get(r.kind, len(_RANK)), r.order, r.name)),
         )
         for name, reactions in by_event.items()
     ]

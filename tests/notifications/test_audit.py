@@ -83,3 +83,20 @@ def test_the_trigger_map_orders_reactions_as_they_run(db):
     kinds = [r.kind for r in entry.reactions if r.kind != "handler" or r.name.startswith("provisioning")]
     assert kinds[0] == "pre-hook" and kinds[-2:] == ["email", "webhook"]
     assert "handler" in kinds, "provisioning's InvoicePaid handler is listed"
+
+
+def test_the_trigger_map_lists_handlers_and_hooks_together_by_priority(db):
+    @reaction_source("test")
+    def source():
+        return {"InvoicePaid": [Reaction(kind="hook", name="vendor.hooks.notify_crm", order=15)]}
+
+    try:
+        entry = next(e for e in trigger_map() if e.name == "InvoicePaid")
+    finally:
+        del _sources["test"]
+    names = [r.name for r in entry.reactions if r.kind in ("handler", "hook")]
+    assert names == [
+        "provisioning.handlers.extend_items_on_payment",  # priority 10
+        "vendor.hooks.notify_crm",  # 15: dispatch runs it between the two
+        "provisioning.handlers.unsuspend_on_payment",  # 20
+    ]

@@ -5,8 +5,9 @@ from notifications.reactions import trigger_map
 
 class Command(BaseCommand):
     help = (
-        "List every named event and everything that reacts to it, in the order it runs: pre-hooks, internal "
-        "handlers and hooks, email templates and webhook endpoints. Switched-off reactions are marked."
+        "List every named event and everything that reacts to it: pre-hooks (inside the action), the handlers "
+        "and hooks in the order dispatch runs them, then the email templates and webhook endpoints (sent on their "
+        "own queues). Switched-off reactions are marked."
     )
 
     def add_arguments(self, parser) -> None:
