@@ -361,13 +361,26 @@ def test_a_change_needs_a_reason_and_is_audited(receiver):
         "::ffff:10.0.0.1",
         "100.64.0.1",
         "224.0.0.1",
+        "64:ff9b::7f00:1",  # NAT64 (well-known prefix) to 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254
+        "64:ff9b:1::a00:1",  # NAT64 (local-use prefix) to 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a00:1",  # IPv4-compatible 10.0.0.1
     ],
 )
 def test_inside_addresses_are_refused(address):
     assert address_refused(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "2606:2800:220:1:248:1893:25c8:1946",
+        "::ffff:93.184.216.34",
+        "64:ff9b::5db8:d822",  # NAT64 to 93.184.216.34
+    ],
+)
 def test_public_addresses_are_allowed(address):
     assert not address_refused(address)
 
