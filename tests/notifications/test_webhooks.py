@@ -233,6 +233,24 @@ def test_a_delivery_clears_the_endpoints_failing_since(receiver, django_capture_
     assert endpoint.failing_since is None
 
 
+def test_a_delivery_clears_failing_since_set_by_a_failure_during_its_post(
+    receiver, django_capture_on_commit_callbacks, monkeypatch
+):
+    endpoint = add_endpoint(receiver.url).endpoint
+    real_post = delivery_module.post
+
+    def post_while_another_delivery_fails(*args, **kwargs):
+        answer = real_post(*args, **kwargs)  # the real POST, then another sender's failure is recorded
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+        return answer
+
+    monkeypatch.setattr(delivery_module, "post", post_while_another_delivery_fails)
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    assert only_delivery().status == WebhookDelivery.Status.DELIVERED
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
 # --- claims, the sweep, redelivery, the test event -------------------------------------------------------------
 
 
