@@ -48,7 +48,8 @@ class Outcome(enum.StrEnum):
 
 
 def claim_seconds() -> float:
-    """How long a sender holds a delivery: longer than any POST can take."""
+    """How long a sender holds a delivery: longer than any POST can take (the sender cuts the whole exchange off at
+    WEBHOOKS_DEADLINE), with the connect timeout and 30 s more for the database work around it."""
     return (
         float(getattr(settings, "WEBHOOKS_DEADLINE", 15)) + float(getattr(settings, "WEBHOOKS_CONNECT_TIMEOUT", 5)) + 30
     )

@@ -185,6 +185,27 @@ def test_a_slow_receiver_is_cut_off_by_the_timeout_and_retried(receiver, django_
     assert "timed out" in WebhookAttempt.objects.get().error
 
 
+@pytest.mark.parametrize(
+    ("drip", "declared"),
+    [("headers", None), ("body", 200), ("body", None)],
+    ids=["headers", "body", "body-until-closed"],
+)
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline_and_retried(
+    receiver, django_capture_on_commit_callbacks, settings, drip, declared
+):
+    settings.WEBHOOKS_READ_TIMEOUT = 1.0  # each byte comes within it
+    settings.WEBHOOKS_DEADLINE = 1.5
+    receiver.answer(Reply(drip=drip, declared_length=declared, drip_every=0.2))
+    add_endpoint(receiver.url)
+    started = time.monotonic()
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    assert 1.4 < time.monotonic() - started < 2.5  # the whole answer would take over 40 s
+    delivery = only_delivery()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
+    assert delivery.next_attempt_at > timezone.now()
+    assert WebhookAttempt.objects.get().error == "timed out: over 1.5 s"
+
+
 @pytest.mark.parametrize("declared", [None, 5 * 1024**3], ids=["streamed", "content-length"])
 def test_a_huge_answer_is_cut_off_by_the_size_limit_and_retried(
     receiver, django_capture_on_commit_callbacks, settings, declared
