@@ -284,9 +284,15 @@ def test_a_claimed_delivery_is_not_sent_by_a_second_sender(receiver):
     assert receiver.requests == []
 
 
-def test_the_sweep_sends_a_delivery_whose_task_was_lost(receiver):
+def due_since(delivery, ago):
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - ago)
+
+
+def test_the_sweep_sends_a_delivery_whose_task_was_lost(receiver, settings):
     add_endpoint(receiver.url)
     emit("InvoicePaid", invoice_id=1)  # the on-commit task never runs: as if Redis was down at commit
+    assert sweep_due() == 0  # its task may still be waiting in the queue
+    due_since(only_delivery(), settings.WEBHOOKS_SWEEP_AFTER + datetime.timedelta(seconds=1))
     assert sweep_due() == 1
     assert only_delivery().status == WebhookDelivery.Status.DELIVERED
     assert sweep_due() == 0
@@ -297,9 +303,34 @@ def test_the_sweep_leaves_retries_that_are_not_due(receiver, django_capture_on_c
     receiver.answer(Reply(status=500))
     add_endpoint(receiver.url)
     emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    WebhookDelivery.objects.update(attempts=2)  # a retry past the first: no task of its own
     assert sweep_due() == 0
     due_now(only_delivery())
     assert sweep_due() == 1
+
+
+@pytest.mark.parametrize("attempts", [0, 1], ids=["first-attempt", "first-retry"])
+def test_the_sweep_leaves_a_delivery_whose_task_may_still_be_queued_for_the_grace(receiver, settings, attempts):
+    settings.WEBHOOKS_SWEEP_AFTER = datetime.timedelta(minutes=2)
+    add_endpoint(receiver.url)
+    emit("InvoicePaid", invoice_id=1)  # its task waits for a commit that never comes: as if queued behind others
+    delivery = only_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=attempts)
+    for _minute in range(2):  # the sweep runs every minute: the queued task is not doubled meanwhile
+        due_since(delivery, datetime.timedelta(seconds=110))
+        assert sweep_due() == 0
+    due_since(delivery, datetime.timedelta(seconds=121))
+    assert sweep_due() == 1
+    assert len(receiver.requests) == 1
+
+
+def test_the_sweep_hands_out_a_later_retry_as_soon_as_it_is_due(receiver):
+    add_endpoint(receiver.url)
+    emit("InvoicePaid", invoice_id=1)
+    delivery = only_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=3, next_attempt_at=timezone.now())
+    assert sweep_due() == 1
+    assert only_delivery().status == WebhookDelivery.Status.DELIVERED
 
 
 def test_redelivery_sends_again_with_the_same_webhook_id(receiver, django_capture_on_commit_callbacks):
