@@ -86,6 +86,7 @@ def _watched(connection_class: type, deadline: _Deadline) -> type:
             deadline.watch(sock)
             return sock
 
+    Watched.__name__ = Watched.__qualname__ = connection_class.__name__  # as errors name it
     return Watched
 
 
