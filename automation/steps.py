@@ -30,7 +30,7 @@ def event_sweep(context: StepContext) -> None:
 
 @automation_step(
     "webhook_deliveries_due",
-    order=3,  # first: what is due from before the run (the run's own deliveries get their tasks at commit)
+    order=3,  # after event_sweep: what is due from before the run (the run's own deliveries get tasks at commit)
     description="Hand out the webhook deliveries that are due: retries whose time has come and deliveries whose task "
     "was lost (beat does it every minute too).",
 )

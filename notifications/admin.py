@@ -12,6 +12,7 @@ from notifications.emails import admin as emails_admin  # noqa: F401 - registers
 from notifications.models import ActivityLog, AuditEntry, Event, HandlerRun
 from notifications.reactions import KIND_ORDER, trigger_map
 from notifications.retries import RetryResult, handler_runs_retry
+from notifications.webhooks.reactions import webhook_urls_shortened
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -89,6 +90,8 @@ class EventAdmin(RetryHandlerRuns, ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         entries = trigger_map()
+        if not request.user.has_perm("notifications.view_webhookendpoint"):
+            entries = webhook_urls_shortened(entries)  # an endpoint's URL may carry a token
         if request.GET.get("reacting"):
             entries = [entry for entry in entries if entry.reactions]
         context = {

@@ -201,6 +201,9 @@ WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 
 # from DJANGO_ADMINS=ops@example.com,...; nobody is mailed when it is empty).
 ADMINS = [("Admin", address) for address in env.list("DJANGO_ADMINS", default=[])]
 WEBHOOKS_DISABLE_AFTER_DAYS = env.float("WEBHOOKS_DISABLE_AFTER_DAYS", default=5.0)
+# The sweep (every minute) hands out a delivery only once it has been due this long (its task was lost, or waits in
+# a queue the workers are behind on), except a retry that got no task of its own, handed out as soon as it is due.
+WEBHOOKS_SWEEP_AFTER = timedelta(minutes=env.int("WEBHOOKS_SWEEP_AFTER_MINUTES", default=2))
 
 # --- Portal -------------------------------------------------------------------------------------------------
 PORTAL_COMPANY_NAME = env("PORTAL_COMPANY_NAME", default="Example Hosting")

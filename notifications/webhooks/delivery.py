@@ -48,7 +48,8 @@ class Outcome(enum.StrEnum):
 
 
 def claim_seconds() -> float:
-    """How long a sender holds a delivery: longer than any POST can take."""
+    """How long a sender holds a delivery: longer than any POST can take (the sender cuts the whole exchange off at
+    WEBHOOKS_DEADLINE), with the connect timeout and 30 s more for the database work around it."""
     return (
         float(getattr(settings, "WEBHOOKS_DEADLINE", 15)) + float(getattr(settings, "WEBHOOKS_CONNECT_TIMEOUT", 5)) + 30
     )
@@ -216,9 +217,9 @@ def _finish(
 
 def _endpoint_health(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime.datetime) -> None:
     endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
-    if outcome == Outcome.DELIVERED and endpoint.failing_since is None:
-        return  # nothing to clear (as read with the delivery a moment ago); the next failure sets it
     if outcome == Outcome.DELIVERED:
+        # Always asked of the database, not of the endpoint as read before the POST: a failure of another delivery
+        # may have set failing_since meanwhile, and left set it would disable a healthy endpoint days later.
         endpoints.filter(failing_since__isnull=False).update(failing_since=None)
     elif outcome in (Outcome.RETRY, Outcome.FAILED):
         endpoints.filter(failing_since__isnull=True).update(failing_since=now)

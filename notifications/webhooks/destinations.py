@@ -30,6 +30,11 @@ class Destination:
     address: str  # the checked IP address to connect to
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address that a translator (NAT64) or the host itself
+# (IPv4-compatible, ::a.b.c.d, deprecated but still routed by some stacks) reaches: checked as that IPv4 address.
+_LAST_32_BITS_IPV4 = tuple(ipaddress.ip_network(network) for network in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
 def private_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", False))
 
@@ -39,6 +44,8 @@ def address_refused(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in network for network in _LAST_32_BITS_IPV4):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             ip = embedded
     return not ip.is_global or ip.is_multicast

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from automation.registry import StepContext
 from automation.steps import hand_out_webhook_deliveries
@@ -20,6 +21,7 @@ def context(dry_run=False):
 def test_the_run_sends_a_delivery_whose_task_was_lost(receiver):
     endpoint_create(url=receiver.url, all_events=True, actor=None, reason="step test")
     emit("InvoicePaid", invoice_id=1)  # its on-commit task never runs here: as if Redis was down at commit
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now() - datetime.timedelta(minutes=3))  # past the grace
     dry = context(dry_run=True)
     hand_out_webhook_deliveries(dry)
     assert dry.plan == ["1 webhook deliveries would be handed out"] and receiver.requests == []

@@ -185,6 +185,27 @@ def test_a_slow_receiver_is_cut_off_by_the_timeout_and_retried(receiver, django_
     assert "timed out" in WebhookAttempt.objects.get().error
 
 
+@pytest.mark.parametrize(
+    ("drip", "declared"),
+    [("headers", None), ("body", 200), ("body", None)],
+    ids=["headers", "body", "body-until-closed"],
+)
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline_and_retried(
+    receiver, django_capture_on_commit_callbacks, settings, drip, declared
+):
+    settings.WEBHOOKS_READ_TIMEOUT = 1.0  # each byte comes within it
+    settings.WEBHOOKS_DEADLINE = 1.5
+    receiver.answer(Reply(drip=drip, declared_length=declared, drip_every=0.2))
+    add_endpoint(receiver.url)
+    started = time.monotonic()
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    assert 1.4 < time.monotonic() - started < 2.5  # the whole answer would take over 40 s
+    delivery = only_delivery()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
+    assert delivery.next_attempt_at > timezone.now()
+    assert WebhookAttempt.objects.get().error == "timed out: over 1.5 s"
+
+
 @pytest.mark.parametrize("declared", [None, 5 * 1024**3], ids=["streamed", "content-length"])
 def test_a_huge_answer_is_cut_off_by_the_size_limit_and_retried(
     receiver, django_capture_on_commit_callbacks, settings, declared
@@ -233,6 +254,24 @@ def test_a_delivery_clears_the_endpoints_failing_since(receiver, django_capture_
     assert endpoint.failing_since is None
 
 
+def test_a_delivery_clears_failing_since_set_by_a_failure_during_its_post(
+    receiver, django_capture_on_commit_callbacks, monkeypatch
+):
+    endpoint = add_endpoint(receiver.url).endpoint
+    real_post = delivery_module.post
+
+    def post_while_another_delivery_fails(*args, **kwargs):
+        answer = real_post(*args, **kwargs)  # the real POST, then another sender's failure is recorded
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+        return answer
+
+    monkeypatch.setattr(delivery_module, "post", post_while_another_delivery_fails)
+    emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    assert only_delivery().status == WebhookDelivery.Status.DELIVERED
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
 # --- claims, the sweep, redelivery, the test event -------------------------------------------------------------
 
 
@@ -245,9 +284,15 @@ def test_a_claimed_delivery_is_not_sent_by_a_second_sender(receiver):
     assert receiver.requests == []
 
 
-def test_the_sweep_sends_a_delivery_whose_task_was_lost(receiver):
+def due_since(delivery, ago):
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - ago)
+
+
+def test_the_sweep_sends_a_delivery_whose_task_was_lost(receiver, settings):
     add_endpoint(receiver.url)
     emit("InvoicePaid", invoice_id=1)  # the on-commit task never runs: as if Redis was down at commit
+    assert sweep_due() == 0  # its task may still be waiting in the queue
+    due_since(only_delivery(), settings.WEBHOOKS_SWEEP_AFTER + datetime.timedelta(seconds=1))
     assert sweep_due() == 1
     assert only_delivery().status == WebhookDelivery.Status.DELIVERED
     assert sweep_due() == 0
@@ -258,9 +303,34 @@ def test_the_sweep_leaves_retries_that_are_not_due(receiver, django_capture_on_c
     receiver.answer(Reply(status=500))
     add_endpoint(receiver.url)
     emit_committed(django_capture_on_commit_callbacks, invoice_id=1)
+    WebhookDelivery.objects.update(attempts=2)  # a retry past the first: no task of its own
     assert sweep_due() == 0
     due_now(only_delivery())
     assert sweep_due() == 1
+
+
+@pytest.mark.parametrize("attempts", [0, 1], ids=["first-attempt", "first-retry"])
+def test_the_sweep_leaves_a_delivery_whose_task_may_still_be_queued_for_the_grace(receiver, settings, attempts):
+    settings.WEBHOOKS_SWEEP_AFTER = datetime.timedelta(minutes=2)
+    add_endpoint(receiver.url)
+    emit("InvoicePaid", invoice_id=1)  # its task waits for a commit that never comes: as if queued behind others
+    delivery = only_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=attempts)
+    for _minute in range(2):  # the sweep runs every minute: the queued task is not doubled meanwhile
+        due_since(delivery, datetime.timedelta(seconds=110))
+        assert sweep_due() == 0
+    due_since(delivery, datetime.timedelta(seconds=121))
+    assert sweep_due() == 1
+    assert len(receiver.requests) == 1
+
+
+def test_the_sweep_hands_out_a_later_retry_as_soon_as_it_is_due(receiver):
+    add_endpoint(receiver.url)
+    emit("InvoicePaid", invoice_id=1)
+    delivery = only_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=3, next_attempt_at=timezone.now())
+    assert sweep_due() == 1
+    assert only_delivery().status == WebhookDelivery.Status.DELIVERED
 
 
 def test_redelivery_sends_again_with_the_same_webhook_id(receiver, django_capture_on_commit_callbacks):
@@ -361,13 +431,26 @@ def test_a_change_needs_a_reason_and_is_audited(receiver):
         "::ffff:10.0.0.1",
         "100.64.0.1",
         "224.0.0.1",
+        "64:ff9b::7f00:1",  # NAT64 (well-known prefix) to 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254
+        "64:ff9b:1::a00:1",  # NAT64 (local-use prefix) to 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a00:1",  # IPv4-compatible 10.0.0.1
     ],
 )
 def test_inside_addresses_are_refused(address):
     assert address_refused(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "2606:2800:220:1:248:1893:25c8:1946",
+        "::ffff:93.184.216.34",
+        "64:ff9b::5db8:d822",  # NAT64 to 93.184.216.34
+    ],
+)
 def test_public_addresses_are_allowed(address):
     assert not address_refused(address)
 

@@ -23,7 +23,9 @@ class Reply:
     body: bytes = b"ok"
     delay: float = 0.0  # seconds before answering
     endless: bool = False  # stream body forever, without a Content-Length (a receiver answering gigabytes)
-    declared_length: int | None = None  # a Content-Length to announce (with endless)
+    declared_length: int | None = None  # a Content-Length to announce (with endless or drip)
+    drip: str = ""  # "headers" or "body": send that part a byte at a time, one every drip_every seconds
+    drip_every: float = 0.3
 
 
 class Receiver:
@@ -48,6 +50,9 @@ class Receiver:
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:
+                    if reply.drip:
+                        self.drip(reply)
+                        return
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -65,6 +70,19 @@ class Receiver:
                         self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the sender cut us off, as it should
+
+            def drip(self, reply: Reply) -> None:
+                head = f"HTTP/1.0 {reply.status} OK\r\n".encode()
+                if reply.declared_length is not None:
+                    head += f"Content-Length: {reply.declared_length}\r\n".encode()
+                head += b"X-Padding: " + b"x" * 200 + b"\r\n\r\n"
+                slow, fast = (head, b"") if reply.drip == "headers" else (b"x" * 200, head)
+                self.wfile.write(fast)
+                self.wfile.flush()
+                for byte in slow:  # each byte well within the read timeout, the whole far beyond the deadline
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(reply.drip_every)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
