@@ -5,13 +5,18 @@ the emails left queued; with beat, notifications.bus_sweep, the webhook sweep an
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from automation.registry import StepContext, automation_step
 from notifications.emails.sending import emails_sweep
 from notifications.emails.tasks import send_emails
 from notifications.sweep import bus_sweep, stale_events
 from notifications.webhooks.tasks import deliveries_due_count, sweep_due
+
+logger = logging.getLogger("automation")
 
 
 @automation_step(
@@ -52,5 +57,10 @@ def email_sweep(context: StepContext) -> None:
     if context.dry_run or not settings.EMAIL_SWEEP_IN_RUN:
         return  # a dry run is rolled back, an email sent from it could not be; the unit tests switch it off
     for batch in emails_sweep():
-        send_emails.delay(batch)
-        context.count("emails handed to sending", len(batch))
+        try:
+            send_emails.delay(batch)
+        except OperationalError:  # the broker is down: the emails stay queued, the next sweep hands them out
+            logger.warning("The broker refused a batch of %s emails; they wait for the next sweep.", len(batch))
+            context.count("emails left for the next sweep", len(batch))
+        else:
+            context.count("emails handed to sending", len(batch))

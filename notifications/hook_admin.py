@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from core.admin_mixins import RefusalsAsMessages
 from notifications.audit import audit_for
 from notifications.hook_models import HookSwitch
 from notifications.hook_switches import hook_switch_set, known_hooks
@@ -41,7 +42,7 @@ class HookSwitchChangeForm(forms.ModelForm):
 
 
 @admin.register(HookSwitch)
-class HookSwitchAdmin(admin.ModelAdmin):
+class HookSwitchAdmin(RefusalsAsMessages, admin.ModelAdmin):
     list_display = ("event_name", "handler", "enabled", "updated_at")
     list_filter = ("enabled",)
     search_fields = ("event_name", "handler")

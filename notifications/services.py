@@ -6,10 +6,11 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models, transaction
+from django.db import models
 from django.db.models.functions import JSONArray, JSONObject
 from django.utils import timezone
 
+from core.after_commit import send_after_commit
 from core.rows import insert_rows, insert_select
 from notifications.models import ActivityLog, OutboundEmail
 
@@ -97,14 +98,22 @@ def activity_record_select(
 
 
 SEND_EMAILS_TASK = "notifications.send_emails"
+# The most emails one sending task gets: one task is one SMTP connection, sending its emails one after the other,
+# and an email waits claimed ("sending") until its turn; notifications.emails.sending.stale_claim() is derived
+# from it.
+EMAIL_BATCH = 100
 
 
 def emails_send_after_commit(email_ids: list[int]) -> None:
-    """One sending task for these emails once the transaction commits (notifications.emails.tasks, found by name:
-    the tasks sit above the services). `robust`: a broker that is down does not undo the committed change; the
-    sweep sends what was left queued."""
-    if email_ids and settings.EMAIL_SEND_AFTER_COMMIT:
-        transaction.on_commit(lambda: current_app.tasks[SEND_EMAILS_TASK].delay(list(email_ids)), robust=True)
+    """Sending tasks for these emails once the transaction commits, at most EMAIL_BATCH ids each
+    (notifications.emails.tasks, found by name: the tasks sit above the services). A broker that is down does not
+    undo the committed change (core.after_commit); the sweep sends what was left queued. Any other error is raised."""
+    if not email_ids or not settings.EMAIL_SEND_AFTER_COMMIT:
+        return
+    task = current_app.tasks[SEND_EMAILS_TASK]
+    ids = list(email_ids)
+    for n in range(0, len(ids), EMAIL_BATCH):
+        send_after_commit(task, ids[n : n + EMAIL_BATCH])
 
 
 def email_queue(
@@ -115,9 +124,11 @@ def email_queue(
     context: dict[str, Any],
     client_id: int | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    after_commit: bool = True,
 ) -> tuple[OutboundEmail, bool]:
-    """Record an email to send, once per idempotency key, and send it after commit. Returns the row and whether
-    it is new. `context` holds plain values (JSON); `attachments` references (notifications.emails.attachments)."""
+    """Record an email to send, once per idempotency key, and send it after commit (unless `after_commit` is
+    False: the caller sends it). Returns the row and whether it is new. `context` holds plain values (JSON);
+    `attachments` references (notifications.emails.attachments)."""
     email, created = OutboundEmail.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={
@@ -128,7 +139,7 @@ def email_queue(
             "attachments": attachments or [],
         },
     )
-    if created:
+    if created and after_commit:
         emails_send_after_commit([email.pk])
     return email, created
 

@@ -9,6 +9,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 
 from billing.cycles import BillingCycle
 from billing.money import MoneyField
+from notifications.emails.catalog import welcome_template_validate
 from provisioning.models import AutoSetup
 
 
@@ -52,6 +53,7 @@ class Product(models.Model):
     welcome_email_template = models.CharField(
         max_length=64,
         blank=True,
+        validators=[welcome_template_validate],
         help_text="The email template a new service of this product is welcomed with (blank: service_welcome).",
     )
 

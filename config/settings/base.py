@@ -237,8 +237,8 @@ LOGGING = {
 # Events still undispatched this long after they were written are dispatched by the sweep (Celery beat every
 # minute, and a step of the automation run): their dispatch task was lost (the broker was down, a worker died).
 PORTAL_BUS_SWEEP_AFTER = timedelta(minutes=env.int("PORTAL_BUS_SWEEP_AFTER_MINUTES", default=5))
-# A failed handler is tried again this many times in all, the waits doubling from the base up to the cap (with
-# jitter); then it gave up and waits in the admin (Handler runs) for a retry.
+# A failing handler is run at most this many times in all (its first attempt included), the waits between them
+# doubling from the base up to the cap (with jitter); then it gave up and waits in the admin (Handler runs).
 PORTAL_HANDLER_RETRY_LIMIT = env.int("PORTAL_HANDLER_RETRY_LIMIT", default=5)
 PORTAL_HANDLER_RETRY_BASE_SECONDS = env.int("PORTAL_HANDLER_RETRY_BASE_SECONDS", default=60)
 PORTAL_HANDLER_RETRY_MAX_SECONDS = env.int("PORTAL_HANDLER_RETRY_MAX_SECONDS", default=3600)

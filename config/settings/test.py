@@ -17,6 +17,6 @@ WEBHOOKS_CONNECT_TIMEOUT = 2.0
 WEBHOOKS_READ_TIMEOUT = 1.0
 WEBHOOKS_DEADLINE = 3.0
 # Unit tests only queue emails (rendering invoice PDFs for every invoice would slow them); the email tests turn
-# sending on and send through a real SMTP server (tests/notifications/test_email_sending.py).
+# sending on and send through a real SMTP server (tests/emails/test_sending.py).
 EMAIL_SEND_AFTER_COMMIT = False
 EMAIL_SWEEP_IN_RUN = False  # else every full run in a test would send (and render the PDFs of) all its emails

@@ -197,6 +197,7 @@ class OutboundEmailAdmin(LargeTableAdmin):
     def retry_view(self, request: HttpRequest, email_id: int) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
+        get_object_or_404(OutboundEmail, pk=email_id)
         try:
             email = email_retry(email_id=email_id, actor=request.user)
         except ValidationError as refused:
@@ -210,9 +211,17 @@ class OutboundEmailAdmin(LargeTableAdmin):
     @admin.action(description="Retry the selected failed emails", permissions=["change"])
     def retry_selected(self, request, queryset) -> None:
         failed = list(queryset.filter(status=OutboundEmail.Status.FAILED).values_list("pk", flat=True)[:500])
+        retried, refusals = 0, []
         for email_id in failed:
-            email_retry(email_id=email_id, actor=request.user)
-        self.message_user(request, f"{len(failed)} failed email(s) queued again.", messages.SUCCESS)
+            try:  # each on its own: one that stopped being failed meanwhile (or cannot be retried) is named
+                email_retry(email_id=email_id, actor=request.user)
+            except ValidationError as refused:
+                refusals.append(" ".join(refused.messages))
+            else:
+                retried += 1
+        self.message_user(request, f"{retried} failed email(s) queued again.", messages.SUCCESS)
+        if refusals:
+            self.message_user(request, f"Not retried: {' '.join(refusals)}", messages.WARNING)
 
     def save_model(self, request, obj, form, change) -> None:
         raise PermissionDenied  # nothing of an email is edited; "change" is the permission to retry one

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 # Added to every email's context when it is rendered.
 COMMON_VARIABLES: dict[str, str] = {"company_name": "Example Hosting"}
@@ -153,6 +154,24 @@ def template_spec(name: str, event: str) -> TemplateSpec:
         if spec.event == event and event:
             variables.update(spec.variables)
     return TemplateSpec(name, event, "", variables)
+
+
+WELCOME_EVENT = "ServiceActivated"  # a welcome email's context is the new service's (_SERVICE)
+
+
+def welcome_templates() -> list[str]:
+    """The templates a product may welcome its new services with: the catalog's for a service's activation."""
+    return sorted(spec.name for spec in TEMPLATES.values() if spec.event == WELCOME_EVENT)
+
+
+def welcome_template_validate(name: str) -> None:
+    """The validator of Product.welcome_email_template: blank (the default welcome) or a welcome template."""
+    if name and name not in welcome_templates():
+        raise ValidationError(
+            f"There is no welcome email template named {name!r}: choose one of {', '.join(welcome_templates())}, "
+            "or leave it blank for service_welcome.",
+            code="unknown_template",
+        )
 
 
 def template_files(name: str) -> tuple[str, str, str]:

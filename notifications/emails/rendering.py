@@ -1,8 +1,9 @@
 """Rendering an email from its template and plain-value context, and the checks a template passes when saved.
 
-Templates run on an engine of their own: Django's built-in tags and filters only, no template loaders (so
-`{% include %}` and `{% extends %}` find nothing) and no `{% load %}` libraries. The HTML body is autoescaped, the
-subject and text body are not."""
+Templates run on an engine of their own: Django's built-in filters, no template loaders and no `{% load %}`
+libraries, and only the tags of ALLOWED_TAGS, which work on the context's plain values (a tag that reaches outside
+them, {% include %}, {% extends %}, {% load %}, {% url %}, {% debug %}, {% csrf_token %}, ..., is refused when the
+template is saved). The HTML body is autoescaped, the subject and text body are not."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Node, TemplateSyntaxError
-from django.template.base import FilterExpression, Variable, VariableNode
-from django.template.defaulttags import ForNode, WithNode
+from django.template.base import FilterExpression, Lexer, TokenType, Variable, VariableNode
+from django.template.defaulttags import FilterNode, ForNode, WithNode
 from django.template.smartif import TokenBase
 
 _engine = Engine(loaders=[], libraries={}, debug=False)
@@ -23,6 +24,13 @@ _engine = Engine(loaders=[], libraries={}, debug=False)
 PARTS = ("subject", "body_text", "body_html")
 # Names a template may use beside its variables: what Django's own tags bind.
 _ALWAYS_KNOWN = {"forloop", "True", "False", "None"}
+# The tags a template may use, with their closing and middle parts: those that only shape the context's values.
+ALLOWED_TAGS = frozenset(
+    {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "comment", "endcomment"}
+    | {"spaceless", "endspaceless", "autoescape", "endautoescape", "filter", "endfilter", "firstof", "cycle"}
+    | {"resetcycle", "now", "verbatim", "endverbatim", "templatetag", "widthratio"}
+)
+OPENING_TAGS = sorted(t for t in ALLOWED_TAGS if not t.startswith("end") and t not in {"elif", "else", "empty"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,9 @@ def template_variables(source: str) -> tuple[set[str], set[str]]:
             bound.update(node.loopvars)
         if isinstance(node, WithNode):
             bound.update(node.extra_context)
+        if isinstance(node, FilterNode):  # {% filter upper %} is parsed as "var|upper": only its arguments are read
+            used.update(list(_names_used(node.filter_expr))[1:])
+            continue
         if isinstance(node, VariableNode):
             expressions = [node.filter_expression]
         else:
@@ -88,11 +99,28 @@ def template_variables(source: str) -> tuple[set[str], set[str]]:
     return used, bound
 
 
+def tags_used(source: str) -> set[str]:
+    """The names of the tags in a template's source ({% if x %} -> "if"), those inside {% verbatim %} aside."""
+    return {
+        token.split_contents()[0]
+        for token in Lexer(source).tokenize()
+        if token.token_type == TokenType.BLOCK and token.contents.strip()
+    }
+
+
 def template_check(parts: dict[str, str], *, allowed: set[str]) -> None:
-    """Refuse (ValidationError per part) a subject or body that does not parse, or that reads a variable outside
-    `allowed` (filters on allowed ones are fine)."""
+    """Refuse (ValidationError per part) a subject or body that uses a tag outside ALLOWED_TAGS, that does not
+    parse, or that reads a variable outside `allowed` (filters on allowed ones are fine)."""
     errors: dict[str, list[str]] = {}
     for part, source in parts.items():
+        refused = sorted(tags_used(source) - ALLOWED_TAGS)
+        if refused:
+            errors.setdefault(part, []).append(
+                f"{'These tags are' if len(refused) > 1 else 'This tag is'} not allowed in an email template: "
+                f"{', '.join('{% ' + tag + ' %}' for tag in refused)}. It may use "
+                f"{', '.join(OPENING_TAGS)}, and filters."
+            )
+            continue
         try:
             used, bound = template_variables(source)
         except TemplateSyntaxError as error:

@@ -15,6 +15,7 @@ import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,14 +29,28 @@ from core.rows import update_rows
 from notifications.emails.attachments import attachments_render
 from notifications.emails.rendering import email_render
 from notifications.models import EmailTemplate, OutboundEmail
-from notifications.services import Actor, activity_record, emails_send_after_commit
+from notifications.services import EMAIL_BATCH, Actor, activity_record, emails_send_after_commit
 
 logger = logging.getLogger("notifications.emails")
 
-# A claim older than this is a worker that died mid-send: the sweep puts the email back in the queue.
-STALE_CLAIM = timedelta(minutes=15)
 BACKOFF_CAP = timedelta(hours=6)
-SWEEP_BATCH = 100
+SWEEP_BATCH = EMAIL_BATCH
+# What one email of a batch may take beside its SMTP exchange: rendering it and its PDFs.
+RENDER_ALLOWANCE_SECONDS = 10
+# An SMTP exchange is a few commands, each of which may wait up to EMAIL_TIMEOUT; a slow server that answers each
+# one late is counted as two whole timeouts per email.
+SMTP_WAITS_PER_EMAIL = 2
+# What a value of an email's context holds when it was not kept (a password reset link): see emails_send.
+NOT_KEPT = "(the reset link, not kept)"
+
+
+def stale_claim() -> timedelta:
+    """A claim older than this is a worker that died mid-batch: the sweep puts the email back in the queue. An email
+    stays claimed until its turn in its batch, so this is longer than a whole batch can take at the worst, every
+    email waiting out its SMTP timeouts and rendering its PDFs (about 2 hours at 100 emails and a 30 s timeout)."""
+    per_email = settings.EMAIL_TIMEOUT * SMTP_WAITS_PER_EMAIL + RENDER_ALLOWANCE_SECONDS
+    return max(timedelta(minutes=15), timedelta(seconds=SWEEP_BATCH * per_email))
+
 
 Status = OutboundEmail.Status
 
@@ -92,11 +107,15 @@ def _permanent(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def _message(email: OutboundEmail, template: EmailTemplate, connection) -> EmailMultiAlternatives:
-    rendered = email_render(
-        subject=template.subject, body_text=template.body_text, body_html=template.body_html, context=email.context
-    )
-    email.subject, email.body_text, email.body_html = rendered.subject, rendered.body_text, rendered.body_html
+def _message(
+    email: OutboundEmail, template: EmailTemplate, connection, unkept: dict[str, Any]
+) -> EmailMultiAlternatives:
+    """The message to send, rendered with the `unkept` values over the stored context; what is kept of it (the
+    email's subject and bodies, set on `email`) is rendered on the stored context alone."""
+    parts = {"subject": template.subject, "body_text": template.body_text, "body_html": template.body_html}
+    rendered = email_render(**parts, context={**email.context, **unkept})
+    kept = email_render(**parts, context=email.context) if unkept else rendered
+    email.subject, email.body_text, email.body_html = kept.subject, kept.body_text, kept.body_html
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.body_text,
@@ -111,10 +130,26 @@ def _message(email: OutboundEmail, template: EmailTemplate, connection) -> Email
     return message
 
 
-def emails_send(email_ids: Iterable[int], *, now: datetime | None = None) -> list[SendOutcome]:
-    """Send those of these emails that are due, over one connection to the mail server; record each outcome.
-    An email already sent, held by another worker or not due yet is left alone (not in the outcomes)."""
+def emails_send(
+    email_ids: Iterable[int], *, now: datetime | None = None, unkept: dict[int, dict[str, Any]] | None = None
+) -> list[SendOutcome]:
+    """Send those of these emails that are due, SWEEP_BATCH at a time over one connection to the mail server;
+    record each outcome as soon as its email is sent (a worker that dies mid-batch leaves the ones it sent
+    recorded sent, and only the rest for the sweep). An email already sent, held by another worker or not due yet
+    is left alone (not in the outcomes).
+
+    `unkept` gives, per email id, context values that are sent but never stored (a password reset link: its stored
+    context and kept bodies hold NOT_KEPT instead). Such an email can only be sent in the call that has them: one
+    whose send fails, or that a retry or the sweep picks up later, is recorded failed (the user asks again)."""
     now = now or timezone.now()
+    ids = list(email_ids)
+    outcomes: list[SendOutcome] = []
+    for n in range(0, len(ids), SWEEP_BATCH):
+        outcomes += _send_batch(ids[n : n + SWEEP_BATCH], now, unkept or {})
+    return outcomes
+
+
+def _send_batch(email_ids: list[int], now: datetime, unkept: dict[int, dict[str, Any]]) -> list[SendOutcome]:
     claimed = _claim(email_ids, now)
     if not claimed:
         return []
@@ -123,25 +158,37 @@ def emails_send(email_ids: Iterable[int], *, now: datetime | None = None) -> lis
     outcomes: list[SendOutcome] = []
     try:
         for email in claimed:
-            outcomes.append(_send_one(email, templates.get(email.template), connection, now))
+            outcome = _send_one(email, templates.get(email.template), connection, now, unkept.get(email.pk, {}))
+            _record([email], [outcome], now)  # at once: one UPDATE for one SMTP exchange
+            outcomes.append(outcome)
     finally:
         try:
             connection.close()
         except Exception:  # a server that already hung up; nothing left to close
             logger.debug("closing the mail connection failed", exc_info=True)
-    _record(claimed, outcomes, now)
     return outcomes
 
 
-def _send_one(email: OutboundEmail, template: EmailTemplate | None, connection, now: datetime) -> SendOutcome:
+def _not_kept(email: OutboundEmail) -> bool:
+    return NOT_KEPT in email.context.values()
+
+
+NOT_KEPT_ERROR = "Its link was not kept, so it cannot be sent again: the user asks for a new one."
+
+
+def _send_one(
+    email: OutboundEmail, template: EmailTemplate | None, connection, now: datetime, unkept: dict[str, Any]
+) -> SendOutcome:
     if not email.message_id:
         email.message_id = make_msgid(idstring=str(email.pk), domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     if template is None:
         return SendOutcome(email.pk, SendResult.FAILED, f"There is no email template named {email.template!r}.")
     if not template.enabled:
         return SendOutcome(email.pk, SendResult.SKIPPED)
+    if _not_kept(email) and not unkept:
+        return SendOutcome(email.pk, SendResult.FAILED, NOT_KEPT_ERROR)
     try:
-        message = _message(email, template, connection)
+        message = _message(email, template, connection, unkept)
     except Exception as error:  # a template or attachment we cannot render: ours to fix, retrying won't help
         logger.exception("Email %s (%s) could not be rendered", email.pk, email.template)
         return SendOutcome(email.pk, SendResult.FAILED, f"Could not render the email: {error}")
@@ -149,16 +196,28 @@ def _send_one(email: OutboundEmail, template: EmailTemplate | None, connection, 
         connection.open()  # once per batch: a connection Django's backend opened itself is closed after each send
         message.send()
     except (smtplib.SMTPException, OSError) as error:
-        connection.close()  # a fresh connection for the next email of the batch
+        _close(connection)  # a fresh connection for the next email of the batch
         text = f"{type(error).__name__}: {error}"
-        if _permanent(error) or email.attempts >= max_attempts():
+        if _permanent(error) or email.attempts >= max_attempts() or unkept:
             logger.warning("Email %s to %s failed for good: %s", email.pk, email.to_address, text)
-            return SendOutcome(email.pk, SendResult.FAILED, text)
+            return SendOutcome(email.pk, SendResult.FAILED, text + (f" {NOT_KEPT_ERROR}" if unkept else ""))
         logger.info(
             "Email %s to %s failed (attempt %s), retrying: %s", email.pk, email.to_address, email.attempts, text
         )
         return SendOutcome(email.pk, SendResult.RETRY, text, now + backoff(email.attempts))
+    except Exception as error:  # anything else (a malformed address or header): the next try would
+        # fail the same way, so it is failed for good, waiting for an admin's retry; the batch goes on.
+        _close(connection)
+        logger.exception("Email %s to %s could not be sent", email.pk, email.to_address)
+        return SendOutcome(email.pk, SendResult.FAILED, f"{type(error).__name__}: {error}")
     return SendOutcome(email.pk, SendResult.SENT)
+
+
+def _close(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # a connection in a state we do not know; the next email opens a fresh one
+        logger.debug("closing the mail connection failed", exc_info=True)
 
 
 _STATUS_OF = {
@@ -170,7 +229,7 @@ _STATUS_OF = {
 
 
 def _record(claimed: list[OutboundEmail], outcomes: list[SendOutcome], now: datetime) -> None:
-    """Every outcome of the batch in one UPDATE."""
+    """These outcomes in one UPDATE."""
     emails = {email.pk: email for email in claimed}
     fields = ["status", "sent_at", "last_error", "next_attempt_at", "claimed_at", "message_id", "subject"]
     fields += ["body_text", "body_html"]
@@ -205,7 +264,7 @@ def emails_sweep(*, now: datetime | None = None, limit: int = 10_000) -> list[li
     """The emails left queued (their task never ran: Redis down at commit, a worker gone) or due a retry, and
     those whose worker died mid-send, in batches to send. Returns the batches; the caller sends a task each."""
     now = now or timezone.now()
-    OutboundEmail.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
+    OutboundEmail.objects.filter(status=Status.SENDING, claimed_at__lt=now - stale_claim()).update(
         status=Status.QUEUED, claimed_at=None
     )
     ids = list(OutboundEmail.objects.filter(_due(now)).order_by("pk").values_list("pk", flat=True)[:limit])
@@ -220,6 +279,8 @@ def email_retry(*, email_id: int, actor: Actor) -> OutboundEmail:
             raise ValidationError(
                 f"Email #{email.pk} is {email.get_status_display().lower()}, not failed: nothing to retry."
             )
+        if _not_kept(email):
+            raise ValidationError(f"Email #{email.pk} cannot be retried. {NOT_KEPT_ERROR}")
         email.status, email.attempts, email.next_attempt_at = Status.QUEUED, 0, None
         email.save(update_fields=["status", "attempts", "next_attempt_at"])
         activity_record(

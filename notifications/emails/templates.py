@@ -36,9 +36,25 @@ def template_allowed_variables(template: EmailTemplate) -> set[str]:
 
 
 def email_template_check(template: EmailTemplate, values: dict[str, Any]) -> None:
-    """Refuse values that would not render (ValidationError by field)."""
+    """Refuse values that would not render (ValidationError by field): those template_check refuses, and those
+    that fail when rendered on the template's sample data ({% widthratio 1 1 "a" %} parses, then fails)."""
     parts = {part: values.get(part, getattr(template, part)) for part in PARTS}
     template_check(parts, allowed=template_allowed_variables(template))
+    _sample_render(template, parts)
+
+
+def _sample_render(template: EmailTemplate, parts: dict[str, str]) -> RenderedEmail:
+    """The parts rendered on the template's sample data; a part that fails is refused (ValidationError by part)."""
+    samples = template_spec(template.name, template.event).samples()
+    errors: dict[str, list[str]] = {}
+    for part, source in parts.items():
+        try:
+            email_render(context=samples, **{**dict.fromkeys(PARTS, ""), part: source})
+        except Exception as error:  # whatever a template raises while rendering: it is the template's to fix
+            errors[part] = [f"This template does not render on its sample data: {type(error).__name__}: {error}"]
+    if errors:
+        raise ValidationError(errors)
+    return email_render(context=samples, **parts)
 
 
 def email_template_update(*, template_id: int, changes: dict[str, Any], reason: str, actor: Actor) -> TemplateUpdated:
@@ -66,10 +82,9 @@ def email_template_preview(*, template: EmailTemplate, values: dict[str, Any] | 
     """The template (or the unsaved `values` of its parts) rendered on its sample data. Raises ValidationError
     like a save would."""
     values = values or {}
-    email_template_check(template, values)
     parts = {part: values.get(part, getattr(template, part)) for part in PARTS}
-    samples = template_spec(template.name, template.event).samples()
-    return email_render(context=samples, **parts)
+    template_check(parts, allowed=template_allowed_variables(template))
+    return _sample_render(template, parts)
 
 
 def email_templates_seed(model=EmailTemplate) -> int:

@@ -129,3 +129,25 @@ def test_a_run_suspending_many_services_queues_their_emails_without_a_query_per_
     many = suspend(30)
     assert many <= few + 2  # the same statements for 30 as for 2
     assert OutboundEmail.objects.filter(template="service_suspended").count() == 30
+
+
+def test_a_product_may_name_only_a_welcome_template_of_the_catalog(hosting, admin_user):
+    from django.contrib import admin
+    from django.core.exceptions import ValidationError
+    from django.forms.models import model_to_dict
+    from django.test import RequestFactory
+
+    from orders.models import Product
+
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    form_class = admin.site._registry[Product].get_form(request, hosting)
+    data = {k: v for k, v in model_to_dict(hosting).items() if v is not None}
+    refused = form_class(data={**data, "welcome_email_template": "hosting_welcom"}, instance=hosting)
+    assert not refused.is_valid()
+    [message] = refused.errors["welcome_email_template"]
+    assert "no welcome email template named 'hosting_welcom'" in message and "hosting_welcome" in message
+    assert form_class(data={**data, "welcome_email_template": "hosting_welcome"}, instance=hosting).is_valid()
+    hosting.welcome_email_template = "invoice"  # a template of the catalog, but not a welcome one
+    with pytest.raises(ValidationError):
+        hosting.full_clean()

@@ -1,5 +1,6 @@
-"""Say only what happened: nothing sends email yet (every OutboundEmail stays queued), so no event or step of
-the automation run says that a client was emailed, sent, told or reminded."""
+"""Say only what happened: the run and its events only queue emails (an OutboundEmail is sent later, by its own
+task, and may fail), so no event or step of the automation run says that a client was emailed, sent, told or
+reminded."""
 
 import re
 
