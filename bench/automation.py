@@ -241,6 +241,9 @@ def main() -> None:
     if args.broker:
         import redis
 
+        from config.celery import app
+
+        app.conf.task_always_eager = False  # the bench settings run tasks in-process; here they are published
         redis.Redis.from_url(args.broker).flushdb()
     written = WRITTEN_TABLES + (WEBHOOK_TABLES if args.endpoints else ())
     _endpoints(args.endpoints)
