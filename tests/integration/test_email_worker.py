@@ -95,7 +95,7 @@ def test_a_queued_email_is_sent_by_a_real_worker_from_the_email_queue(email_work
         time.sleep(0.2)
     assert len(smtp_server.messages) == 1, email_worker.read_text()
     message = smtp_server.messages[0].message
-    assert message["To"] == customer.email and message["Subject"] == "Welcome: your Starter is ready"
+    assert message["To"] == customer.email and message["Subject"] == "Welcome: your Starter is active"
     email.refresh_from_db()
     while email.status != OutboundEmail.Status.SENT and time.monotonic() < deadline:
         time.sleep(0.2)
