@@ -41,7 +41,6 @@ they add. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/resul
 
 import argparse
 import datetime
-import io
 import json
 import os
 import platform
@@ -54,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import setup_django  # noqa: E402
+from common import copy_floor, setup_django  # noqa: E402
 
 # Each step's time over the COPY floor of the rows it writes, measured in the same run.
 TARGET_RATIOS = {"renewal invoicing": 5.0, "overdue steps": 3.0}
@@ -114,38 +113,6 @@ def _generate(services: int) -> float:
         cursor.execute("VACUUM ANALYZE billing_client")
         cursor.execute("VACUUM ANALYZE provisioning_service")
     return time.perf_counter() - started
-
-
-def _copy_floor(after: dict[str, int]) -> tuple[float, int]:
-    """COPY the rows of these tables with an id above the given one (the rows a step wrote) into empty look-alike
-    tables; returns (seconds, rows)."""
-    from django.db import connection
-
-    raw = connection.connection
-    dumps = {}
-    with raw.cursor() as cursor:
-        for table, last_id in after.items():
-            buffer = io.BytesIO()
-            with cursor.copy(f"COPY (SELECT * FROM {table} WHERE id > {int(last_id)}) TO STDOUT") as copy:
-                for chunk in copy:
-                    buffer.write(chunk)
-            dumps[table] = buffer.getvalue()
-            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
-            cursor.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")
-    raw.commit()
-    rows = sum(dump.count(b"\n") for dump in dumps.values())
-    started = time.perf_counter()
-    with raw.cursor() as cursor:
-        for table, dump in dumps.items():
-            with cursor.copy(f"COPY bench_copy_{table} FROM STDIN") as copy:
-                copy.write(dump)
-    raw.commit()
-    seconds = time.perf_counter() - started
-    with raw.cursor() as cursor:
-        for table in after:
-            cursor.execute(f"DROP TABLE bench_copy_{table}")
-    raw.commit()
-    return seconds, rows
 
 
 def _last_ids(tables) -> dict[str, int]:
@@ -216,7 +183,7 @@ def _overdue(count: int, *, daily: bool = False, tables=OVERDUE_WRITTEN_TABLES) 
         figures[name] = {"seconds": round(time.perf_counter() - started, 2), "counts": outcome.steps[0].counts}
         assert outcome.ok, outcome.steps[0].errors
     figures["total_seconds"] = round(sum(f["seconds"] for f in figures.values()), 2)
-    copy_seconds, copy_rows = _copy_floor(before)
+    copy_seconds, copy_rows = copy_floor(before)
     figures["copy_floor_seconds"], figures["copy_rows"] = round(copy_seconds, 2), copy_rows
     figures["over_copy"] = round(figures["total_seconds"] / copy_seconds, 2)
     return figures
@@ -263,7 +230,7 @@ def main() -> None:
     assert outcome.ok, step.errors
     invoices, lines = Invoice.objects.count(), InvoiceItem.objects.count()
     assert lines == args.services, (lines, args.services)
-    copy_seconds, copy_rows = _copy_floor(dict.fromkeys(written, 0))
+    copy_seconds, copy_rows = copy_floor(dict.fromkeys(written, 0))
     overdue = _overdue(
         min(args.overdue, invoices),
         daily=args.daily,

@@ -54,3 +54,38 @@ def print_targets(figures: dict[str, float], targets_ms: dict[str, float]) -> bo
         met &= ok
         print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
     return met
+
+
+def copy_floor(after: dict[str, int]) -> tuple[float, int]:
+    """The COPY floor: COPY the rows of these tables with an id above the given one (the rows a step wrote) into
+    empty look-alike tables with the same indexes and constraints; returns (seconds, rows). PostgreSQL only."""
+    import io
+    import time
+
+    from django.db import connection
+
+    raw = connection.connection
+    dumps = {}
+    with raw.cursor() as cursor:
+        for table, last_id in after.items():
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY (SELECT * FROM {table} WHERE id > {int(last_id)}) TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            dumps[table] = buffer.getvalue()
+            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
+            cursor.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")
+    raw.commit()
+    rows = sum(dump.count(b"\n") for dump in dumps.values())
+    started = time.perf_counter()
+    with raw.cursor() as cursor:
+        for table, dump in dumps.items():
+            with cursor.copy(f"COPY bench_copy_{table} FROM STDIN") as copy:
+                copy.write(dump)
+    raw.commit()
+    seconds = time.perf_counter() - started
+    with raw.cursor() as cursor:
+        for table in after:
+            cursor.execute(f"DROP TABLE bench_copy_{table}")
+    raw.commit()
+    return seconds, rows

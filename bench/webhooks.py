@@ -24,7 +24,6 @@ Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/webhook
 
 import argparse
 import datetime
-import io
 import json
 import os
 import platform
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import setup_django  # noqa: E402
+from common import copy_floor, setup_django  # noqa: E402
 
 BATCH = 2_000
 QUEUE = "webhooks-bench"
@@ -68,35 +67,6 @@ def _emit_all(total: int) -> float:
     return time.perf_counter() - started
 
 
-def _copy_floor(tables: list[str]) -> tuple[float, int]:
-    from django.db import connection
-
-    raw = connection.connection
-    dumps = {}
-    with raw.cursor() as cursor:
-        for table in tables:
-            buffer = io.BytesIO()
-            with cursor.copy(f"COPY (SELECT * FROM {table}) TO STDOUT") as copy:
-                for chunk in copy:
-                    buffer.write(chunk)
-            dumps[table] = buffer.getvalue()
-            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
-            cursor.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")
-    raw.commit()
-    started = time.perf_counter()
-    with raw.cursor() as cursor:
-        for table, dump in dumps.items():
-            with cursor.copy(f"COPY bench_copy_{table} FROM STDIN") as copy:
-                copy.write(dump)
-    raw.commit()
-    seconds = time.perf_counter() - started
-    with raw.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"DROP TABLE bench_copy_{table}")
-    raw.commit()
-    return seconds, sum(dump.count(b"\n") for dump in dumps.values())
-
-
 def _empty() -> None:
     from django.db import connection
 
@@ -122,7 +92,7 @@ def outbox(total: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM notifications_webhookdelivery")
         deliveries = cursor.fetchone()[0]
-    floor, rows = _copy_floor(["notifications_event", "notifications_webhookdelivery"])
+    floor, rows = copy_floor(dict.fromkeys(["notifications_event", "notifications_webhookdelivery"], 0))
     WebhookEndpoint.objects.all().delete()
     return {
         "events": total,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from billing.services import payment_record
 from config.celery import app as celery_app
@@ -24,6 +23,7 @@ from notifications.bus import emit, handlers_for
 from notifications.models import ActivityLog, Event, HandlerRun
 from notifications.tasks import bus_sweep, dispatch_event
 from provisioning.models import Service
+from tests.integration.worker_process import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -105,12 +105,6 @@ def through_our_redis(redis_server):
     _point_the_app_at(settings.CELERY_BROKER_URL)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def start_worker(tmp_path, through_our_redis):
     """Start a prefork worker (one child: a child killed mid-task is noticed by its parent, which requeues the task)
@@ -122,7 +116,7 @@ def start_worker(tmp_path, through_our_redis):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": through_our_redis.url,
             **extra_env,
         }
