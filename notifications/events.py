@@ -168,6 +168,37 @@ CATALOG: dict[str, EventSpec] = {
     ),
 }
 
+# The module queue's events (provisioning.queue), one set per module action (provisioning.modules.base.Action):
+# PreModule<Action> runs before the call reaches the module and may veto it; AfterModule<Action> and
+# AfterModule<Action>Failed are emitted when the call is recorded.
+MODULE_ACTIONS = {
+    "Create": "create the account",
+    "Suspend": "suspend the account",
+    "Unsuspend": "unsuspend the account",
+    "Terminate": "remove the account",
+    "Renew": "renew the account",
+    "ChangePackage": "change the account's package",
+    "ChangePassword": "change the account's password",
+    "TestConnection": "test the connection to a server",
+    "Usage": "read the account's usage",
+    "SsoLink": "make a single sign-on link",
+    "ListAccounts": "list a server's accounts",
+}
+_MODULE_CALL = {"call_id": ID, "service_id": ID, "client_id": ID, "module": TEXT, "action": TEXT, "server_id": ID}
+for _suffix, _what in MODULE_ACTIONS.items():
+    CATALOG[f"PreModule{_suffix}"] = EventSpec(
+        f"A module is about to {_what} (pre-hook: in the worker, before the module is called; a veto fails the "
+        "call with the hook's reason, and it waits in the module queue).",
+        {**_MODULE_CALL, "attempt": INT},
+    )
+    CATALOG[f"AfterModule{_suffix}"] = EventSpec(
+        f"A module call to {_what} succeeded.", {**_MODULE_CALL, "attempt": INT, "duration_ms": INT}
+    )
+    CATALOG[f"AfterModule{_suffix}Failed"] = EventSpec(
+        f"A module call to {_what} failed (transient: it will be retried; otherwise it waits for an admin).",
+        {**_MODULE_CALL, "attempt": INT, "error": TEXT, "transient": BOOL, "gave_up": BOOL},
+    )
+
 EVENTS: dict[str, str] = {name: spec.description for name, spec in CATALOG.items()}
 
 

@@ -6,7 +6,12 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from billing.services.reminders import reminder_hold
+        from provisioning.modules import registry
+
+        registry.load(settings.PORTAL_MODULE_PACKAGES)
         from provisioning import automation, handlers  # noqa: F401 - registers the run's steps and the handlers
         from provisioning.selectors import invoices_awaiting_withdrawal
 

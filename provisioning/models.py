@@ -40,9 +40,11 @@ class AutoSetup(models.TextChoices):
 
 
 class ServerGroup(models.Model):
+    """The servers a product's new accounts go to, and how one is picked (provisioning.servers.server_pick)."""
+
     class FillType(models.TextChoices):
         LEAST_FULL = "least_full", "Add to the least full server"
-        FILL_ACTIVE = "fill_active", "Fill the active server until full"
+        FILL_ACTIVE = "fill_active", "Fill the first server until it is full"
 
     name = models.CharField(max_length=100, unique=True)
     fill_type = models.CharField(max_length=16, choices=FillType.choices, default=FillType.LEAST_FULL)
@@ -52,14 +54,25 @@ class ServerGroup(models.Model):
 
 
 class Server(models.Model):
+    """A server a module drives. Its credentials are encrypted at rest (core.crypto, MultiFernet) and never
+    rendered back; `settings` holds the module's other server settings, as its declaration says."""
+
     name = models.CharField(max_length=100)
     hostname = models.CharField(max_length=253)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the module's default port.")
+    secure = models.BooleanField(default=True, help_text="Connect with TLS where the module can.")
     module = models.CharField(max_length=64, blank=True, help_text="Provisioning module that drives this server.")
+    username = models.CharField(max_length=150, blank=True, help_text="The account the module logs in with.")
+    credentials_token = models.TextField(blank=True, editable=False)
+    settings = models.JSONField(default=dict, blank=True)
     max_accounts = models.PositiveIntegerField(default=200)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Inactive: no new accounts are put on it.")
     groups = models.ManyToManyField(ServerGroup, blank=True, related_name="servers")
     notes = models.TextField(blank=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, blank=True, editable=False)
+    last_test_message = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -100,6 +113,12 @@ class Service(FSMModelMixin, models.Model):
     auto_setup = models.CharField(max_length=16, choices=AutoSetup.choices)
     domain = models.CharField(max_length=253, blank=True)
     username = models.CharField(max_length=64, blank=True)
+    # The account's password, encrypted (core.crypto); shown masked, revealed only with a permission, and logged.
+    password_token = models.TextField(blank=True, editable=False)
+    # What the module's create returned for the client to connect with (host, port, database, zone...).
+    account = models.JSONField(default=dict, blank=True, editable=False)
+    # Counts the times the service went back to Pending after it ended: a new setup gets a new create key.
+    setup_round = models.PositiveSmallIntegerField(default=0, editable=False)
     registration_date = models.DateField(default=timezone.localdate)
     billing_day = _billing_day_field()
     next_due_date = models.DateField(null=True, blank=True)
@@ -146,6 +165,7 @@ class Service(FSMModelMixin, models.Model):
     @transition(field=status, source=[Status.CANCELLED, Status.FRAUD, Status.TERMINATED], target=Status.PENDING)
     def set_pending(self) -> None:
         self.termination_date = None
+        self.setup_round += 1
 
 
 # A domain name in one of these statuses belongs to a client here; a second live row for it is refused.
@@ -295,3 +315,6 @@ class DomainRenewalNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain_id}: {self.days_before} days before {self.expiry_date}"
+
+
+from provisioning.module_models import ModuleCall, ModuleTodo, ServiceUsage  # noqa: E402,F401 - the queue's models

@@ -16,6 +16,9 @@ PROBE = (
     "'cache': s.CACHES['default']['BACKEND']}))"
 )
 
+# A Fernet key for the production settings under test (base64 of 32 bytes).
+ENCRYPTION_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXktMzI="
+
 
 def _run(args, **env_changes):
     env = {
@@ -58,13 +61,22 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
         REDIS_URL="redis://cache.internal:6379/0",
         EMAIL_URL="smtp+tls://portal:secret@mail.internal:587",
         DEFAULT_FROM_EMAIL="billing@example.com",
+        PORTAL_ENCRYPTION_KEYS=ENCRYPTION_KEY,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
 @pytest.mark.parametrize(
-    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "REDIS_URL", "EMAIL_URL", "DEFAULT_FROM_EMAIL"]
+    "missing",
+    [
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "REDIS_URL",
+        "EMAIL_URL",
+        "DEFAULT_FROM_EMAIL",
+        "PORTAL_ENCRYPTION_KEYS",
+    ],
 )
 def test_production_refuses_to_start_without_its_secrets_or_a_shared_cache(missing):
     env = {
@@ -74,6 +86,7 @@ def test_production_refuses_to_start_without_its_secrets_or_a_shared_cache(missi
         "REDIS_URL": "redis://cache.internal:6379/0",
         "EMAIL_URL": "smtp://mail.internal:25",
         "DEFAULT_FROM_EMAIL": "billing@example.com",
+        "PORTAL_ENCRYPTION_KEYS": ENCRYPTION_KEY,
     }
     env.pop(missing)
     result = _run(["manage.py", "check"], **env)
@@ -88,6 +101,7 @@ def test_production_without_redis_refuses_to_start_because_log_in_counts_would_b
         "DJANGO_ALLOWED_HOSTS": "portal.example.com",
         "EMAIL_URL": "smtp://mail.internal:25",
         "DEFAULT_FROM_EMAIL": "billing@example.com",
+        "PORTAL_ENCRYPTION_KEYS": ENCRYPTION_KEY,
     }
     without = _run(["-c", PROBE], **production)
     assert without.returncode != 0
@@ -124,6 +138,7 @@ def test_production_sends_through_the_smtp_server_of_email_url(url, expected):
         REDIS_URL="redis://cache.internal:6379/0",
         EMAIL_URL=url,
         DEFAULT_FROM_EMAIL="Example Hosting <billing@example.com>",
+        PORTAL_ENCRYPTION_KEYS=ENCRYPTION_KEY,
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)

@@ -137,11 +137,15 @@ CELERY_TASK_ROUTES = {
     # Emails have their own queue, so a slow mail server holds up neither dispatch nor the run.
     "notifications.send_emails": {"queue": "email"},
     "notifications.email_sweep": {"queue": "email"},
+    # Module calls wait on the provider's servers: their own queue, sized on its own.
+    "provisioning.module_call_run": {"queue": "provisioning"},
+    "provisioning.module_calls_sweep": {"queue": "provisioning"},
 }
 # Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
 # whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
 CELERY_BEAT_SCHEDULE = {
     "Webhooks: deliveries due": {"task": "notifications.webhooks_sweep", "schedule": 60.0},
+    "Module calls: retries due": {"task": "provisioning.module_calls_sweep", "schedule": 60.0},
 }
 # How many batches of an automation step run at once, each in a thread with its own database connection
 # (PostgreSQL only; see automation.pool.automation_workers). 2 suits the small two-core host.
@@ -245,6 +249,23 @@ PORTAL_HANDLER_RETRY_MAX_SECONDS = env.int("PORTAL_HANDLER_RETRY_MAX_SECONDS", d
 # Dotted module names imported when notifications starts: their @register / @pre_hook calls add a provider's own
 # hooks without forking (e.g. PORTAL_HOOK_PACKAGES=acme_hooks,acme_hooks.fraud).
 PORTAL_HOOK_PACKAGES = env.list("PORTAL_HOOK_PACKAGES", default=[])
+
+# --- Provisioning modules (docs/MODULES.md) ------------------------------------------------------------------
+# Fernet keys (comma-separated, newest first) that encrypt server credentials, account passwords and webhook
+# secrets at rest: the first encrypts, all decrypt (rotate with manage.py rotate_secrets). Without it, development
+# and tests derive one key from SECRET_KEY; production refuses to start without it.
+PORTAL_ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEYS", default=[])
+# Dotted names of packages whose import registers third-party modules (provisioning.modules.registry.register).
+PORTAL_MODULE_PACKAGES = env.list("PORTAL_MODULE_PACKAGES", default=[])
+# A module call that failed with a transient error is tried at most this many times in all, the waits doubling
+# from the base up to the cap (with jitter); then it waits in the admin's module queue.
+PORTAL_MODULE_RETRY_LIMIT = env.int("PORTAL_MODULE_RETRY_LIMIT", default=5)
+PORTAL_MODULE_RETRY_BASE_SECONDS = env.int("PORTAL_MODULE_RETRY_BASE_SECONDS", default=30)
+PORTAL_MODULE_RETRY_MAX_SECONDS = env.int("PORTAL_MODULE_RETRY_MAX_SECONDS", default=3600)
+# Seconds a module may take over one call before the portal gives up waiting (a transient error).
+PORTAL_MODULE_TIMEOUT_SECONDS = env.int("PORTAL_MODULE_TIMEOUT_SECONDS", default=30)
+# Auto-setup only for clients who already have an active service (a new client's first order waits for an admin).
+PORTAL_AUTO_SETUP_ONLY_KNOWN_CLIENTS = env.bool("PORTAL_AUTO_SETUP_ONLY_KNOWN_CLIENTS", default=False)
 
 # --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------
 # MaxMind-format databases (GeoLite2/GeoIP2, or built with `manage.py build_geoip_db`); the project ships none.

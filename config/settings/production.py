@@ -15,6 +15,13 @@ if not REDIS_URL:
         "counts of failed log-ins and password reset requests, and as the Celery broker. Set REDIS_URL=redis://host:6379/0."
     )
 
+if not env.list("PORTAL_ENCRYPTION_KEYS", default=[]):
+    raise ImproperlyConfigured(
+        "PORTAL_ENCRYPTION_KEYS is not set: production encrypts server credentials and account passwords with "
+        "keys of its own. Generate one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())' and set PORTAL_ENCRYPTION_KEYS=<key>."
+    )
+
 # The portal runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

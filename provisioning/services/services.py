@@ -118,7 +118,7 @@ def service_set_pending(*, service: Service, actor: Actor) -> bool:
     if service.status not in (Service.Status.CANCELLED, Service.Status.FRAUD, Service.Status.TERMINATED):
         return False
     service.set_pending()
-    service.save(update_fields=["status", "termination_date"])
+    service.save(update_fields=["status", "termination_date", "setup_round"])
     item_log(actor, "service_pending", service, f"{service} set back to pending")
     emit("ServicePending", service_id=service.pk, client_id=service.client_id)
     return True
