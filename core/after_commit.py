@@ -12,13 +12,17 @@ from kombu.exceptions import OperationalError
 logger = logging.getLogger("portal.broker")
 
 
-def send_after_commit(task, *args) -> None:
-    """`task.delay(*args)` once the transaction commits. A broker that cannot take it (Redis down) is logged, not
-    raised: the change has committed and what the task would do is in the database, where the sweep finds it."""
+def send_after_commit(task, *args, countdown: float | None = None) -> None:
+    """`task.delay(*args)` (with `countdown`: `apply_async` that many seconds later) once the transaction commits.
+    A broker that cannot take it (Redis down) is logged, not raised: the change has committed and what the task
+    would do is in the database, where the sweep finds it."""
 
     def send() -> None:
         try:
-            task.delay(*args)
+            if countdown is None:
+                task.delay(*args)
+            else:
+                task.apply_async(args, countdown=countdown)
         except OperationalError:
             logger.warning("The broker refused %s%r; the sweep will send it later.", task.name, args)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.backoff import backoff
 from notifications.events import EVENTS
 from notifications.hook_models import switched_off
 from notifications.models import Event, HandlerRun
@@ -89,11 +89,13 @@ def all_registrations() -> dict[str, list[Registration]]:
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
-    """How long after its `attempts`-th failure a handler is tried again: doubling from the base up to the cap,
-    then "equal jitter" (half of it fixed, half random) so runs that failed together do not retry together."""
-    base = settings.PORTAL_HANDLER_RETRY_BASE_SECONDS
-    delay = min(settings.PORTAL_HANDLER_RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
-    return datetime.timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
+    """How long after its `attempts`-th failure a handler is tried again (core.backoff: doubling from the base up
+    to the cap, with jitter so runs that failed together do not retry together)."""
+    return backoff(
+        attempts,
+        base_seconds=settings.PORTAL_HANDLER_RETRY_BASE_SECONDS,
+        max_seconds=settings.PORTAL_HANDLER_RETRY_MAX_SECONDS,
+    )
 
 
 def dispatch(event_id: int) -> None:

@@ -12,7 +12,7 @@ class ProvisioningConfig(AppConfig):
         from provisioning.modules import registry
 
         registry.load(settings.PORTAL_MODULE_PACKAGES)
-        from provisioning import automation, handlers  # noqa: F401 - registers the run's steps and the handlers
+        from provisioning import automation, handlers, tasks  # noqa: F401 - registers the steps, handlers and tasks
         from provisioning.selectors import invoices_awaiting_withdrawal
 
         reminder_hold(invoices_awaiting_withdrawal, why="a cancellation request will withdraw lines from it")

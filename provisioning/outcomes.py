@@ -11,15 +11,27 @@ class WelcomeEmail(enum.Enum):
     NOT_ASKED = "not_asked"
     QUEUED = "queued"
     ALREADY_QUEUED = "already_queued"  # on an earlier accept of the same service
+    AFTER_CREATE = "after_create"  # queued when the module's create succeeds
+
+
+class Setup(enum.Enum):
+    """How a service was set up."""
+
+    NO_MODULE = "no_module"  # Active at once: the product has no provisioning module
+    MODULE_NOT_ASKED = "module_not_asked"  # Active at once: the admin unticked "run module create"
+    CREATE_QUEUED = "create_queued"  # the module's create was asked for: Active when it succeeds
+    CREATE_ALREADY_QUEUED = "create_already_queued"  # asked for before (same setup round): nothing new asked
+    MODULE_RAN = "module_ran"  # Active because the module's create succeeded
 
 
 @dataclass(frozen=True)
 class ServiceActivated:
-    """What activating a service did (provisioning.wording words it)."""
+    """What setting up a service did (provisioning.wording words it). With CREATE_QUEUED the service is still
+    Pending: the module queue activates it when the create succeeds."""
 
-    module_requested: bool
+    setup: Setup
     welcome_email: WelcomeEmail
-    module_ran: bool = False  # no provisioning module exists yet
+    call_id: int | None = None
 
 
 class ItemMove(enum.Enum):

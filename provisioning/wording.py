@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from provisioning.models import Domain
-from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, WelcomeEmail
+from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, Setup, WelcomeEmail
+
+SETUP_WORDS = {
+    Setup.NO_MODULE: "activated: its product has no provisioning module, so no module ran",
+    Setup.MODULE_NOT_ASKED: "activated without running the module (not requested)",
+    Setup.CREATE_QUEUED: "module create queued (call #{call_id}); the service becomes Active when it succeeds",
+    Setup.CREATE_ALREADY_QUEUED: "module create already queued (call #{call_id}): not asked again",
+    Setup.MODULE_RAN: "activated: the module created the account",
+}
+WELCOME_WORDS = {
+    WelcomeEmail.NOT_ASKED: "",
+    WelcomeEmail.QUEUED: "; welcome email queued",
+    WelcomeEmail.ALREADY_QUEUED: "; welcome email not queued again (queued on an earlier accept)",
+    WelcomeEmail.AFTER_CREATE: "; the welcome email is queued when the create succeeds",
+}
 
 
 def service_activated_words(outcome: ServiceActivated) -> str:
-    if outcome.module_requested:
-        words = "module create requested, but no provisioning module is available yet: no module ran"
-    else:
-        words = "activated without running the module (not requested)"
-    if outcome.welcome_email is WelcomeEmail.QUEUED:
-        words += "; welcome email queued"
-    elif outcome.welcome_email is WelcomeEmail.ALREADY_QUEUED:
-        words += "; welcome email not queued again (queued on an earlier accept)"
-    return words
+    return SETUP_WORDS[outcome.setup].format(call_id=outcome.call_id) + WELCOME_WORDS[outcome.welcome_email]
 
 
 def domain_activated_words(outcome: DomainActivated) -> str:

@@ -20,3 +20,5 @@ WEBHOOKS_DEADLINE = 3.0
 # sending on and send through a real SMTP server (tests/emails/test_sending.py).
 EMAIL_SEND_AFTER_COMMIT = False
 EMAIL_SWEEP_IN_RUN = False  # else every full run in a test would send (and render the PDFs of) all its emails
+# A third-party module package, loaded as a provider's would be (tests/module_package): the queue's tests drive it.
+PORTAL_MODULE_PACKAGES = ["tests.module_package"]

@@ -26,9 +26,9 @@ from provisioning.services import (
     domain_cancel,
     domain_set_pending,
     order_items_delete,
-    service_activate,
     service_cancel,
     service_set_pending,
+    service_setup,
 )
 
 
@@ -49,8 +49,14 @@ class ReviewLine:
 
 @dataclass(frozen=True)
 class ServiceAcceptOptions:
+    """The admin's choices for one service on accept: blank server, username or password take the defaults (the
+    product's server group picks a server; the module suggests a username and generates a password)."""
+
     run_module_create: bool = True
     send_welcome_email: bool = True
+    server_id: int | None = None
+    username: str = ""
+    password: str = ""
 
 
 def _lock(order: Order) -> Order:
@@ -105,11 +111,14 @@ def order_accept(
         for service in services:
             if service.status == service.Status.PENDING:
                 options = service_options.get(service.pk, ServiceAcceptOptions())
-                outcome = service_activate(
+                outcome = service_setup(
                     service=service,
                     actor=actor,
                     run_module_create=options.run_module_create,
                     send_welcome_email=options.send_welcome_email,
+                    server_id=options.server_id,
+                    username=options.username,
+                    password=options.password,
                 )
                 outcomes.append(ReviewLine(service, outcome))
         for domain in domains:

@@ -46,6 +46,7 @@ from provisioning.services.services import (
     service_create,
     service_set_pending,
 )
+from provisioning.services.setup import service_setup
 
 __all__ = [
     "CANCELLATION_REASON_MAX",
@@ -82,6 +83,7 @@ __all__ = [
     "service_cancel",
     "service_create",
     "service_set_pending",
+    "service_setup",
     "service_update",
     "services_suspend_overdue",
     "services_terminate_overdue",

@@ -19,7 +19,7 @@ from notifications.services import (
     email_queue,
 )
 from provisioning.models import Domain, Service
-from provisioning.outcomes import ItemMove, ServiceActivated, WelcomeEmail
+from provisioning.outcomes import ItemMove, ServiceActivated, Setup, WelcomeEmail
 from provisioning.services.common import item_log, service_emails
 from provisioning.wording import service_activated_words
 
@@ -60,13 +60,27 @@ def service_create(
     return service
 
 
-def service_activate(
-    *, service: Service, run_module_create: bool, send_welcome_email: bool, actor: Actor
-) -> ServiceActivated:
-    """Pending → Active. Returns what happened, for the admin's message and the log.
+def welcome_context(service: Service) -> dict[str, Any]:
+    """The welcome email's values: what was bought and how to connect (never the password: the client sets one
+    on the service page, where it is shown once)."""
+    account = service.account or {}
+    return {
+        "service_id": service.pk,
+        "product": service.product.name,
+        "domain": service.domain,
+        "username": service.username,
+        "host": str(account.get("host", "")),
+        "port": str(account.get("port", "")),
+        "database": str(account.get("database", "")),
+        "zone": str(account.get("zone", "")),
+    }
 
-    Provisioning modules arrive in a later issue: today no module runs, and the log says so plainly.
-    """
+
+def service_activate(
+    *, service: Service, send_welcome_email: bool, actor: Actor, setup: Setup = Setup.NO_MODULE
+) -> ServiceActivated:
+    """Pending → Active: without a module (`setup` says why), or because the module's create succeeded
+    (Setup.MODULE_RAN, from provisioning.queue.effects). Returns what happened, for the admin's message and the log."""
     # The next due date stays on the first, unpaid period: payment advances it (billing issue), not acceptance.
     apply_transition(service.activate, label="activated")
     today = timezone.localdate()
@@ -78,12 +92,12 @@ def service_activate(
             to_address=service.client.email,
             client_id=service.client_id,
             idempotency_key=f"service_welcome:{service.pk}",
-            context={"service_id": service.pk, "product": service.product.name, "domain": service.domain},
+            context=welcome_context(service),
         )
         welcome = WelcomeEmail.QUEUED if queued else WelcomeEmail.ALREADY_QUEUED
-    outcome = ServiceActivated(module_requested=run_module_create, welcome_email=welcome)
+    outcome = ServiceActivated(setup=setup, welcome_email=welcome)
     item_log(actor, "service_activated", service, f"{service} activated on {today}: {service_activated_words(outcome)}")
-    emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=False)
+    emit("ServiceActivated", service_id=service.pk, client_id=service.client_id, module_ran=setup is Setup.MODULE_RAN)
     return outcome
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from orders.selectors import order_review_actions
 from orders.services import InvoiceMove, ReviewLine, order_accept, order_cancel, order_set_pending
 from orders.wording import review_line_words
-from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, WelcomeEmail
+from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, Setup, WelcomeEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -16,12 +16,11 @@ def test_accept_returns_typed_lines_worded_as_before(pending_order, admin_user):
     service, domain = pending_order.services.get(), pending_order.domains.get()
     lines = order_accept(order=pending_order, actor=admin_user)
     assert lines == [
-        ReviewLine(service, ServiceActivated(module_requested=True, welcome_email=WelcomeEmail.QUEUED)),
+        ReviewLine(service, ServiceActivated(setup=Setup.NO_MODULE, welcome_email=WelcomeEmail.QUEUED)),
         ReviewLine(domain, DomainActivated(sent_to_registrar=True, status="pending_registration", expiry_date=None)),
     ]
     assert [review_line_words(line) for line in lines] == [
-        f"{service}: module create requested, but no provisioning module is available yet: no module ran; "
-        "welcome email queued",
+        f"{service}: activated: its product has no provisioning module, so no module ran; welcome email queued",
         "Domain shop-example.com: Pending Registration: no registrar module is available yet, so no registrar ran",
     ]
 

@@ -1,0 +1,132 @@
+"""Asking for module calls. A call is a ModuleCall row written in the caller's transaction, keyed by its
+idempotency key: asking again with the same key (a double-click, two admins at once, a repeated run, a replayed
+event) finds the row and sends nothing. Its task is sent after commit (core.after_commit), found by name because
+the tasks sit above the queue; the sweep sends it later if the broker was down."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from celery import current_app
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core import crypto
+from core.after_commit import send_after_commit
+from core.rows import insert_rows
+from notifications.services import Actor, actor_label
+from provisioning.models import ModuleCall, Service
+from provisioning.modules import registry
+from provisioning.modules.base import Action
+
+RUN_TASK = "provisioning.module_call_run"
+RUN_MANY_TASK = "provisioning.module_calls_run"
+# The most calls one task runs, one after the other (the automation run asks for thousands at once).
+CALL_BATCH = 100
+
+
+def create_key(service: Service) -> str:
+    """The one create of a service's setup: a service set back to Pending after it ended starts a new round."""
+    return f"service:{service.pk}:create:r{service.setup_round}"
+
+
+def action_key(service_id: int, action: Action, nonce: str) -> str:
+    """Any other action: `nonce` names the intent (a form's one-time token, the run's date and step)."""
+    return f"service:{service_id}:{action.value}:{nonce}"
+
+
+def new_nonce() -> str:
+    """A one-time token for a form that asks for a module action: the same token on a double submit is one call."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class CallRequested:
+    call: ModuleCall
+    created: bool  # False: a call with this key existed already (nothing new was asked)
+
+
+def send_calls(call_ids: Sequence[int]) -> None:
+    """After commit: one task for a single call, tasks of CALL_BATCH calls for many."""
+    ids = list(call_ids)
+    if len(ids) == 1:
+        send_after_commit(current_app.tasks[RUN_TASK], ids[0])
+        return
+    task = current_app.tasks[RUN_MANY_TASK]
+    for n in range(0, len(ids), CALL_BATCH):
+        send_after_commit(task, ids[n : n + CALL_BATCH])
+
+
+def module_call_request(
+    *, service: Service, action: Action, actor: Actor, key: str, params: dict[str, Any] | None = None
+) -> CallRequested:
+    """Ask the service's module for `action`, once for `key`. Refused (ValidationError, nothing written) when
+    the service has no module or the module does not offer the action."""
+    if not service.module:
+        raise ValidationError(f"{service} has no provisioning module: there is nothing to call.")
+    try:
+        module = registry.module_for(service.module)
+    except registry.UnknownModule as error:
+        raise ValidationError(f"{service}: {error} Install it or choose another module for the product.") from None
+    if not module.supports(action):
+        raise ValidationError(f"The {module.label} module does not offer {action.value.replace('_', ' ')}.")
+    existing = ModuleCall.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return CallRequested(existing, False)
+    try:
+        with transaction.atomic():  # a savepoint: two requests at once meet at the unique key
+            call = ModuleCall.objects.create(
+                service=service,
+                server_id=service.server_id,
+                module=service.module,
+                action=action.value,
+                idempotency_key=key,
+                params_token=crypto.encrypt_json(params or {}),
+                requested_by=actor_label(actor),
+            )
+    except IntegrityError:
+        return CallRequested(ModuleCall.objects.get(idempotency_key=key), False)
+    send_calls([call.pk])
+    return CallRequested(call, True)
+
+
+def module_calls_request_many(
+    *, services: Sequence[tuple[int, str, int | None]], action: Action, nonce: str, actor: Actor, params=None
+) -> list[int]:
+    """The same action for many services at once (the automation run), one statement: `services` are
+    (service id, module, server id). Services whose call with this nonce exists already are skipped. Returns the
+    ids of the calls made; their tasks are sent after commit."""
+    if not services:
+        return []
+    keys = {service_id: action_key(service_id, action, nonce) for service_id, _module, _server in services}
+    existing = set(
+        ModuleCall.objects.filter(idempotency_key__in=list(keys.values())).values_list("idempotency_key", flat=True)
+    )
+    token = crypto.encrypt_json(params or {})
+    now, label = timezone.now(), actor_label(actor)
+    rows = [
+        {
+            "service_id": service_id,
+            "server_id": server_id,
+            "module": module,
+            "action": action.value,
+            "idempotency_key": keys[service_id],
+            "params_token": token,
+            "requested_by": label,
+            "created_at": now,
+            "status": ModuleCall.Status.QUEUED,
+        }
+        for service_id, module, server_id in services
+        if keys[service_id] not in existing
+    ]
+    ids = insert_rows(ModuleCall, rows, ids=True)
+    send_calls(ids)
+    return ids
+
+
+def call_params(call: ModuleCall) -> dict[str, Any]:
+    return crypto.decrypt_json(call.params_token)
