@@ -20,7 +20,7 @@ from notifications.services import (
 )
 from provisioning.models import Domain, Service
 from provisioning.outcomes import ItemMove, ServiceActivated, Setup, WelcomeEmail
-from provisioning.services.common import item_log, service_emails
+from provisioning.services.common import item_log, module_calls_for_moves, service_emails
 from provisioning.wording import service_activated_words
 
 
@@ -111,6 +111,7 @@ def service_cancel(*, service: Service, as_fraud: bool, actor: Actor, reason: st
     if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
         service.terminate(on=timezone.localdate())
         service.save(update_fields=["status", "termination_date", "suspension_reason"])
+        module_calls_for_moves([service.pk], "terminate", reason=reason or "the order was withdrawn", actor=actor)
         item_log(actor, "service_terminated", service, f"{service} terminated{suffix}")
         emit("ServiceTerminated", service_id=service.pk, client_id=service.client_id)
         service_emails(Service.objects.filter(pk=service.pk), template="service_terminated", reason=reason)
