@@ -21,8 +21,9 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list, blank=True, help_text="Event names sent, when not all events.")
     active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=16, choices=DisabledReason.choices, blank=True, default="")
-    # whsec_ + base64 of random bytes (Standard Webhooks). Shown once, at creation; never rendered again.
-    secret = models.CharField(max_length=100, editable=False)
+    # whsec_ + base64 of random bytes (Standard Webhooks), encrypted at rest (core.crypto, MultiFernet). Shown
+    # once, at creation; never rendered again.
+    secret_token = models.TextField(editable=False)
     failing_since = models.DateTimeField(
         null=True, blank=True, help_text="The first failed attempt since the last delivered one."
     )

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import crypto
 from notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.webhooks.destinations import DestinationRefused, DestinationUnresolved, destination_check
 from notifications.webhooks.lifecycle import endpoint_disable_by_system
@@ -79,7 +80,10 @@ def headers_for(delivery: WebhookDelivery, body: bytes, *, timestamp: int | None
         "webhook-id": delivery.webhook_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature(
-            secret=delivery.endpoint.secret, webhook_id=delivery.webhook_id, timestamp=timestamp, body=body
+            secret=crypto.decrypt(delivery.endpoint.secret_token),
+            webhook_id=delivery.webhook_id,
+            timestamp=timestamp,
+            body=body,
         ),
     }
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import crypto
 from core.after_commit import send_after_commit
 from notifications.audit import audit_record, reason_clean
 from notifications.events import EVENTS
@@ -87,7 +88,7 @@ def endpoint_create(
             description=(description or "").strip()[:200],
             active=active,
             disabled_reason="" if active else WebhookEndpoint.DisabledReason.ADMIN,
-            secret=secret,
+            secret_token=crypto.encrypt(secret),
         )
         audit_record(
             actor=actor,

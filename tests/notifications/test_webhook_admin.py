@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from core import crypto
 from notifications.audit import REDACTED, audit_for
 from notifications.bus import emit
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -39,7 +40,7 @@ def test_creating_an_endpoint_shows_its_secret_once_and_audits_it_redacted(admin
     assert response.status_code == 200
     secret = re.search(r"whsec_[A-Za-z0-9+/=]+", response.content.decode()).group(0)
     endpoint = WebhookEndpoint.objects.get()
-    assert endpoint.secret == secret and endpoint.events == ["InvoicePaid"]
+    assert crypto.decrypt(endpoint.secret_token) == secret and endpoint.events == ["InvoicePaid"]
     entry = audit_for(endpoint).get()
     assert (entry.action, entry.reason, entry.after["secret"]) == ("created", "the billing system listens", REDACTED)
     page = admin_client.get(reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk])).content.decode()
@@ -119,7 +120,7 @@ def test_webhook_add_prints_the_id_and_the_secret_and_subscribes_to_all_events()
     call_command("webhook_add", "https://hooks.example.com/all", stdout=out)
     lines = out.getvalue().splitlines()
     endpoint = WebhookEndpoint.objects.get()
-    assert lines == [f"id={endpoint.pk}", f"secret={endpoint.secret}"]
+    assert lines == [f"id={endpoint.pk}", f"secret={crypto.decrypt(endpoint.secret_token)}"]
     assert endpoint.all_events and audit_for(endpoint).get().reason == "created from the command line"
 
 

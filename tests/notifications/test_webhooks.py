@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core import crypto
 from notifications.audit import REDACTED, audit_for
 from notifications.bus import emit
 from notifications.models import ActivityLog, Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -560,6 +561,6 @@ def test_each_transaction_reads_the_endpoints_afresh_even_through_one_decorated_
 
     pay(1)
     # Another process adds an endpoint (not through this process's services, so nothing here clears the cache).
-    WebhookEndpoint.objects.create(url=receiver.url, all_events=True, secret="whsec_" + "A" * 44)
+    WebhookEndpoint.objects.create(url=receiver.url, all_events=True, secret_token=crypto.encrypt("whsec_" + "A" * 44))
     pay(2)
     assert WebhookDelivery.objects.filter(event__payload__invoice_id=2).count() == 1

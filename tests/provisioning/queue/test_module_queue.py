@@ -4,9 +4,11 @@ the service Active; the servers a group picks; credentials encrypted at rest. Dr
 module package (tests/module_package, named in PORTAL_MODULE_PACKAGES) and the Manual module."""
 
 import datetime
+import io
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
@@ -325,3 +327,18 @@ def test_an_action_key_names_its_intent_so_a_double_submit_is_one_call(customer,
     second = module_call_request(service=service, action=Action.SUSPEND, actor=None, key=key, params={"reason": "x"})
     assert first.created and not second.created and first.call.pk == second.call.pk
     assert [c for c in module_package.CALLS if c[0] == "suspend"] == [("suspend", key, {"reason": "abuse"})]
+
+
+def test_rotate_secrets_re_encrypts_every_stored_secret_with_the_new_key(customer, group):
+    old_key, new_key = crypto.new_key(), crypto.new_key()
+    with override_settings(PORTAL_ENCRYPTION_KEYS=[old_key]):
+        server = _server(group)
+        service = _pending(customer, group)
+        Service.objects.filter(pk=service.pk).update(password_token=crypto.encrypt("account-pass"))
+    with override_settings(PORTAL_ENCRYPTION_KEYS=[new_key, old_key]):
+        call_command("rotate_secrets", stdout=io.StringIO())
+    with override_settings(PORTAL_ENCRYPTION_KEYS=[new_key]):  # the old key is gone: everything still opens
+        server.refresh_from_db()
+        service.refresh_from_db()
+        assert crypto.decrypt_json(server.credentials_token) == {"api_token": "right-token"}
+        assert crypto.decrypt(service.password_token) == "account-pass"
