@@ -22,6 +22,7 @@ from notifications.services import (
 from provisioning.models import CancellationRequest, Service
 from provisioning.selectors import cancellation_refusal, open_service_lines
 from provisioning.services.common import item_log, services_move_many
+from provisioning.wording import cancellation_refusal_words
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         service = Service.objects.select_for_update().select_related("product", "client").get(pk=service_id)
         refusal = cancellation_refusal(service)
         if refusal:
-            raise ValidationError(refusal)
+            raise ValidationError(cancellation_refusal_words(service, refusal), code=refusal.value)
         try:  # the unique open request decides between two requests at once
             with transaction.atomic():
                 request = CancellationRequest.objects.create(
