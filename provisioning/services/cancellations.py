@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
+from core.fsm import transition_in_bulk
 from core.inputs import text_validate
 from notifications.bus import emit
 from notifications.services import (
@@ -91,7 +92,7 @@ def cancellation_withdraw(*, request_id: int, actor: Actor, client_id: int | Non
                 f"The cancellation of {service} is {request.get_status_display().lower()}: only an open request "
                 "can be withdrawn."
             )
-        request.status = CancellationRequest.Status.WITHDRAWN
+        request.withdraw()
         request.save(update_fields=["status"])
         item_log(actor, "cancellation_withdrawn", service, f"Cancellation of {service} withdrawn")
         emit("CancellationWithdrawn", service_id=service.pk, client_id=service.client_id, request_id=request.pk)
@@ -121,9 +122,7 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
     for a period starting on or after its `cancellation_end` are withdrawn (billing's invoice_lines_withdraw),
     so a client is not reminded of, or charged late fees on, a period they cancelled. Each invoice is handled in
     a savepoint: one that fails is reported and the others, and the terminations, go ahead."""
-    for request in requests:
-        request.status, request.done_on = CancellationRequest.Status.DONE, today
-    CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
+    transition_in_bulk(CancellationRequest.objects.filter(pk__any=[r.pk for r in requests]), "carry_out", on=today)
     ended = services_move_many(
         [request.service_id for request in requests],
         "terminate",
