@@ -6,6 +6,9 @@ the database, not a broker.
 """
 
 import os
+import sys
+import time
+from collections.abc import Callable
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -43,17 +46,49 @@ def setup_django(
         call_command("flush", interactive=False, verbosity=0)
 
 
-def print_targets(figures: dict[str, float], targets_ms: dict[str, float]) -> bool:
-    """Print the figures as a Markdown table with their targets; True when every target is met."""
-    print("| measure | ms | target |")
-    print("|---|---:|---:|")
+def timed_ms(action: Callable[[], object], times: int, *, before: Callable[[], object] | None = None) -> list[float]:
+    """Wall milliseconds of `times` calls of `action`; `before` runs ahead of each call, untimed."""
+    samples = []
+    for _ in range(times):
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def print_ratio_targets(figures: dict[str, float], targets: dict[str, tuple[str, float]]) -> bool:
+    """Print the figures (ms) as a Markdown table with, for those that have one, their ratio to the floor measured
+    in the same run and its target; `targets`: measure -> (its floor's measure, the ratio it may reach). True when
+    every target is met."""
+    print("| measure | ms | ratio to floor | target |")
+    print("|---|---:|---:|---:|")
     met = True
     for name, value in figures.items():
-        target = targets_ms.get(name)
-        ok = target is None or value <= target
+        if name not in targets:
+            print(f"| {name} | {value:.3f} | | |")
+            continue
+        floor_name, most = targets[name]
+        ratio = value / figures[floor_name]
+        ok = ratio <= most
         met &= ok
-        print(f"| {name} | {value:.1f} | {f'≤ {target:.0f}' if target else ''}{'' if ok else ' MISSED'} |")
+        print(f"| {name} | {value:.3f} | {ratio:.2f} ({floor_name}) | ≤ {most:g}{'' if ok else ' MISSED'} |")
     return met
+
+
+def bench_urlconf(name: str, patterns: list) -> str:
+    """The project's urls behind these bench-only `patterns`, as a module Django can import by `name` (for
+    override_settings(ROOT_URLCONF=...))."""
+    import types
+
+    from django.conf import settings
+    from django.urls import include, path
+
+    urlconf = types.ModuleType(name)
+    urlconf.urlpatterns = [*patterns, path("", include(settings.ROOT_URLCONF))]
+    sys.modules[name] = urlconf
+    return name
 
 
 def copy_floor(after: dict[str, int]) -> tuple[float, int]:

@@ -7,8 +7,11 @@
 Writes a CSV of --networks IPv4 /24 networks (contiguous from 16.0.0.0, so 1,000,000 of them cover
 16.0.0.0-31.66.63.255) into a temporary folder, builds the database from it with the code behind
 `manage.py build_geoip_db`, then measures random lookups and full checks (settings and rules from the database,
-GeoIP, every rule). Without BENCH_DATABASE_URL it uses a throw-away SQLite file; the bench database is migrated
-but not emptied. Nothing is written into the repository. Prints a Markdown table for docs/PERFORMANCE.md.
+GeoIP, every rule). Floor, same run: for each check's facts, the bare pieces it cannot do without: one
+maxminddb lookup of its address and the two reads of settings and rules as plain SQL (no ORM); the target is the
+full check's median as a ratio to the floor's. Without BENCH_DATABASE_URL it uses a throw-away SQLite file; the
+bench database is migrated but not emptied. Nothing is written into the repository. Prints a Markdown table for
+docs/PERFORMANCE.md.
 """
 
 import argparse
@@ -28,9 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, setup_django  # noqa: E402
+from common import percentile, setup_django, timed_ms  # noqa: E402
 
-TARGET_CHECK_MEDIAN_MS = 2.0  # issue 5
+# Issue 5's full check median <= 2 ms, as a ratio to the floor measured in the same run (issue 15: this machine is
+# too noisy for absolute times): 2 ms over the floor's median as measured on 2026-12-06 (FLOOR_MEDIAN_MS), so it
+# is the same bar at today's speed; docs/PERFORMANCE.md says so, and the owner decides whether to keep it.
+FLOOR_MEDIAN_MS = 0.40
+TARGET_CHECK_RATIO = 5.0  # 2 / 0.40
 FIRST_NETWORK = int(ipaddress.IPv4Address("16.0.0.0"))
 
 # (country, region, city, latitude, longitude): the records cycle through these, with a few ASNs and flags each.
@@ -91,6 +98,7 @@ def main() -> None:
     from fraud.engine import OrderFacts, check
     from fraud.geoip import GeoIPLocator, parse_ip
     from fraud.geoip_build import read_networks_csv, write_database
+    from fraud.models import SETTINGS_ROW_ID, FraudRule, FraudSettings
     from fraud.selectors import fraud_config_get
     from fraud.services import fraud_check
 
@@ -168,6 +176,22 @@ def main() -> None:
         service_ms.append((time.perf_counter() - started) * 1000)
         service_cpu_ms.append((time.thread_time() - started_cpu) * 1000)
 
+    quote = connection.ops.quote_name
+    settings_sql = f"SELECT * FROM {quote(FraudSettings._meta.db_table)} WHERE id = %s"
+    rules_sql = f"SELECT code, enabled, points, threshold FROM {quote(FraudRule._meta.db_table)}"
+    pending = iter(facts)
+
+    def floor_of_one_check() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(settings_sql, [SETTINGS_ROW_ID])
+            cursor.fetchone()
+            cursor.execute(rules_sql)
+            cursor.fetchall()
+        reader.get(next(pending).ip_address)
+
+    floor_ms = timed_ms(floor_of_one_check, len(facts))
+    ratio = statistics.median(service_ms) / statistics.median(floor_ms)
+
     def ms(samples: list[float], cpu_samples: list[float], pct: float) -> str:
         return f"{percentile(samples, pct):.3f} ms ({percentile(cpu_samples, pct):.3f} ms CPU)"
 
@@ -190,9 +214,11 @@ def main() -> None:
         (
             "full check (`fraud_check`, 2 queries): median",
             ms(service_ms, service_cpu_ms, 50),
-            f"≤ {TARGET_CHECK_MEDIAN_MS:.0f} ms",
+            "",
         ),
         ("full check (`fraud_check`, 2 queries): p95", ms(service_ms, service_cpu_ms, 95), ""),
+        ("floor (bare lookup + the 2 reads in plain SQL): median", f"{statistics.median(floor_ms):.3f} ms", ""),
+        ("full check median ÷ floor median", f"{ratio:.2f}", f"≤ {TARGET_CHECK_RATIO:g}"),
     ]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     machine = (
@@ -207,9 +233,9 @@ def main() -> None:
     print("|---|---:|---:|")
     for name, value, target in figures:
         print(f"| {name} | {value} | {target} |")
-    missed = statistics.median(service_ms) > TARGET_CHECK_MEDIAN_MS
+    missed = ratio > TARGET_CHECK_RATIO
     if missed:
-        print(f"MISSED: full check median above {TARGET_CHECK_MEDIAN_MS} ms", file=sys.stderr)
+        print(f"MISSED: full check median above {TARGET_CHECK_RATIO:g}x its floor", file=sys.stderr)
     workdir.cleanup()
     sys.exit(1 if missed else 0)
 

@@ -7,6 +7,8 @@ Without BENCH_DATABASE_URL it uses a throw-away SQLite file. The bench database 
 it at a database you care about. The invoice has 10 lines, two tax levels and two payments. Each timed render
 starts from a deleted cache row, so it loads, hashes, renders with WeasyPrint and stores, as a download of a
 changed invoice does; the first render of the process (WeasyPrint's import and font list) is reported apart.
+Floors, same run: WeasyPrint rendering a one-line HTML document (what any render costs), and one query reading
+the stored PDF's bytes (what any cached download costs); the targets are ratios to them.
 Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/pdf.json.
 """
 
@@ -25,10 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, print_targets, setup_django  # noqa: E402
+from common import percentile, print_ratio_targets, setup_django, timed_ms  # noqa: E402
 
-# Issue 3, requirement 11.
-TARGETS_MS = {"render p50": 100.0, "cached download p50": 5.0}
+# Issue 3's render p50 <= 100 ms and cached download p50 <= 5 ms, as ratios to floors measured in the same run
+# (issue 15: this machine is too noisy for absolute times). Each ratio is the old target over its floor as
+# measured on 2026-12-06 (render floor p50 RENDER_FLOOR_MS, cached floor p50 CACHED_FLOOR_MS), so it is the
+# same bar at today's speed; docs/PERFORMANCE.md says so, and the owner decides whether to keep it.
+RENDER_FLOOR_MS, CACHED_FLOOR_MS = 18.0, 0.53
+TARGETS = {
+    "render p50": ("render floor p50", 5.5),  # 100 / 18.0
+    "cached download p50": ("cached floor p50", 9.5),  # 5 / 0.53
+}
+ONE_LINE = "<!doctype html><html><body><p>Invoice</p></body></html>"
 
 
 def _invoice_with_lines_taxes_and_payments(line_count: int) -> int:
@@ -94,25 +104,28 @@ def main() -> None:
     content = invoice_pdf(invoice_id)
     first_render_ms = (time.perf_counter() - started) * 1000
 
-    render_ms, render_cpu_ms = [], []
-    for _ in range(args.renders):
-        InvoicePdf.objects.filter(invoice_id=invoice_id).delete()
+    def fresh_render():
         renders = pdf_module.render_count
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = time.process_time()
         invoice_pdf(invoice_id)
-        render_ms.append((time.perf_counter() - started) * 1000)
-        render_cpu_ms.append((time.process_time() - cpu_started) * 1000)
+        render_cpu_ms.append((time.process_time() - started) * 1000)
         assert pdf_module.render_count == renders + 1
+
+    render_cpu_ms: list[float] = []
+    uncached = InvoicePdf.objects.filter(invoice_id=invoice_id)
+    render_ms = timed_ms(fresh_render, args.renders, before=uncached.delete)
+    import weasyprint  # loaded by the first render already
+
+    render_floor_ms = timed_ms(lambda: weasyprint.HTML(string=ONE_LINE).write_pdf(), args.renders)
 
     renders = pdf_module.render_count
     queries = []
     with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
         invoice_pdf(invoice_id)
-    cached_ms = []
-    for _ in range(args.downloads):
-        started = time.perf_counter()
-        cached = invoice_pdf(invoice_id)
-        cached_ms.append((time.perf_counter() - started) * 1000)
+    cached_ms = timed_ms(lambda: invoice_pdf(invoice_id), args.downloads)
+    stored = InvoicePdf.objects.filter(invoice_id=invoice_id).values_list("content", flat=True)
+    cached_floor_ms = timed_ms(lambda: bytes(stored.get()), args.downloads)
+    cached = invoice_pdf(invoice_id)
     assert pdf_module.render_count == renders, "a cached download rendered"
     assert cached.startswith(b"%PDF-")
 
@@ -122,6 +135,8 @@ def main() -> None:
         "render CPU p50": statistics.median(render_cpu_ms),
         "cached download p50": statistics.median(cached_ms),
         "cached download p95": percentile(cached_ms, 95),
+        "render floor p50": statistics.median(render_floor_ms),
+        "cached floor p50": statistics.median(cached_floor_ms),
         "first render of the process": first_render_ms,
     }
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -146,7 +161,7 @@ def main() -> None:
         f"{machine}; invoice of {args.lines} lines, 2 taxes, 2 payments ({len(content)} bytes); "
         f"{args.renders} renders, {args.downloads} cached downloads of {len(queries)} queries"
     )
-    sys.exit(0 if print_targets(figures, TARGETS_MS) else 1)
+    sys.exit(0 if print_ratio_targets(figures, TARGETS) else 1)
 
 
 if __name__ == "__main__":

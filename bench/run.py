@@ -10,7 +10,9 @@ The admin's order and service lists at 1,000,000 rows, against the same pages at
 
 Without BENCH_DATABASE_URL it uses a throw-away SQLite file. The bench database is emptied first: never point
 it at a database you care about. Tasks run in-process, so the figures are our code and the database, not a
-broker. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/latest.json.
+broker. Floor, same run: a bare view behind login_required (one indexed query on the orders, no template)
+requested as often as the admin list, through the same test client and session; the targets are ratios to its
+p95. Prints a Markdown table for docs/PERFORMANCE.md and writes bench/results/latest.json.
 """
 
 import argparse
@@ -20,17 +22,32 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, print_targets, setup_django  # noqa: E402
+from common import bench_urlconf, percentile, print_ratio_targets, setup_django, timed_ms  # noqa: E402
 
-# Targets chosen for this capability (issue 2 names none): an interactive checkout and admin list must feel instant.
-TARGETS_MS = {"checkout p95": 50.0, "accept p95": 50.0, "admin order list p95": 150.0}
+# Our targets (issue 2 names none), checkout and accept p95 <= 50 ms and the admin order list p95 <= 150 ms, as
+# ratios to the floor measured in the same run (issue 15: this machine is too noisy for absolute times). Each
+# ratio is the old target over the floor's p95 as measured on 2026-12-06 (FLOOR_P95_MS), so it is the same bar
+# at today's speed; docs/PERFORMANCE.md says so, and the owner decides whether to keep it.
+FLOOR_P95_MS = 8.1
+FLOOR = "bare view p95"
+# 50 / 8.1 and 150 / 8.1
+TARGETS = {"checkout p95": (FLOOR, 6.2), "accept p95": (FLOOR, 6.2), "admin order list p95": (FLOOR, 18.5)}
+
+
+def bare_order_numbers(request):
+    """One indexed query and no template: the latest pending orders' numbers, as text."""
+    from django.http import HttpResponse
+
+    from orders.models import Order
+
+    numbers = Order.objects.filter(status="pending").order_by("-id").values_list("number", flat=True)[:100]
+    return HttpResponse("\n".join(str(number) for number in numbers), content_type="text/plain")
 
 
 def main() -> None:
@@ -69,9 +86,11 @@ def main() -> None:
         for n in range(50)
     ]
 
-    checkout_ms, orders = [], []
-    for n in range(args.orders):
-        started = time.perf_counter()
+    orders = []
+    numbers = iter(range(args.orders))
+
+    def checkout():
+        n = next(numbers)
         orders.append(
             order_place(
                 client=clients[n % len(clients)],
@@ -83,26 +102,30 @@ def main() -> None:
                 ],
             )
         )
-        checkout_ms.append((time.perf_counter() - started) * 1000)
 
-    accept_ms = []
-    for order in orders[: args.orders // 2]:
-        started = time.perf_counter()
-        order_accept(order=order, actor=None)
-        accept_ms.append((time.perf_counter() - started) * 1000)
+    checkout_ms = timed_ms(checkout, args.orders)
+    accepting = iter(orders[: args.orders // 2])
+    accept_ms = timed_ms(lambda: order_accept(order=next(accepting), actor=None), args.orders // 2)
 
     admin = get_user_model().objects.create_superuser("bench-admin", "admin@example.com", "x")
     http = HttpClient()
     http.force_login(admin)
-    list_ms = []
     queries = []
     with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
         http.get("/admin/orders/order/")
-    for _ in range(args.list_requests):
-        started = time.perf_counter()
-        response = http.get("/admin/orders/order/", {"status__exact": "pending"})
-        list_ms.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
+
+    def admin_list():
+        assert http.get("/admin/orders/order/", {"status__exact": "pending"}).status_code == 200
+
+    list_ms = timed_ms(admin_list, args.list_requests)
+    from django.contrib.auth.decorators import login_required
+    from django.test import override_settings
+    from django.urls import path
+
+    bare = [path("bench/bare/", login_required(bare_order_numbers))]
+    with override_settings(ROOT_URLCONF=bench_urlconf("bench_run_urls", bare)):
+        assert http.get("/bench/bare/").status_code == 200
+        floor_ms = timed_ms(lambda: http.get("/bench/bare/"), args.list_requests)
 
     figures = {
         "checkout p50": statistics.median(checkout_ms),
@@ -111,6 +134,8 @@ def main() -> None:
         "accept p95": percentile(accept_ms, 95),
         "admin order list p50": statistics.median(list_ms),
         "admin order list p95": percentile(list_ms, 95),
+        "bare view p50": statistics.median(floor_ms),
+        FLOOR: percentile(floor_ms, 95),
     }
     machine = f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {connection.vendor}"
     result = {"machine": machine, "orders": args.orders, "admin_list_queries": len(queries), "figures_ms": figures}
@@ -119,7 +144,7 @@ def main() -> None:
     (out / "latest.json").write_text(json.dumps(result, indent=2))
 
     print(f"{machine}; {args.orders} orders of 2 items; admin list: {len(queries)} queries for 100 rows")
-    sys.exit(0 if print_targets(figures, TARGETS_MS) else 1)
+    sys.exit(0 if print_ratio_targets(figures, TARGETS) else 1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from django.db.models import CharField, F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule, Transaction
+from billing.outcomes import InvoiceDeleteBlocker
 from billing.taxes import NO_TAX, TaxSetup
 from core.inputs import ID_MAX
 
@@ -254,14 +255,15 @@ def invoices_lock(ids: list[int]) -> list[int]:
     return list(Invoice.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
 
-def invoice_delete_blocker(*, invoice: Invoice) -> str | None:
-    """Why this invoice may not be deleted, or None. Money that was received or credited must stay on record."""
+def invoice_delete_blocker(*, invoice: Invoice) -> InvoiceDeleteBlocker | None:
+    """Why this invoice may not be deleted, or None (billing.wording words it). Money that was received or
+    credited must stay on record."""
     if invoice.status not in DELETABLE_INVOICE_STATUSES:
-        return f"{invoice} is {invoice.get_status_display()}; refund or keep it instead of deleting it."
+        return InvoiceDeleteBlocker.NOT_DELETABLE_STATUS
     if invoice.credit_applied > 0:
-        return f"{invoice} has credit applied; remove the credit before deleting it."
+        return InvoiceDeleteBlocker.CREDIT_APPLIED
     if invoice.transactions.exists():
-        return f"{invoice} has payments recorded against it; refund them instead of deleting it."
+        return InvoiceDeleteBlocker.PAYMENTS_RECORDED
     return None
 
 

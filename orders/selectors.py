@@ -5,6 +5,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from billing.models import Client, Invoice
 from billing.selectors import invoice_delete_blocker
+from billing.wording import invoice_delete_blocker_words
 from orders.models import Order, Product, ProductGroup, ProductPricing
 from provisioning.models import Domain, Service
 from provisioning.selectors import live_items
@@ -34,7 +35,7 @@ def order_delete_blockers(*, order: Order, services: list[Service], domains: lis
             "Cancel the order first so they are terminated, then delete it."
         )
     if order.invoice_id and (reason := invoice_delete_blocker(invoice=order.invoice)):
-        blockers.append(reason)
+        blockers.append(invoice_delete_blocker_words(order.invoice, reason))
     return blockers
 
 

@@ -13,6 +13,7 @@ from provisioning.services import (
     item_changes_validate,
     service_update,
 )
+from provisioning.wording import cancellation_refusal_words
 
 
 @admin.register(ServerGroup)
@@ -150,7 +151,7 @@ class CancellationRequestForm(forms.ModelForm):
         service = cleaned.get("service")
         refusal = cancellation_refusal(service) if service is not None else None
         if refusal:
-            raise ValidationError(refusal)
+            raise ValidationError(cancellation_refusal_words(service, refusal), code=refusal.value)
         return cleaned
 
 

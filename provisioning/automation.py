@@ -18,6 +18,7 @@ from billing.cycles import BillingCycle, period_after
 from billing.models import Invoice, InvoiceItem
 from billing.services import Withdrawal
 from billing.services.invoices import InvoiceDraft, InvoiceLine, invoices_create_bulk
+from billing.wording import withdrawal_kept_words
 from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.selectors import overdue_service_lines, service_lines
 from provisioning.services import (
@@ -290,7 +291,7 @@ def carry_out_cancellations(context: StepContext) -> None:
                 count, says = _WITHDRAWN[withdrawal.outcome]
                 context.count(count)
                 invoice = invoices[invoice_id]
-                why = f" ({withdrawal.why})" if withdrawal.why else ""
+                why = f" ({kept})" if (kept := withdrawal_kept_words(withdrawal)) else ""
                 context.say(f"{invoice} (client #{invoice.client_id}): {says}{why}")
             for error in carried.errors:
                 context.error(error)

@@ -262,7 +262,7 @@ class Domain(FSMModelMixin, models.Model):
         pass
 
 
-class CancellationRequest(models.Model):
+class CancellationRequest(FSMModelMixin, models.Model):
     """A client's or an admin's request to end a service: at once, or at the end of the period it is paid for.
     The automation run carries it out; a service has at most one open request."""
 
@@ -278,7 +278,7 @@ class CancellationRequest(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cancellation_requests")
     when = models.CharField(max_length=16, choices=When.choices)
     reason = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = FSMField(max_length=16, choices=Status.choices, default=Status.OPEN, protected=True)
     requested_at = models.DateTimeField(default=timezone.now)
     requested_by = models.CharField(max_length=150, help_text="Who asked: a user name, or 'system'.")
     done_on = models.DateField(null=True, blank=True)
@@ -293,6 +293,14 @@ class CancellationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Cancel {self.service_id} {self.get_when_display().lower()} ({self.get_status_display()})"
+
+    @transition(field=status, source=Status.OPEN, target=Status.DONE, custom=BULK_OK)
+    def carry_out(self, *, on) -> None:
+        self.done_on = on
+
+    @transition(field=status, source=Status.OPEN, target=Status.WITHDRAWN)
+    def withdraw(self) -> None:
+        pass
 
 
 class DomainRenewalNotice(models.Model):

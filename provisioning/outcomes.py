@@ -52,3 +52,10 @@ class DomainActivated:
     status: str
     expiry_date: datetime.date | None
     registrar_ran: bool = False  # no registrar module exists yet
+
+
+class CancellationRefusal(enum.Enum):
+    """Why a service cannot be asked to end now (provisioning.selectors.cancellation_refusal)."""
+
+    NOT_LIVE = "not_live"
+    ALREADY_REQUESTED = "already_requested"  # it has an open request

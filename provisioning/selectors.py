@@ -6,6 +6,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Least, 
 
 from billing.models import Client, Invoice, InvoiceItem
 from provisioning.models import CancellationRequest, Domain, Service
+from provisioning.outcomes import CancellationRefusal
 
 LIVE_SERVICE_STATUSES = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
 # A domain past Pending is at a registrar (or was): it is not removed without being cancelled first.
@@ -53,12 +54,12 @@ def open_cancellation(*, service: Service) -> CancellationRequest | None:
     return service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).first()
 
 
-def cancellation_refusal(service: Service) -> str | None:
-    """Why this service cannot be asked to end now, or None."""
+def cancellation_refusal(service: Service) -> CancellationRefusal | None:
+    """Why this service cannot be asked to end now, or None (provisioning.wording words it)."""
     if service.status not in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
-        return f"{service} is {service.get_status_display()}: only a live service can be cancelled."
+        return CancellationRefusal.NOT_LIVE
     if service.cancellation_requests.filter(status=CancellationRequest.Status.OPEN).exists():
-        return f"{service} already has an open cancellation request."
+        return CancellationRefusal.ALREADY_REQUESTED
     return None
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from provisioning.models import Domain
-from provisioning.outcomes import DomainActivated, ItemMove, ServiceActivated, Setup, WelcomeEmail
+from provisioning.models import Domain, Service
+from provisioning.outcomes import CancellationRefusal, DomainActivated, ItemMove, ServiceActivated, Setup, WelcomeEmail
 
 SETUP_WORDS = {
     Setup.NO_MODULE: "activated: its product has no provisioning module, so no module ran",
@@ -32,3 +32,11 @@ def domain_activated_words(outcome: DomainActivated) -> str:
 
 def item_move_words(move: ItemMove) -> str:
     return move.value  # "terminated", "cancelled", "fraud", "pending"
+
+
+def cancellation_refusal_words(service: Service, refusal: CancellationRefusal) -> str:
+    if refusal is CancellationRefusal.NOT_LIVE:
+        return f"{service} is {service.get_status_display()}: only a live service can be cancelled."
+    if refusal is CancellationRefusal.ALREADY_REQUESTED:
+        return f"{service} already has an open cancellation request."
+    raise TypeError(f"No words for {refusal!r}")

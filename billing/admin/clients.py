@@ -82,10 +82,10 @@ class ClientForm(CheckedByService):
             client_update_validate(client_id=self.instance.pk, changes=changes)
 
 
-# What client_create takes of a new client; the rest of the form is saved through client_update after it.
+# What client_create takes of a new client: the whole form, so adding one writes one activity row.
 CREATED_WITH = (
     *("contact_name", "email", "country", "currency", "company_name"),
-    *("address_1", "city", "state", "postcode", "phone"),
+    *("address_1", "address_2", "city", "state", "postcode", "phone", "tax_exempt", "notes", "user"),
 )
 
 
@@ -105,13 +105,13 @@ class ClientAdmin(RefusalsAsMessages, LargeTableAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # Not obj.save(): the services lock the row, check it as the domain does and log who changed what.
-        changes = form.changes()
         if not change:
-            created = client_create(actor=request.user, **{name: form.cleaned_data[name] for name in CREATED_WITH})
-            changes = {name: value for name, value in changes.items() if name not in CREATED_WITH}
-            obj.pk = created.pk
-        saved = client_update(client_id=obj.pk, changes=changes, actor=request.user) if changes else None
-        if saved is not None or not change:
+            fields = {name: form.cleaned_data[name] for name in CREATED_WITH if name in form.cleaned_data}
+            obj.pk = client_create(actor=request.user, **fields).pk
+            obj.refresh_from_db()
+            return
+        if changes := form.changes():
+            client_update(client_id=obj.pk, changes=changes, actor=request.user)
             obj.refresh_from_db()
 
     def get_urls(self):

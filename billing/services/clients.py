@@ -23,9 +23,16 @@ def client_create(
     state: str = "",
     postcode: str = "",
     phone: str = "",
+    address_2: str = "",
+    tax_exempt: bool = False,
+    notes: str = "",
+    user=None,
     password: str | None = None,
 ) -> Client:
-    """Create a client; with a password, also the user it logs in to the client area with (username = email)."""
+    """Create a client, in one activity row; with a password, also the user it logs in to the client area with
+    (username = email), or linked to an existing `user` (the admin's page)."""
+    if user is not None and password is not None:
+        raise ValidationError("A new client gets either a new login (a password) or an existing one, not both.")
     email = email.strip().lower()
     with transaction.atomic():
         client = Client(
@@ -39,8 +46,13 @@ def client_create(
             state=state,
             postcode=postcode,
             phone=phone,
+            address_2=address_2,
+            tax_exempt=tax_exempt,
+            notes=notes,
+            user=user,
         )
-        client.full_clean(exclude=["status", "user"])  # a protected FSM field cannot be re-assigned by clean
+        # A protected FSM field cannot be re-assigned by clean; a login made below is new, so checked there.
+        client.full_clean(exclude=["status"] if user is not None else ["status", "user"])
         if password is not None:
             user_model = get_user_model()
             if user_model.objects.filter(username=email).exists():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule
 from billing.money import MONEY_LIMIT
+from billing.outcomes import KeptBecause, Withdrawal, WithdrawalOutcome
 from billing.pdf import invoice_pdf_reference
 from billing.selectors import invoice_delete_blocker, tax_setup_for
 from billing.services.changes import changes_described
@@ -23,6 +23,7 @@ from billing.services.numbering import number_if_numbered_when_unpaid, numbered_
 from billing.services.settlement import client_locked, invoice_locked, invoice_mark_paid_if_settled
 from billing.services.totals import TOTAL_FIELDS, invoice_recalculate
 from billing.taxes import Line, compute_totals
+from billing.wording import invoice_delete_blocker_words, withdrawal_kept_words
 from core.fsm import apply_transition
 from core.rows import decimal_text, insert_rows
 from notifications.bus import emit, emit_select
@@ -354,20 +355,6 @@ def _cancel(invoice: Invoice, *, actor: Actor, reason: str) -> None:
     )
 
 
-class Withdrawal(StrEnum):
-    """What invoice_lines_withdraw did with an invoice."""
-
-    CANCELLED = "cancelled"
-    LINES_REMOVED = "lines removed"
-    LEFT_FOR_ADMIN = "left for an admin"
-
-
-@dataclass(frozen=True)
-class WithdrawalOutcome:
-    outcome: Withdrawal
-    why: str = ""  # for LEFT_FOR_ADMIN: why it was left
-
-
 def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor, reason: str) -> WithdrawalOutcome:
     """Take these lines off an invoice: what they bill for ended before its period (a service cancelled at the
     end of the period before). The invoice must still be open (Draft or Unpaid).
@@ -384,9 +371,9 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
         withdrawn = list(invoice.items.filter(pk__in=line_ids).order_by("pk"))
         what = "; ".join(line.description for line in withdrawn)
         if invoice.status not in Invoice.OPEN_STATUSES:
-            why = f"it is {invoice.get_status_display()}"
+            kept = WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, KeptBecause.NOT_OPEN, status=invoice.status)
         elif not withdrawn:
-            return WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, "its lines were removed meanwhile")
+            return WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, KeptBecause.LINES_GONE)
         elif (
             not invoice.items.exclude(pk__in=line_ids)
             .exclude(kind=InvoiceItem.Kind.LATE_FEE)
@@ -396,7 +383,7 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
             _cancel(invoice, actor=actor, reason=f"{reason} ({what})")
             return WithdrawalOutcome(Withdrawal.CANCELLED)
         elif invoice.amount_paid > 0 or invoice.credit_applied > 0:
-            why = "it has money on it"
+            kept = WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, KeptBecause.MONEY_ON_IT)
         else:
             try:
                 with transaction.atomic():
@@ -404,7 +391,9 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
                     invoice_recalculate(invoice)
             except ValidationError as refused:  # e.g. a discount line would outweigh what is left
                 invoice.refresh_from_db(fields=TOTAL_FIELDS)
-                why = "; ".join(message.rstrip(".") for message in refused.messages)
+                kept = WithdrawalOutcome(
+                    Withdrawal.LEFT_FOR_ADMIN, KeptBecause.TOTALS_REFUSED, refused=tuple(refused.messages)
+                )
             else:
                 activity_record(
                     actor=actor,
@@ -415,6 +404,7 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
                 )
                 emit("InvoiceLinesRemoved", invoice_id=invoice.pk, client_id=invoice.client_id, lines=len(withdrawn))
                 return WithdrawalOutcome(Withdrawal.LINES_REMOVED)
+        why = withdrawal_kept_words(kept)
         activity_record(
             actor=actor,
             action="invoice_lines_kept",
@@ -422,7 +412,7 @@ def invoice_lines_withdraw(*, invoice_id: int, line_ids: list[int], actor: Actor
             client_id=invoice.client_id,
             message=f"{invoice} still bills {what or 'the withdrawn lines'}, though {reason}: {why}; an admin decides",
         )
-        return WithdrawalOutcome(Withdrawal.LEFT_FOR_ADMIN, why)
+        return kept
 
 
 def invoice_send_to_collections(*, invoice_id: int, actor: Actor, reason: str = "") -> Invoice:
@@ -506,7 +496,7 @@ def invoice_delete(*, invoice: Invoice, actor: Actor) -> None:
     with transaction.atomic():
         invoice = invoice_locked(invoice.pk)
         if blocker := invoice_delete_blocker(invoice=invoice):
-            raise ValidationError(blocker)
+            raise ValidationError(invoice_delete_blocker_words(invoice, blocker), code=blocker.value)
         activity_record(
             actor=actor,
             action="invoice_deleted",

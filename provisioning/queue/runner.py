@@ -42,6 +42,7 @@ from provisioning.modules.base import (
     ModuleError,
     PermanentModuleError,
     Result,
+    SignOnLink,
     TransientModuleError,
     redact,
 )
@@ -211,6 +212,8 @@ def _result_summary(result: Result) -> dict:
             "message": result.message,
             "found_existing": result.found_existing,
         }
+    if isinstance(result, SignOnLink):
+        return {"url": "*** (a sign-on link is a credential: not kept)"}
     summary = {key: value for key, value in vars(result).items() if key not in ("password",)}
     return json.loads(json.dumps(summary, default=str))
 
@@ -225,13 +228,25 @@ def _record(call_id: int, result: Result | None, error: ModuleError | None, dura
         suffix = Action(call.action).event_suffix
         if error is None and result is not None:
             summary = _result_summary(result)
-            call.result = summary
-            call.response_excerpt = json.dumps(summary, default=str, sort_keys=True)[:4000]
-            apply_transition(call.succeed, label="recorded as succeeded", at=now)
-            call.save()
-            call_succeeded(call, service, result)
-            emit(f"AfterModule{suffix}", **_payload(call, service), attempt=call.attempts, duration_ms=duration_ms)
-            return Ran(call_id, RunResult.SUCCEEDED)
+            try:
+                with transaction.atomic():  # a savepoint: effects that fail roll back alone
+                    call_succeeded(call, service, result)
+            except Exception as effect_error:
+                # The server did it but the portal could not apply it to the service (a bug, a refused move):
+                # calling the module again would not help, so the call waits for an admin with what went wrong.
+                logger.exception("Module call %s succeeded but applying it to the service failed", call.pk)
+                error = PermanentModuleError(
+                    f"The module did it ({summary.get('message') or call.action}), but the portal could not apply "
+                    f"it to the service ({type(effect_error).__name__}: {effect_error}). Check the service, then "
+                    "mark this call resolved."
+                )
+            else:
+                call.result = summary
+                call.response_excerpt = json.dumps(summary, default=str, sort_keys=True)[:4000]
+                apply_transition(call.succeed, label="recorded as succeeded", at=now)
+                call.save()
+                emit(f"AfterModule{suffix}", **_payload(call, service), attempt=call.attempts, duration_ms=duration_ms)
+                return Ran(call_id, RunResult.SUCCEEDED)
         assert error is not None
         message = error.message[:2000]
         gave_up = not error.transient or call.attempts >= settings.PORTAL_MODULE_RETRY_LIMIT

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from billing.selectors import invoices_lock
 from billing.services import WithdrawalOutcome, invoice_lines_withdraw
+from core.fsm import transition_in_bulk
 from core.inputs import text_validate
 from notifications.bus import emit
 from notifications.services import (
@@ -22,6 +23,7 @@ from notifications.services import (
 from provisioning.models import CancellationRequest, Service
 from provisioning.selectors import cancellation_refusal, open_service_lines
 from provisioning.services.common import item_log, services_move_many
+from provisioning.wording import cancellation_refusal_words
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def cancellation_request(*, service_id: int, when: str, reason: str, actor: Acto
         service = Service.objects.select_for_update().select_related("product", "client").get(pk=service_id)
         refusal = cancellation_refusal(service)
         if refusal:
-            raise ValidationError(refusal)
+            raise ValidationError(cancellation_refusal_words(service, refusal), code=refusal.value)
         try:  # the unique open request decides between two requests at once
             with transaction.atomic():
                 request = CancellationRequest.objects.create(
@@ -90,7 +92,7 @@ def cancellation_withdraw(*, request_id: int, actor: Actor, client_id: int | Non
                 f"The cancellation of {service} is {request.get_status_display().lower()}: only an open request "
                 "can be withdrawn."
             )
-        request.status = CancellationRequest.Status.WITHDRAWN
+        request.withdraw()
         request.save(update_fields=["status"])
         item_log(actor, "cancellation_withdrawn", service, f"Cancellation of {service} withdrawn")
         emit("CancellationWithdrawn", service_id=service.pk, client_id=service.client_id, request_id=request.pk)
@@ -120,9 +122,7 @@ def cancellations_carry_out(*, requests: list[CancellationRequest], today: datet
     for a period starting on or after its `cancellation_end` are withdrawn (billing's invoice_lines_withdraw),
     so a client is not reminded of, or charged late fees on, a period they cancelled. Each invoice is handled in
     a savepoint: one that fails is reported and the others, and the terminations, go ahead."""
-    for request in requests:
-        request.status, request.done_on = CancellationRequest.Status.DONE, today
-    CancellationRequest.objects.bulk_update(requests, ["status", "done_on"])
+    transition_in_bulk(CancellationRequest.objects.filter(pk__any=[r.pk for r in requests]), "carry_out", on=today)
     ended = services_move_many(
         [request.service_id for request in requests],
         "terminate",

@@ -120,11 +120,25 @@ def test_client_update_refuses_the_balance_and_the_status(customer):
 def test_adding_a_client_in_the_admin_goes_through_the_services(admin_client, admin_user, usd):
     data = {name: "" for name in CLIENT_FORM_FIELDS}
     data.update(contact_name="Ada", email="ADA@example.com", country="DE", currency=usd.pk, user="", notes="VIP")
+    data.update(address_2="Floor 3", tax_exempt="on")
     response = admin_client.post(reverse("admin:billing_client_add"), data)
     assert response.status_code == 302
     client = Client.objects.get(contact_name="Ada")
     assert (client.email, client.country, client.notes) == ("ada@example.com", "DE", "VIP")
-    assert ActivityLog.objects.filter(action="client_created", subject_id=client.pk, actor=admin_user).exists()
+    assert (client.address_2, client.tax_exempt) == ("Floor 3", True)
+    # One row for one addition: the fields beyond the contact's are created with it, not changed after it.
+    logged = ActivityLog.objects.filter(client_id=client.pk)
+    assert list(logged.values_list("action", "actor")) == [("client_created", admin_user.pk)]
+
+
+def test_adding_a_client_in_the_admin_may_link_an_existing_login(admin_client, usd):
+    login = get_user_model().objects.create_user("grace@example.com", "grace@example.com", "x")
+    data = {name: "" for name in CLIENT_FORM_FIELDS}
+    data.update(contact_name="Grace", email="grace@example.com", country="US", currency=usd.pk, user=login.pk)
+    assert admin_client.post(reverse("admin:billing_client_add"), data).status_code == 302
+    client = Client.objects.get(contact_name="Grace")
+    assert client.user == login
+    assert ActivityLog.objects.filter(client_id=client.pk).count() == 1
 
 
 # --- invoices --------------------------------------------------------------------------------------------------

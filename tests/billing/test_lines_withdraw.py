@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Invoice, InvoiceItem
+from billing.outcomes import KeptBecause
 from billing.services import Withdrawal, invoice_lines_withdraw, payment_record
+from billing.wording import withdrawal_kept_words
 from notifications.models import ActivityLog, Event
 from tests.factories import InvoiceFactory, InvoiceLineFactory
 
@@ -84,7 +86,8 @@ def test_money_on_it_leaves_it_for_an_admin_unchanged(customer):
     )
     payment_record(invoice_id=invoice.pk, amount=D("1.00"), gateway="bank", actor=None)
     outcome = _withdraw(invoice, "A")
-    assert (outcome.outcome, outcome.why) == (Withdrawal.LEFT_FOR_ADMIN, "it has money on it")
+    assert (outcome.outcome, outcome.kept_because) == (Withdrawal.LEFT_FOR_ADMIN, KeptBecause.MONEY_ON_IT)
+    assert withdrawal_kept_words(outcome) == "it has money on it"
     invoice.refresh_from_db()
     assert (invoice.total, invoice.items.count()) == (D("14.99"), 2)
     assert ActivityLog.objects.get(action="invoice_lines_kept").message == (
@@ -104,7 +107,8 @@ def test_totals_the_rest_cannot_make_leave_it_for_an_admin_unchanged(customer):
     )
     outcome = _withdraw(invoice, "A")
     assert outcome.outcome == Withdrawal.LEFT_FOR_ADMIN
-    assert "discounts cannot exceed the charges" in outcome.why
+    assert outcome.kept_because is KeptBecause.TOTALS_REFUSED
+    assert "discounts cannot exceed the charges" in withdrawal_kept_words(outcome)
     invoice.refresh_from_db()
     assert (invoice.total, invoice.items.count()) == (D("6.00"), 3)
     assert "charges; an admin decides" in ActivityLog.objects.get(action="invoice_lines_kept").message
@@ -116,7 +120,12 @@ def test_an_invoice_paid_meanwhile_is_left_as_it_is_and_the_log_says_so(customer
     )
     payment_record(invoice_id=invoice.pk, amount=D("10.00"), gateway="bank", actor=None)
     outcome = _withdraw(invoice, "A")
-    assert (outcome.outcome, outcome.why) == (Withdrawal.LEFT_FOR_ADMIN, "it is Paid")
+    assert (outcome.outcome, outcome.kept_because, outcome.status) == (
+        Withdrawal.LEFT_FOR_ADMIN,
+        KeptBecause.NOT_OPEN,
+        Invoice.Status.PAID,
+    )
+    assert withdrawal_kept_words(outcome) == "it is Paid"
     invoice.refresh_from_db()
     assert (invoice.status, invoice.items.count()) == (Invoice.Status.PAID, 1)
     assert "it is Paid; an admin decides" in ActivityLog.objects.get(action="invoice_lines_kept").message
