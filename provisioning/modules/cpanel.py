@@ -49,6 +49,7 @@ from provisioning.modules.base import (
     SignOnLink,
     TransientModuleError,
     Usage,
+    redact,
 )
 from provisioning.modules.registry import register
 
@@ -130,7 +131,9 @@ class _Whm:
         answer = self.answer(function, params)
         metadata = answer["metadata"]
         if str(metadata.get("result")) != "1":
-            reason = _one_line(metadata.get("reason")) or "no reason given"
+            # A reason that quotes a value back must not show the password it was sent.
+            secrets_sent = tuple(str(value) for key, value in (params or {}).items() if key == "password")
+            reason = redact(_one_line(metadata.get("reason")), secrets=(*secrets_sent, self.token)) or "no reason given"
             refusal = WhmRefusedForNow if TEMPORARY_REASON.search(reason) else WhmRefusedFinally
             raise refusal(f"{self.where} refused {function}: {reason}", reason=reason)
         data = answer.get("data")
