@@ -185,3 +185,14 @@ def receiver():
     running = Receiver().start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def whm():
+    """A WHM stand-in: HTTPS on a free loopback port with a self-signed certificate, accounts in memory, WHM API 1's
+    answers and faults on demand (tests/whm_standin.py); stopped after the test."""
+    from tests.whm_standin import WhmStandIn
+
+    running = WhmStandIn().start()
+    yield running
+    running.stop()
