@@ -146,11 +146,11 @@ class PostgreSQLModule(Module):
         password = service.password or secrets.token_urlsafe(18)
         with self._connect(context) as connection:
             try:
-                found_existing = self._create(connection, service, username, database, limit, password)
+                found_existing, made_database = self._create(connection, service, username, database, limit, password)
             except (errors.DuplicateObject, errors.DuplicateDatabase):
                 # Another call made the same name between our look-up and our CREATE: look again; if it was a
                 # repeat of this create, the second pass finds its tags.
-                found_existing = self._create(connection, service, username, database, limit, password)
+                found_existing, made_database = self._create(connection, service, username, database, limit, password)
         server = self._server(context)
         return AccountDetails(
             username=username,
@@ -159,7 +159,8 @@ class PostgreSQLModule(Module):
             port=server.port or self.default_port,
             extra={"database": database},
             message=(
-                f"Found role and database {username} made by an earlier attempt; set its password and limits."
+                f"Found role {username} made by an earlier attempt and set its password and limit; "
+                + (f"created its database {database}." if made_database else f"its database {database} was there.")
                 if found_existing
                 else f"Created role {username} and its database {database} (at most {limit} connections)."
             ),
@@ -209,7 +210,8 @@ class PostgreSQLModule(Module):
                 connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(username)))
         if role is None and found_database is None:
             return Done(f"Role {username} and database {database} were already gone.", already=True)
-        return Done(f"Dropped database {database} and role {username}.")
+        dropped = [f"database {database}" if found_database else "", f"role {username}" if role else ""]
+        return Done(f"Dropped {' and '.join(what for what in dropped if what)}.")
 
     def change_package(self, context: ModuleContext) -> Done:
         service = self._service(context)
@@ -217,7 +219,7 @@ class PostgreSQLModule(Module):
         database = self.check_name(service.account.get("database") or username, what="database name")
         limit = self._connection_limit(context.params.get("settings") or {})
         with self._connect(context) as connection:
-            self._own_role(connection, service, username)
+            role = self._own_role(connection, service, username)
             found_database = self._own_database(connection, service, database, username)
             connection.execute(
                 sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(username), sql.Literal(limit))
@@ -227,7 +229,7 @@ class PostgreSQLModule(Module):
             )
         return Done(
             f"Role {username} and database {database} now take at most {limit} connections.",
-            already=found_database.connection_limit == limit,
+            already=role.connection_limit == found_database.connection_limit == limit,
         )
 
     def change_password(self, context: ModuleContext) -> Done:
@@ -293,10 +295,10 @@ class PostgreSQLModule(Module):
         database: str,
         limit: int,
         password: str,
-    ) -> bool:
-        """Make what is missing of the role and the database, or finish what an earlier attempt began. True when
-        the role was there already. Both names are checked before anything is made, so a taken database name
-        leaves no role behind."""
+    ) -> tuple[bool, bool]:
+        """Make what is missing of the role and the database, or finish what an earlier attempt began: (whether
+        the role was there already, whether the database was made now). Both names are checked before anything
+        is made, so a taken database name leaves no role behind."""
         tag = _tag(service)
         role = self._role(connection, username)
         if role is not None and role.tag != tag:
@@ -328,7 +330,7 @@ class PostgreSQLModule(Module):
         connection.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db_name, sql.Literal(tag)))
         # Without this every role on the server (other clients' too) may connect to the database.
         connection.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db_name))
-        return role is not None
+        return role is not None, found_database is None
 
     def _join_role(self, connection: psycopg.Connection, username: str) -> None:
         """A login role that is not a superuser must be a member of the client's role to make it a database's

@@ -2,6 +2,10 @@
 not by reading back what the module said."""
 
 import dataclasses
+import os
+import re
+import signal
+import time
 
 import psycopg
 import pytest
@@ -21,6 +25,7 @@ from provisioning.modules.registry import module_for
 from tests.provisioning.modules.servers import (
     CLUSTER_PASSWORD,
     free_port,
+    private_cluster,
     superuser_connection,
     unique_name,
     unique_service_id,
@@ -133,6 +138,7 @@ def test_a_repeated_create_finds_its_account_and_leaves_one_role_and_one_databas
     again = call(Action.CREATE, dataclasses.replace(service, password=""), local_server)
 
     assert again.found_existing and again.username == first.username
+    assert again.message.endswith(f"its database {service.username} was there.")
     assert again.password and again.password != first.password  # the one it set is the one it returns
     login(local_server, again.username, again.password, again.extra["database"]).close()
     tag = f"portal service {service.service_id}"
@@ -157,7 +163,7 @@ def test_a_create_after_a_worker_died_with_only_the_role_made_makes_the_database
 
     details = call(Action.CREATE, service, local_server)
 
-    assert details.found_existing
+    assert details.found_existing and details.message.endswith(f"created its database {service.username}.")
     login(local_server, details.username, details.password, details.extra["database"]).close()
     assert catalog(local_server, "SELECT count(*) FROM pg_roles WHERE rolname = %s", service.username) == [(1,)]
 
@@ -280,10 +286,22 @@ def test_terminate_ends_sessions_and_drops_the_database_and_the_role(local_serve
     done = call(Action.TERMINATE, service, local_server)
 
     assert isinstance(done, Done) and not done.already
+    assert done.message == f"Dropped database {service.username} and role {service.username}."
     with pytest.raises(psycopg.OperationalError):
         session.execute("SELECT 1")
     assert tags_of(local_server, service.username) == ([], [])
     assert call(Action.TERMINATE, service, local_server).already
+
+
+def test_terminate_after_the_role_went_drops_the_database_left_behind(local_server, cleanup):
+    _, service = created(snapshot(unique_name()), local_server, cleanup)
+    with superuser_connection(local_server) as connection:
+        name = sql.Identifier(service.username)
+        connection.execute(sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(name))
+        connection.execute(sql.SQL("DROP ROLE {}").format(name))
+
+    assert call(Action.TERMINATE, service, local_server).message == f"Dropped database {service.username}."
+    assert tags_of(local_server, service.username) == ([], [])
 
 
 def test_list_accounts_finds_the_roles_tagged_with_a_service(local_server, cleanup):
@@ -370,10 +388,12 @@ def test_a_name_with_metacharacters_is_refused_before_any_sql(local_server, name
     # A closed port: had the module connected or sent anything, the error would be transient, not the name's.
     server = dataclasses.replace(local_server, port=free_port())
     for action in (Action.CREATE, Action.SUSPEND, Action.TERMINATE, Action.USAGE, Action.CHANGE_PASSWORD):
-        with pytest.raises(PermanentModuleError, match="is not allowed here") as refused:
+        with pytest.raises(
+            PermanentModuleError, match=re.escape(f"The username {name!r} is not allowed here")
+        ) as refused:
             call(action, snapshot(name), server, password="x")
         assert not isinstance(refused.value, TransientModuleError)
-    with pytest.raises(PermanentModuleError, match=r"database name .* is not allowed here"):
+    with pytest.raises(PermanentModuleError, match=re.escape(f"The database name {name!r} is not allowed here")):
         call(Action.CREATE, snapshot("fine_name", database=name), server)
 
 
@@ -411,3 +431,26 @@ def test_wrong_server_credentials_are_permanent_and_name_the_user_not_the_passwo
             module.call(ModuleContext(action=action, service=service, server=server))
         assert "the server refused the credentials of postgres" in refused.value.message
         assert CLUSTER_PASSWORD not in refused.value.message
+
+
+def test_a_statement_held_up_by_a_lock_gives_up_in_time_and_is_transient(password_server, settings):
+    settings.PORTAL_MODULE_TIMEOUT_SECONDS = 2
+    _, service = created(snapshot(unique_name()), password_server)
+    with superuser_connection(password_server) as holder, holder.transaction():
+        holder.execute("SELECT 1 FROM pg_authid WHERE rolname = %s FOR UPDATE", (service.username,))
+        with pytest.raises(TransientModuleError, match="did not finish in time"):
+            call(Action.CHANGE_PACKAGE, service, password_server, settings={"connection_limit": 3})
+    call(Action.TERMINATE, service, password_server)
+
+
+def test_a_server_shutting_down_is_transient():
+    with private_cluster() as server:
+        waiting = superuser_connection(server)  # a smart shutdown waits for this session and refuses new ones
+        postmaster = int(waiting.execute("SELECT pg_read_file('postmaster.pid')").fetchone()[0].split()[0])
+        os.kill(postmaster, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        with pytest.raises(TransientModuleError, match=f"127.0.0.1:{server.port}: the database system is shutting"):
+            while time.monotonic() < deadline:  # until the postmaster has taken the signal
+                module.call(ModuleContext(action=Action.TEST_CONNECTION, service=None, server=server))
+                time.sleep(0.05)
+        waiting.close()
