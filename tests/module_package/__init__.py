@@ -38,6 +38,7 @@ class ScriptedModule(Module):
         ),
         Setting("fail_times", "Fail how many times", SettingType.INTEGER, default=0, min_value=0, max_value=100),
         Setting("sleep", "Seconds to sleep in each call", SettingType.INTEGER, default=0, min_value=0, max_value=60),
+        Setting("return_username", "The username create returns (blank: the service's or a suggested one)"),
     )
     server_settings = (Setting("region", "Region", default="eu"),)
     credential_fields = (Setting("api_token", "API token", SettingType.SECRET),)
@@ -60,7 +61,9 @@ class ScriptedModule(Module):
         self._act(context)
         assert context.service is not None
         return AccountDetails(
-            username=context.service.username or self.suggest_username(context.service),
+            username=context.product_settings.get("return_username")
+            or context.service.username
+            or self.suggest_username(context.service),
             password="s3cret-from-module",
             host=context.server.hostname if context.server else "",
             port=5432,

@@ -342,3 +342,20 @@ def test_rotate_secrets_re_encrypts_every_stored_secret_with_the_new_key(custome
         service.refresh_from_db()
         assert crypto.decrypt_json(server.credentials_token) == {"api_token": "right-token"}
         assert crypto.decrypt(service.password_token) == "account-pass"
+
+
+@pytest.mark.postgres
+def test_a_success_the_portal_cannot_apply_waits_for_an_admin_instead_of_calling_the_module_again(customer, group):
+    """The module made the account but returned a username longer than a service can hold: the database refuses
+    the effects, and the call fails for good with what happened instead of looping through the sweep."""
+    _server(group)
+    service = _pending(customer, group, return_username="u" * 80)
+    service_setup(service=service, actor=None)
+    call = ModuleCall.objects.get(service=service)
+    service.refresh_from_db()
+    assert (call.status, call.error_transient, service.status, service.username) == ("failed", False, "pending", "")
+    assert call.error.startswith("The module did it") and "mark this call resolved" in call.error
+    assert not Event.objects.filter(name="AfterModuleCreate").exists()
+    assert Event.objects.filter(name="AfterModuleCreateFailed", payload__gave_up=True).exists()
+    module_calls_sweep()
+    assert len(module_package.CALLS) == 1
