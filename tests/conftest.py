@@ -17,11 +17,14 @@ from orders.services import CartItem
 from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, ProductFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
+PDNS_SERVER = Path("/usr/sbin/pdns_server")
 
 SKIP_REASONS = {
     "postgres": "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal (.ci/run does)",
     "redis": "needs Redis and a Celery worker: set REDIS_URL=redis://127.0.0.1:6379/0 (.ci/run does)",
     "browser": "needs Debian's Chromium at /usr/bin/chromium: run `make system-deps` (as root)",
+    "pdns": "needs Debian's PowerDNS at /usr/sbin/pdns_server (pdns-server, pdns-backend-sqlite3): "
+    "run `make system-deps` (as root)",
 }
 
 
@@ -30,6 +33,7 @@ def _available() -> dict[str, bool]:
         "postgres": settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql",
         "redis": bool(settings.REDIS_URL),
         "browser": CHROMIUM.exists(),
+        "pdns": PDNS_SERVER.exists(),
     }
 
 
