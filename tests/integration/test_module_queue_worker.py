@@ -74,9 +74,7 @@ def worker(tmp_path, journal, name: str = "worker", *, prefork: bool = False):
 def wait_for(check, what: str, timeout: float = 60, log=None):
     deadline = time.monotonic() + timeout
     while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s\n" + (
-            log.read_text() if log else ""
-        )
+        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s\n" + (log.read_text() if log else "")
         time.sleep(0.05)
     return value
 

@@ -2,8 +2,8 @@
 settings), it registers its module when imported. Its module does what its product settings say, so the queue's
 tests can drive each outcome of a real module call: succeed, fail transiently (`fail_times` times, then succeed),
 fail for good, or hang. Every call it receives is written down in CALLS (action, idempotency key, params), and,
-when SCRIPTED_MODULE_JOURNAL names a file, a line there (action, key, process id, Unix time) before it sleeps or fails: a test
-that runs it in a worker process sees from outside that the call is inside the module."""
+when SCRIPTED_MODULE_JOURNAL names a file, a line there (action, key, process id, Unix time) before it sleeps or
+fails: a test that runs it in a worker process sees from outside that the call is inside the module."""
 
 from __future__ import annotations
 
