@@ -125,6 +125,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Outbound webhooks wait on receivers: their own queue, so a slow receiver never holds up anything else.
 WEBHOOKS_QUEUE = env("WEBHOOKS_QUEUE", default="webhooks")
+# Module calls wait on the provider's servers: their own queue, sized on its own (named here so a test's or a
+# bench's worker can have one of its own, as for webhooks).
+PROVISIONING_QUEUE = env("PROVISIONING_QUEUE", default="provisioning")
 # The automation run has its own queue, so a long run never holds up event dispatch, and the other way round.
 # automation.run is the daily run; notifications.automation_run is its name before the run had an app of its own,
 # kept for a message queued before the upgrade (automation.tasks).
@@ -137,9 +140,9 @@ CELERY_TASK_ROUTES = {
     # Emails have their own queue, so a slow mail server holds up neither dispatch nor the run.
     "notifications.send_emails": {"queue": "email"},
     "notifications.email_sweep": {"queue": "email"},
-    # Module calls wait on the provider's servers: their own queue, sized on its own.
-    "provisioning.module_call_run": {"queue": "provisioning"},
-    "provisioning.module_calls_sweep": {"queue": "provisioning"},
+    "provisioning.module_call_run": {"queue": PROVISIONING_QUEUE},
+    "provisioning.module_calls_run": {"queue": PROVISIONING_QUEUE},  # the batches of many calls (the run's)
+    "provisioning.module_calls_sweep": {"queue": PROVISIONING_QUEUE},
 }
 # Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
 # whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -30,12 +31,34 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+@dataclass(frozen=True)
+class Worker:
+    process: subprocess.Popen  # solo: the worker itself; prefork: its main process (the pool's parent)
+    log: Path
+    node: str
+
+
 @contextlib.contextmanager
 def celery_worker(
     queues: list[str], log_path: Path, *, concurrency: int = 1, env: dict[str, str] | None = None
 ) -> Iterator[Path]:
     """Start a worker on `queues` against the test database and Redis (with `env` added to its environment, e.g.
     the queue names its own tasks send to); yield its log; stop it."""
+    with celery_worker_process(queues, log_path, concurrency=concurrency, env=env) as worker:
+        yield worker.log
+
+
+@contextlib.contextmanager
+def celery_worker_process(
+    queues: list[str],
+    log_path: Path,
+    *,
+    concurrency: int = 1,
+    env: dict[str, str] | None = None,
+    prefork: bool = False,
+) -> Iterator[Worker]:
+    """celery_worker, yielding the process too (a test that kills it). One process (solo) or `concurrency`
+    threads; `prefork`: a main process and `concurrency` pool children, each replaced when it dies."""
     node = f"test-{XDIST_WORKER}-{os.getpid()}-{queues[0]}@{socket.gethostname()}"
     with celery_app.connection_for_write() as broker:
         for queue in queues:
@@ -47,7 +70,10 @@ def celery_worker(
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
-    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
+    if prefork:
+        pool = ["--pool=prefork", f"--concurrency={concurrency}"]
+    else:
+        pool = ["--pool=solo"] if concurrency == 1 else ["--pool=threads", f"--concurrency={concurrency}"]
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", *pool, "--loglevel=INFO", "--without-gossip",
@@ -62,7 +88,7 @@ def celery_worker(
         while not celery_app.control.ping(destination=[node], timeout=0.5):
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "worker did not answer a ping in 60 s"
-        yield log_path
+        yield Worker(process, log_path, node)
     finally:
         process.terminate()
         process.wait(20)

@@ -1,10 +1,13 @@
 """A third-party module package as a provider would write one: named in PORTAL_MODULE_PACKAGES (the test
 settings), it registers its module when imported. Its module does what its product settings say, so the queue's
 tests can drive each outcome of a real module call: succeed, fail transiently (`fail_times` times, then succeed),
-fail for good, or hang. Every call it receives is written down in CALLS (action, idempotency key, params)."""
+fail for good, or hang. Every call it receives is written down in CALLS (action, idempotency key, params), and,
+when SCRIPTED_MODULE_JOURNAL names a file, a line there (action, key, process id, Unix time) before it sleeps or
+fails: a test that runs it in a worker process sees from outside that the call is inside the module."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -49,6 +52,9 @@ class ScriptedModule(Module):
             CALLS.append((context.action.value, context.idempotency_key, dict(context.params)))
             _attempts[context.idempotency_key] = _attempts.get(context.idempotency_key, 0) + 1
             attempt = _attempts[context.idempotency_key]
+            if journal := os.environ.get("SCRIPTED_MODULE_JOURNAL"):
+                with open(journal, "a") as lines:
+                    lines.write(f"{context.action.value} {context.idempotency_key} {os.getpid()} {time.time():.3f}\n")
         if context.product_settings.get("sleep"):
             time.sleep(int(context.product_settings["sleep"]))
         fail = context.product_settings.get("fail")
