@@ -9,5 +9,6 @@ urlpatterns = [
     path("services/<id:service_id>/", views.service_detail, name="service_detail"),
     path("services/<id:service_id>/cancel/", views.service_cancel, name="service_cancel"),
     path("services/<id:service_id>/cancel/withdraw/", views.service_cancel_withdraw, name="service_cancel_withdraw"),
+    path("services/<id:service_id>/password/", views.service_password_reset, name="service_password_reset"),
     path("domains/", views.domain_list, name="domain_list"),
 ]

@@ -9,10 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.requests import client_of
+from provisioning.client_service import password_reset_possible, service_page
+from provisioning.clientarea_forms import PasswordResetForm
 from provisioning.forms import CancellationRequestForm
 from provisioning.models import CancellationRequest
+from provisioning.queue.requests import new_nonce
 from provisioning.selectors import cancellation_buttons, client_domains, client_services
 from provisioning.services import cancellation_request, cancellation_withdraw
+from provisioning.services.module_actions import service_password_change
 
 PER_PAGE = 25
 
@@ -36,8 +40,38 @@ def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
         "can_cancel": buttons.may_request,
         "can_withdraw": buttons.may_withdraw,
         "when_choices": CancellationRequest.When.choices,
+        "page": service_page(service),
+        "nonce": new_nonce(),
     }
     return render(request, "clientarea/service_detail.html", context)
+
+
+@login_required
+@require_POST
+def service_password_reset(request: HttpRequest, service_id: int) -> HttpResponse:
+    """A generated password for the service's account, shown once on the page that answers this POST (never put
+    in the session or a URL; the page is private, no-store). The form's nonce makes a double submit one call."""
+    client = client_of(request)
+    service = get_object_or_404(client_services(client=client), pk=service_id)
+    form = PasswordResetForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["nonce"]))
+        return redirect("clientarea:service_detail", service_id=service.pk)
+    if not password_reset_possible(service):
+        messages.error(request, "This service does not offer a password reset now.")
+        return redirect("clientarea:service_detail", service_id=service.pk)
+    try:
+        change = service_password_change(
+            service_id=service.pk, actor=request.user, nonce=form.cleaned_data["nonce"], client_id=client.pk
+        )
+    except ValidationError as refused:
+        messages.error(request, "; ".join(refused.messages))
+        return redirect("clientarea:service_detail", service_id=service.pk)
+    # The call as it stands now that its task was sent (it may already have run).
+    call = change.call
+    call.refresh_from_db(fields=["status"])
+    context = {"client": client, "service": service, "password": change.password, "call": call}
+    return render(request, "clientarea/service_password.html", context)
 
 
 @login_required

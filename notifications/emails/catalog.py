@@ -18,6 +18,17 @@ COMMON_VARIABLES: dict[str, str] = {"company_name": "Example Hosting"}
 
 _INVOICE = {"invoice_id": 1042, "number": "INV-2026-0042", "balance_due": "24.99", "currency": "USD"}
 _SERVICE = {"service_id": 7, "product": "Starter Hosting", "domain": "example.org"}
+# What a welcome email adds (provisioning.services.services.welcome_context): how to connect, as the module's
+# create returned it; each is "" when the module did not return it (a DNS zone has no port, a database no zone).
+# Never the password: the client sets one with "reset password" on the service page.
+WELCOME_VARIABLES = {
+    **_SERVICE,
+    "username": "shop7",  # the account's login name
+    "host": "db1.example.net",  # the server to connect to
+    "port": "5432",  # its port
+    "database": "shop7",  # the database's name (database hosting)
+    "zone": "",  # the DNS zone's name (DNS hosting)
+}
 
 
 @dataclass(frozen=True)
@@ -132,13 +143,13 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "service_welcome",
             "ServiceActivated",
             "The generic welcome email of a new service (a product may name its own).",
-            _SERVICE,
+            WELCOME_VARIABLES,
         ),
         TemplateSpec(
             "hosting_welcome",
             "ServiceActivated",
             "A welcome email for hosting products, for a product to name as its own.",
-            _SERVICE,
+            WELCOME_VARIABLES,
         ),
     ]
 }

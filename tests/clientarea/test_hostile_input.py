@@ -32,6 +32,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing.models import Client
 from billing.services import credit_add
+from core import crypto
 from core.inputs import ID_MAX
 from notifications.models import OutboundEmail
 from provisioning.services import cancellation_request
@@ -238,10 +239,17 @@ def _state(browser: HttpClient, client_id: int, sql: str) -> tuple:
 
 @pytest.fixture
 def walker(customer, pending_order, hosting):
-    """A logged-in client with an unpaid invoice, credit to apply, a live service, another whose cancellation is
-    asked for, and a product in the cart."""
+    """A logged-in client with an unpaid invoice, credit to apply, a live service with a module's account (so its
+    page offers "reset password"), another whose cancellation is asked for, and a product in the cart."""
     credit_add(client_id=customer.pk, amount=Decimal("3.00"), reason="walk", actor=None)
-    service = ServiceFactory(client=customer, product=hosting)
+    service = ServiceFactory(
+        client=customer,
+        product=hosting,
+        module="scripted",
+        username="walk1",
+        password_token=crypto.encrypt("walk-password-1"),
+        account={"host": "db.example.net", "port": "5432", "database": "walk1"},
+    )
     asked = ServiceFactory(client=customer, product=hosting)
     cancellation_request(service_id=asked.pk, when="end_of_period", reason="", actor=None)
     browser = HttpClient(raise_request_exception=False)
