@@ -15,7 +15,7 @@ from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
-from orders.product_admin_form import ProductForm, module_chosen
+from orders.product_admin_form import ProductForm
 from orders.selectors import order_delete_blockers, order_review_actions
 from orders.services import (
     ReviewLine,
@@ -28,6 +28,7 @@ from orders.services import (
 )
 from orders.services.fraud import order_fraud_recheck, stored_fraud_result
 from orders.wording import review_line_words
+from provisioning.module_forms import module_chosen
 from provisioning.modules import registry
 from provisioning.selectors import order_items
 
@@ -86,7 +87,7 @@ class ProductAdmin(LargeTableAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))
-        module = module_chosen(request.POST if request.method == "POST" else None, obj)
+        module = module_chosen(request.POST if request.method == "POST" else None, obj.module if obj else "")
         module_class = registry.module_class(module)
         if module_class is not None and module_class.product_settings:
             names = [ProductForm.settings_prefix + setting.name for setting in module_class.product_settings]

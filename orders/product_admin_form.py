@@ -9,26 +9,8 @@ from __future__ import annotations
 from django import forms
 
 from orders.models import Product
-from provisioning.module_forms import SettingsFieldsMixin
+from provisioning.module_forms import SettingsFieldsMixin, module_choices, module_chosen
 from provisioning.modules import registry
-
-
-def module_choices(current: str = "") -> list[tuple[str, str]]:
-    """Blank (no module) and every registered module; a stored name no installed module has stays selectable,
-    marked, so the product can still be saved without silently losing it."""
-    choices = [("", "None"), *registry.choices()]
-    if current and registry.module_class(current) is None:
-        choices.append((current, f"{current} (not installed)"))
-    return choices
-
-
-def module_chosen(data, instance: Product | None) -> str:
-    """The module whose fields the form carries: the one submitted if it is registered, else the saved one."""
-    if data is not None and "module" in data:
-        submitted = data.get("module") or ""
-        if submitted == "" or registry.module_class(submitted) is not None:
-            return submitted
-    return instance.module if instance is not None else ""
 
 
 class ProductForm(SettingsFieldsMixin, forms.ModelForm):
@@ -49,7 +31,7 @@ class ProductForm(SettingsFieldsMixin, forms.ModelForm):
             help_text="The provisioning module that sets up this product's services. After choosing another one, "
             "save: its settings appear below.",
         )
-        self.module_name = module_chosen(self.data if self.is_bound else None, instance)
+        self.module_name = module_chosen(self.data if self.is_bound else None, current)
         module_class = registry.module_class(self.module_name)
         stored = (instance.module_settings or {}) if instance and instance.module == self.module_name else {}
         self.settings_add(module_class.product_settings if module_class else (), stored)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,13 +19,13 @@ from core import crypto
 from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
 from core.crypto import SecretUnreadable
+from provisioning.admin_queue import ModuleFilter
 from provisioning.models import Server, ServerGroup
-from provisioning.module_forms import SettingsFieldsMixin, setting_field
+from provisioning.module_forms import SettingsFieldsMixin, module_choices, module_chosen, setting_field
 from provisioning.modules import registry
 from provisioning.modules.base import SettingType
 from provisioning.server_services import PLAIN_FIELDS, server_delete, server_save
 from provisioning.servers import (
-    HOLDS_AN_ACCOUNT,
     accounts_on,
     server_credentials_names,
     server_delete_blocker,
@@ -33,21 +33,6 @@ from provisioning.servers import (
 )
 
 CREDENTIAL_PREFIX = "credential_"
-
-
-def _module_choices(current: str) -> list[tuple[str, str]]:
-    choices = [("", "None"), *registry.choices()]
-    if current and registry.module_class(current) is None:
-        choices.append((current, f"{current} (not installed)"))
-    return choices
-
-
-def _module_chosen(data, server: Server | None) -> str:
-    if data is not None and "module" in data:
-        submitted = data.get("module") or ""
-        if submitted == "" or registry.module_class(submitted) is not None:
-            return submitted
-    return server.module if server is not None else ""
 
 
 def _stored_credentials(server: Server | None) -> dict[str, str]:
@@ -70,13 +55,13 @@ class ServerForm(SettingsFieldsMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         server = self.instance if self.instance.pk else None
         self.fields["module"] = forms.ChoiceField(
-            choices=_module_choices(server.module if server else ""),
+            choices=module_choices(server.module if server else ""),
             required=False,
             label="Module",
             help_text="The provisioning module that drives this server. After choosing another one, save: its "
             "credentials and settings appear below.",
         )
-        self.module_name = _module_chosen(self.data if self.is_bound else None, server)
+        self.module_name = module_chosen(self.data if self.is_bound else None, server.module if server else "")
         module_class = registry.module_class(self.module_name)
         same_module = server is not None and server.module == self.module_name
         stored = _stored_credentials(server) if same_module else {}
@@ -104,6 +89,17 @@ class ServerForm(SettingsFieldsMixin, forms.ModelForm):
         }
 
 
+class ServerChangeList(ChangeList):
+    """The accounts each listed server holds, counted for the whole page in one query (accounts_on)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        servers = list(self.result_list)
+        held = accounts_on([server.pk for server in servers])
+        for server in servers:
+            server.accounts_held_n = held.get(server.pk, 0)
+
+
 @admin.register(ServerGroup)
 class ServerGroupAdmin(LargeTableAdmin):
     list_display = ("name", "fill_type")
@@ -114,19 +110,14 @@ class ServerGroupAdmin(LargeTableAdmin):
 class ServerAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = ServerForm
     list_display = ("name", "hostname", "ip_address", "module", "accounts", "max_accounts", "is_active", "last_test")
-    list_filter = ("is_active", "module")
+    list_filter = ("is_active", ModuleFilter)
     search_fields = ("name", "hostname")
     filter_horizontal = ("groups",)
     readonly_fields = ("stored_credentials", "accounts_held", "last_test_shown")
     change_form_template = "admin/provisioning/server/change_form.html"
 
-    def get_queryset(self, request):
-        # The accounts each listed server holds, in the list's own query (no query per row).
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(accounts_held_n=Count("services", filter=Q(services__status__in=HOLDS_AN_ACCOUNT)))
-        )
+    def get_changelist(self, request, **kwargs):
+        return ServerChangeList
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -136,7 +127,7 @@ class ServerAdmin(RefusalsAsMessages, LargeTableAdmin):
     def get_fieldsets(self, request, obj=None):
         form_fields = [*PLAIN_FIELDS, "groups"]
         fieldsets = [(None, {"fields": form_fields})]
-        module = _module_chosen(request.POST if request.method == "POST" else None, obj)
+        module = module_chosen(request.POST if request.method == "POST" else None, obj.module if obj else "")
         module_class = registry.module_class(module)
         if module_class is not None and module_class.credential_fields:
             names = [CREDENTIAL_PREFIX + setting.name for setting in module_class.credential_fields]
@@ -152,7 +143,7 @@ class ServerAdmin(RefusalsAsMessages, LargeTableAdmin):
         kwargs["fields"] = [*PLAIN_FIELDS, "groups"]
         return super().get_form(request, obj, **kwargs)
 
-    @admin.display(description="Accounts", ordering="accounts_held_n")
+    @admin.display(description="Accounts")
     def accounts(self, server: Server) -> int:
         return getattr(server, "accounts_held_n", 0)
 
@@ -188,10 +179,17 @@ class ServerAdmin(RefusalsAsMessages, LargeTableAdmin):
     def save_model(self, request, obj, form, change) -> None:
         saved = server_save(
             server_id=obj.pk if change else None,
-            fields={name: form.cleaned_data[name] for name in PLAIN_FIELDS if name in form.cleaned_data},
+            # Only what the admin changed: a field another admin saved meanwhile is not written back.
+            fields={
+                name: form.cleaned_data[name]
+                for name in PLAIN_FIELDS
+                if name in form.cleaned_data and (not change or name in form.changed_data)
+            },
             settings=form.cleaned_settings,
             credentials=form.credentials_given(),
-            group_ids=[group.pk for group in form.cleaned_data.get("groups", [])],
+            group_ids=[group.pk for group in form.cleaned_data["groups"]]
+            if not change or "groups" in form.changed_data
+            else None,
             actor=request.user,
         )
         obj.pk = saved.server.pk

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 
+from provisioning.modules import registry
 from provisioning.modules.base import Setting, SettingsInvalid, SettingType, settings_clean
 
 
@@ -117,3 +118,22 @@ class ModuleSettingsForm(SettingsFieldsMixin, forms.Form):
         cleaned = super().clean()
         self.settings_clean()
         return cleaned
+
+
+def module_choices(current: str = "") -> list[tuple[str, str]]:
+    """Blank (no module) and every registered module, for a product's or a server's module select. A stored name
+    no installed module has stays selectable, marked, so the row can still be saved without silently losing it."""
+    choices = [("", "None"), *registry.choices()]
+    if current and registry.module_class(current) is None:
+        choices.append((current, f"{current} (not installed)"))
+    return choices
+
+
+def module_chosen(data, stored: str) -> str:
+    """The module whose declared fields a form carries: the one submitted if it is registered, else the stored
+    one. So choosing another module and saving (or a form error) shows that module's fields, without JavaScript."""
+    if data is not None and "module" in data:
+        submitted = data.get("module") or ""
+        if submitted == "" or registry.module_class(submitted) is not None:
+            return submitted
+    return stored

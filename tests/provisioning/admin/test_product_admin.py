@@ -50,11 +50,10 @@ def test_a_setting_out_of_range_is_a_form_error_and_nothing_is_saved(admin_clien
     assert response.status_code == 200
     assert "Must be at most 100." in response.content.decode()
     product.refresh_from_db()
-    assert (product.name, product.module_settings["fail_times"]) == (product.name, 3)
-    assert product.name != "Renamed"
+    assert product.module_settings["fail_times"] == 3 and product.name != "Renamed"
 
     response = admin_client.post(url, _post(product, module_setting_fail="sideways"))
-    assert "Choose one of" in response.content.decode() or "Select a valid choice" in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()
     product.refresh_from_db()
     assert product.module_settings["fail"] == ""
 
