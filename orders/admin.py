@@ -15,6 +15,7 @@ from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
+from orders.product_admin_form import ProductForm
 from orders.selectors import order_delete_blockers, order_review_actions
 from orders.services import (
     ReviewLine,
@@ -27,6 +28,8 @@ from orders.services import (
 )
 from orders.services.fraud import order_fraud_recheck, stored_fraud_result
 from orders.wording import review_line_words
+from provisioning.module_forms import module_chosen
+from provisioning.modules import registry
 from provisioning.selectors import order_items
 
 # Transition method on Order -> (url action, button label, service, confirmation question)
@@ -67,11 +70,29 @@ class ProductGroupAdmin(LargeTableAdmin):
 
 @admin.register(Product)
 class ProductAdmin(LargeTableAdmin):
+    """A catalog row saved by Django's admin; its module is chosen from the registry and its module settings are
+    the chosen module's declared fields, checked by settings_clean: a bad value is a form error and saves nothing."""
+
+    form = ProductForm
     list_display = ("name", "group", "type", "auto_setup", "module", "stock_control", "stock_quantity", "retired")
     list_filter = ("group", "type", "auto_setup", "retired")
     list_select_related = ("group",)
     search_fields = ("name",)
     inlines = [PricingInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        # The module's fields are added by the form itself (they depend on the module chosen), not by the model.
+        kwargs["fields"] = None
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        module = module_chosen(request.POST if request.method == "POST" else None, obj.module if obj else "")
+        module_class = registry.module_class(module)
+        if module_class is not None and module_class.product_settings:
+            names = [ProductForm.settings_prefix + setting.name for setting in module_class.product_settings]
+            fieldsets.append((f"{module_class.label}: module settings", {"fields": names}))
+        return fieldsets
 
 
 @admin.register(Promotion)

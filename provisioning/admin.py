@@ -3,8 +3,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.admin_lists import LargeTableAdmin
-from core.admin_mixins import RefusalsAsMessages, SaveChangedFieldsOnly
-from provisioning.models import CancellationRequest, Domain, Server, ServerGroup, Service
+from core.admin_mixins import RefusalsAsMessages
+from provisioning.admin_service_actions import ServiceModuleActions
+from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.services import (
     cancellation_refusal,
     cancellation_request,
@@ -14,17 +15,6 @@ from provisioning.services import (
     service_update,
 )
 from provisioning.wording import cancellation_refusal_words
-
-
-@admin.register(ServerGroup)
-class ServerGroupAdmin(LargeTableAdmin):
-    list_display = ("name", "fill_type")
-
-
-@admin.register(Server)
-class ServerAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
-    list_display = ("name", "hostname", "ip_address", "module", "max_accounts", "is_active")
-    filter_horizontal = ("groups",)
 
 
 class BillingDatesForm(forms.ModelForm):
@@ -95,7 +85,7 @@ class EditsThroughServices(RefusalsAsMessages, LargeTableAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(EditsThroughServices):
+class ServiceAdmin(ServiceModuleActions, EditsThroughServices):
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")
@@ -113,8 +103,21 @@ class ServiceAdmin(EditsThroughServices):
         "billing_day",
     )
 
+    change_form_template = "admin/provisioning/service/change_form.html"
+
     def item_update(self, *, pk: int, actor, **changes) -> None:
         service_update(service_id=pk, actor=actor, **changes)
+
+    def get_urls(self):
+        return self.service_action_urls() + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        service = self.get_object(request, object_id)
+        if service is not None and self.has_view_or_change_permission(request, service):
+            extra_context["service_buttons"] = self.service_buttons(request, service)
+            extra_context.update(self.service_panels(request, service))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -188,3 +191,6 @@ class CancellationRequestAdmin(LargeTableAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+from provisioning import admin_queue, admin_servers  # noqa: E402,F401 - servers, groups and the module queue

@@ -131,6 +131,14 @@ class Service(FSMModelMixin, models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_due_date"]), models.Index(fields=["client", "status"])]
         constraints = [_billing_day_check("provisioning_service_billing_day_in_month")]
+        permissions = [
+            ("suspend_service", "Can suspend a service (abuse or admin)"),
+            ("unsuspend_service", "Can unsuspend a service"),
+            ("terminate_service", "Can terminate a service"),
+            ("change_package_service", "Can change a service's package"),
+            ("change_password_service", "Can change a service's account password"),
+            ("reveal_password_service", "Can reveal a service's account password"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product.name if self.product_id else 'Service'} #{self.pk}" + (

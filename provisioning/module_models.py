@@ -63,6 +63,10 @@ class ModuleCall(FSMModelMixin, models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["service", "action"]),
         ]
+        permissions = [
+            ("retry_modulecall", "Can retry a failed module call"),
+            ("resolve_modulecall", "Can mark a module call resolved"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action.replace('_', ' ')} of service #{self.service_id} ({self.get_status_display()})"
