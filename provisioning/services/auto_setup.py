@@ -76,7 +76,8 @@ def services_auto_setup(*, service_ids: list[int], when: AutoSetup) -> list[Auto
                     outcome = service_setup(service=service, actor=None)
             except ValidationError as error:
                 why = " ".join(error.messages)
-                item_log(None, "service_auto_setup_refused", service, f"{service}: not set up {WHEN_WORDS[when]}: {why}")
+                says = f"{service}: not set up {WHEN_WORDS[when]}: {why}"
+                item_log(None, "service_auto_setup_refused", service, says)
                 logger.warning("Auto-setup of service %s refused: %s", service.pk, why)
                 lines.append(AutoSetupLine(service.pk, skipped=AutoSetupSkip.REFUSED, why=why))
                 continue

@@ -34,7 +34,11 @@ def scripted_product(group: ServerGroup, *, auto_setup: str, currency=None, **se
     return product
 
 
-def scripted_service(client, server: Server, *, status=Service.Status.ACTIVE, **settings) -> Service:
+def scripted_service(
+    client, server: Server, *, status=Service.Status.ACTIVE, settings: dict | None = None, **fields
+) -> Service:
+    """A service of the scripted module on `server`; `settings` are its module settings (fail, fail_times...)."""
+    settings = settings or {}
     product = scripted_product(server.groups.first(), auto_setup="never", **settings)
     return ServiceFactory(
         client=client,
@@ -44,4 +48,5 @@ def scripted_service(client, server: Server, *, status=Service.Status.ACTIVE, **
         server=server,
         status=status,
         username=f"user{server.pk}x{Service.objects.count()}",
+        **fields,
     )
