@@ -55,9 +55,7 @@ def _calls(action):
     return list(ModuleCall.objects.filter(action=action).order_by("service_id").values_list("service_id", "status"))
 
 
-def test_overdue_suspension_unsuspension_and_termination_call_the_module(
-    customer, django_capture_on_commit_callbacks
-):
+def test_overdue_suspension_unsuspension_and_termination_call_the_module(customer, django_capture_on_commit_callbacks):
     server = scripted_server()
     (service,) = _overdue(customer, server)
     assert _run(_days(7), "overdue_suspension", capture=django_capture_on_commit_callbacks) == {
@@ -100,9 +98,7 @@ def test_the_runs_unsuspension_step_calls_the_module(customer, django_capture_on
     assert _calls("unsuspend") == [(service.pk, "succeeded")]
 
 
-def test_a_module_failure_neither_stops_the_run_nor_undoes_the_suspension(
-    customer, django_capture_on_commit_callbacks
-):
+def test_a_module_failure_neither_stops_the_run_nor_undoes_the_suspension(customer, django_capture_on_commit_callbacks):
     failing, working = scripted_server("failing"), scripted_server("working")
     broken = _overdue(customer, failing, 2, fail="permanent")
     fine = _overdue(customer, working, 1)
