@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from core import crypto
 from provisioning.models import ModuleCall, Service
 from tests import module_package
-from tests.provisioning.modules_helpers import scripted_product, scripted_server, scripted_service
 from tests.factories import ServiceFactory
+from tests.provisioning.modules_helpers import scripted_product, scripted_server, scripted_service
 
 # Real commits: the command commits its request, and the call runs after that commit (in-process without a
 # broker), before the command reads its outcome.
