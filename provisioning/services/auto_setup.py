@@ -44,7 +44,6 @@ def services_auto_setup(*, service_ids: list[int], when: AutoSetup) -> list[Auto
     The system does it (actor None). A refusal of one service is logged on it and does not stop the others."""
     if not service_ids:
         return []
-    restricted = AutomationSettings.load().auto_setup_known_clients_only
     lines: list[AutoSetupLine] = []
     with transaction.atomic():
         services = list(
@@ -53,8 +52,11 @@ def services_auto_setup(*, service_ids: list[int], when: AutoSetup) -> list[Auto
             .select_related("product", "client")
             .order_by("pk")
         )
+        if not services:  # most orders and payments: nothing to set up, and no settings to read
+            return []
+        restricted = AutomationSettings.load().auto_setup_known_clients_only
         known = set()
-        if restricted and services:
+        if restricted:
             known = set(
                 Service.objects.filter(
                     client_id__in={s.client_id for s in services}, status=Service.Status.ACTIVE
