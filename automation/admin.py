@@ -96,6 +96,7 @@ class AutomationSettingsAdmin(RefusalsAsMessages, admin.ModelAdmin):
                 "fields": (
                     "cancel_unpaid_orders_enabled",
                     "cancel_unpaid_orders_after_days",
+                    "auto_setup_known_clients_only",
                     "domain_renewal_notice_days",
                 )
             },

@@ -163,6 +163,12 @@ class AutomationSettings(models.Model):
         default=14,
         help_text="A pending order whose invoice is still unpaid this many days after it was placed is cancelled.",
     )
+    auto_setup_known_clients_only = models.BooleanField(
+        "auto-setup only for known clients",
+        default=False,
+        help_text="Set up automatically (on order or on payment) only for clients who already have an active "
+        "service; a new client's service stays Pending until an admin accepts the order.",
+    )
     domain_renewal_notice_days = models.JSONField(
         default=default_domain_renewal_notice_days,
         blank=True,

@@ -19,7 +19,6 @@ from orders.product_admin_form import ProductForm
 from orders.selectors import order_delete_blockers, order_review_actions
 from orders.services import (
     ReviewLine,
-    ServiceAcceptOptions,
     order_accept,
     order_cancel,
     order_delete,
@@ -278,26 +277,20 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            options = {
-                s.pk: ServiceAcceptOptions(
-                    run_module_create=data[f"svc_{s.pk}_module"], send_welcome_email=data[f"svc_{s.pk}_welcome"]
-                )
-                for s in pending_services
-            }
             registrar = {d.pk: data[f"dom_{d.pk}_registrar"] for d in pending_domains}
             try:
                 outcomes = order_accept(
                     order=order,
                     actor=request.user,
-                    service_options=options,
+                    service_options=form.service_options(),
                     registrar_domains=registrar,
                     reason=data["reason"],
                 )
             except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                form.add_error(None, exc)  # nothing was accepted: the form again, with why
             else:
                 self._report(request, order, "accepted", outcomes)
-            return self._back(order)
+                return self._back(order)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -1,7 +1,11 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from core.domain_names import normalize_domain_name
 from core.inputs import PlainTextField
+from orders.services import ServiceAcceptOptions
+from provisioning.services.module_actions import PASSWORD_MAX_LENGTH, password_check
+from provisioning.setup_choices import setup_choices, username_problem
 
 
 class ReasonForm(forms.Form):
@@ -13,23 +17,85 @@ class ReasonForm(forms.Form):
 
 
 class AcceptOrderForm(ReasonForm):
-    """One checkbox per item and choice: svc_<id>_module, svc_<id>_welcome, dom_<id>_registrar."""
+    """Per service: svc_<id>_module and svc_<id>_welcome boxes and, for a service with a module, svc_<id>_server
+    (blank: the product's server group picks), svc_<id>_username (pre-filled with the module's suggestion) and
+    svc_<id>_password (blank: generated); per domain dom_<id>_registrar. A username the module refuses or a
+    password outside the rules is an error on its field, and nothing is accepted."""
 
     def __init__(self, *args, services=(), domains=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.service_rows = []
         self.domain_rows = []
+        self._services = {service.pk: service for service in services}
+        choices = setup_choices(services)
         for service in services:
-            module = forms.BooleanField(required=False, initial=True, label="Run module create")
-            welcome = forms.BooleanField(required=False, initial=True, label="Queue welcome email")
-            self.fields[f"svc_{service.pk}_module"] = module
-            self.fields[f"svc_{service.pk}_welcome"] = welcome
-            self.service_rows.append((service, self[f"svc_{service.pk}_module"], self[f"svc_{service.pk}_welcome"]))
+            prefix = f"svc_{service.pk}"
+            self.fields[f"{prefix}_module"] = forms.BooleanField(
+                required=False, initial=True, label="Run module create"
+            )
+            self.fields[f"{prefix}_welcome"] = forms.BooleanField(
+                required=False, initial=True, label="Queue welcome email"
+            )
+            setup = choices.get(service.pk)
+            if setup is not None:
+                self.fields[f"{prefix}_server"] = forms.TypedChoiceField(
+                    required=False,
+                    coerce=int,
+                    empty_value=None,
+                    choices=[("", "Picked by the product's server group"), *setup.servers],
+                    label="Server",
+                )
+                self.fields[f"{prefix}_username"] = PlainTextField(
+                    required=False, max_length=64, initial=setup.suggested_username, label="Username"
+                )
+                self.fields[f"{prefix}_password"] = forms.CharField(
+                    required=False,
+                    strip=False,
+                    max_length=PASSWORD_MAX_LENGTH,
+                    widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                    label="Password",
+                    help_text="Blank: the module generates one.",
+                )
+            self.service_rows.append(
+                (
+                    service,
+                    self[f"{prefix}_module"],
+                    self[f"{prefix}_welcome"],
+                    [self[f"{prefix}_{name}"] for name in ("server", "username", "password") if setup is not None],
+                )
+            )
         for domain in domains:
             self.fields[f"dom_{domain.pk}_registrar"] = forms.BooleanField(
                 required=False, initial=True, label="Send to registrar"
             )
             self.domain_rows.append((domain, self[f"dom_{domain.pk}_registrar"]))
+
+    def clean(self):
+        cleaned = super().clean()
+        for pk, service in self._services.items():
+            username = cleaned.get(f"svc_{pk}_username")
+            if username and (problem := username_problem(service, username)):
+                self.add_error(f"svc_{pk}_username", problem)
+            password = cleaned.get(f"svc_{pk}_password")
+            if password:
+                try:
+                    password_check(password)
+                except ValidationError as error:
+                    self.add_error(f"svc_{pk}_password", error)
+        return cleaned
+
+    def service_options(self) -> dict[int, ServiceAcceptOptions]:
+        data = self.cleaned_data
+        return {
+            pk: ServiceAcceptOptions(
+                run_module_create=data[f"svc_{pk}_module"],
+                send_welcome_email=data[f"svc_{pk}_welcome"],
+                server_id=data.get(f"svc_{pk}_server"),
+                username=data.get(f"svc_{pk}_username") or "",
+                password=data.get(f"svc_{pk}_password") or "",
+            )
+            for pk in self._services
+        }
 
 
 class AddToCartForm(forms.Form):

@@ -12,7 +12,8 @@ class ProvisioningConfig(AppConfig):
         from provisioning.modules import registry
 
         registry.load(settings.PORTAL_MODULE_PACKAGES)
-        from provisioning import automation, handlers, tasks  # noqa: F401 - registers the steps, handlers and tasks
+        # Registers the steps (automation, automation_modules), handlers, tasks and the sync reports' admin.
+        from provisioning import admin_sync, automation, automation_modules, handlers, tasks  # noqa: F401
         from provisioning.selectors import invoices_awaiting_withdrawal
 
         reminder_hold(invoices_awaiting_withdrawal, why="a cancellation request will withdraw lines from it")

@@ -4,6 +4,7 @@
 from notifications.bus import register
 from notifications.models import Event
 from provisioning.services import items_paid_through, services_unsuspend_after_payment
+from provisioning.services.auto_setup import invoice_auto_setup, order_auto_setup
 
 
 @register("InvoicePaid", priority=10)
@@ -19,3 +20,17 @@ def unsuspend_on_payment(event: Event) -> None:
     nothing else of theirs is overdue that long (the daily run's overdue_unsuspension step does the same for
     anything this missed)."""
     services_unsuspend_after_payment(invoice_id=int(event.payload["invoice_id"]))
+
+
+@register("InvoicePaid", priority=30)
+def setup_on_payment(event: Event) -> None:
+    """A paid invoice sets up the Pending services it billed that were bought to be set up on payment (once: the
+    create's key makes a replayed event ask for nothing)."""
+    invoice_auto_setup(invoice_id=int(event.payload["invoice_id"]))
+
+
+@register("OrderCreated", priority=10)
+def setup_on_order(event: Event) -> None:
+    """A placed order (its checkout committed) sets up its services bought to be set up on order; the order
+    stays Pending for the admin. A service sent to Fraud by the checkout's screening is not Pending: left alone."""
+    order_auto_setup(order_id=int(event.payload["order_id"]))

@@ -334,3 +334,4 @@ class DomainRenewalNotice(models.Model):
 
 
 from provisioning.module_models import ModuleCall, ModuleTodo, ServiceUsage  # noqa: E402,F401 - the queue's models
+from provisioning.sync_models import ServerSyncReport  # noqa: E402,F401 - server sync reports

@@ -267,8 +267,6 @@ PORTAL_MODULE_RETRY_BASE_SECONDS = env.int("PORTAL_MODULE_RETRY_BASE_SECONDS", d
 PORTAL_MODULE_RETRY_MAX_SECONDS = env.int("PORTAL_MODULE_RETRY_MAX_SECONDS", default=3600)
 # Seconds a module may take over one call before the portal gives up waiting (a transient error).
 PORTAL_MODULE_TIMEOUT_SECONDS = env.int("PORTAL_MODULE_TIMEOUT_SECONDS", default=30)
-# Auto-setup only for clients who already have an active service (a new client's first order waits for an admin).
-PORTAL_AUTO_SETUP_ONLY_KNOWN_CLIENTS = env.bool("PORTAL_AUTO_SETUP_ONLY_KNOWN_CLIENTS", default=False)
 
 # --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------
 # MaxMind-format databases (GeoLite2/GeoIP2, or built with `manage.py build_geoip_db`); the project ships none.

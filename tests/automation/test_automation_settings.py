@@ -62,6 +62,7 @@ def test_the_defaults_load_as_one_row(db):
         "terminate_after_days": 30,
         "cancel_unpaid_orders_enabled": False,
         "cancel_unpaid_orders_after_days": 14,
+        "auto_setup_known_clients_only": False,
         "domain_renewal_notice_days": [30, 7],
     }
 

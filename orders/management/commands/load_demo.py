@@ -3,6 +3,10 @@
 Data is created once; the demo passwords are set anew on every run and printed, so whoever runs
 `make run` can always log in. Everything goes through the same services the portal uses.
 
+A "Managed PostgreSQL" product (module "postgresql", set up on payment) has a server that points at the local
+PostgreSQL (127.0.0.1:5432, user postgres) when it answers; otherwise the server is made inactive with a note
+saying why. Alice has a Pending order for it with its unpaid invoice: paying it sets the database up.
+
 It also builds a small GeoIP database from fraud/demo/geoip-demo.csv (documentation networks only) at
 var/geoip-demo.mmdb; `make run` points FRAUD_GEOIP_CITY_DB at it, so the demo order Bob places from a Brazilian
 demo IP lands in Fraud with the reasons on its order page.
@@ -13,6 +17,7 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -22,9 +27,10 @@ from django.db import transaction
 from billing.cycles import BillingCycle
 from billing.models import Currency, TaxRule
 from billing.services import client_create, credit_add, payment_record
+from core import crypto
 from orders.models import Product, ProductGroup, ProductPricing, Promotion
-from orders.services import CartItem, order_accept, order_place
-from provisioning.models import AutoSetup, Server, ServerGroup
+from orders.services import CartItem, ServiceAcceptOptions, order_accept, order_place
+from provisioning.models import AutoSetup, Server, ServerGroup, Service
 
 DEMO_CLIENTS = [
     {
@@ -62,6 +68,17 @@ DEMO_GEOIP_CSV = Path(settings.BASE_DIR) / "fraud" / "demo" / "geoip-demo.csv"
 DEMO_GEOIP_DB = Path(settings.BASE_DIR) / "var" / "geoip-demo.mmdb"
 # The demo database maps this address to Brazil (a hosting network); Bob's billing country is GB.
 DEMO_FRAUD_IP = "192.0.2.200"
+# The local PostgreSQL the demo's database hosting points at (trust auth, as `make run` and the tests use it).
+DEMO_POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def postgres_unreachable() -> str:
+    """Why the local PostgreSQL cannot be used by the demo's database server, or "" when it answers."""
+    try:
+        with psycopg.connect(dbname="postgres", password="", connect_timeout=2, **DEMO_POSTGRES):
+            return ""
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _password() -> str:
@@ -130,10 +147,14 @@ class Command(BaseCommand):
             name="web01", hostname="web01.example.net", ip_address="192.0.2.10", module="cpanel", max_accounts=300
         )
         server.groups.add(shared_group)
+        database_group = ServerGroup.objects.create(name="Databases")
+        database_server = self._postgres_server()
+        database_server.groups.add(database_group)
 
         hosting = ProductGroup.objects.create(name="Shared Hosting", sort_order=1)
         vps = ProductGroup.objects.create(name="VPS", sort_order=2)
         domains = ProductGroup.objects.create(name="Domains", sort_order=3)
+        databases = ProductGroup.objects.create(name="Databases", sort_order=4)
         catalog = {
             "starter": (
                 Product.objects.create(
@@ -171,6 +192,17 @@ class Command(BaseCommand):
                     auto_setup=AutoSetup.ON_ACCEPT,
                 ),
                 {BillingCycle.MONTHLY: ("19.00", "10.00"), BillingCycle.ANNUALLY: ("190.00", "0.00")},
+            ),
+            "postgres": (
+                Product.objects.create(
+                    group=databases,
+                    name="Managed PostgreSQL",
+                    module="postgresql",
+                    module_settings={"connection_limit": 5},
+                    server_group=database_group,
+                    auto_setup=AutoSetup.ON_PAYMENT,
+                ),
+                {BillingCycle.MONTHLY: ("7.00", "0.00"), BillingCycle.ANNUALLY: ("70.00", "0.00")},
             ),
             "com": (
                 Product.objects.create(
@@ -223,7 +255,16 @@ class Command(BaseCommand):
                 CartItem(product_id=starter.pk, billing_cycle=BillingCycle.MONTHLY, domain="builders-blog.example"),
             ],
         )
-        order_accept(order=bob_order, actor=None, reason="Demo: accepted on load")
+        # web01 is a made-up cPanel server (a documentation address): activated without its module's create.
+        order_accept(
+            order=bob_order,
+            actor=None,
+            service_options={
+                pk: ServiceAcceptOptions(run_module_create=False)
+                for pk in Service.objects.filter(order=bob_order).values_list("pk", flat=True)
+            },
+            reason="Demo: accepted on load (web01 is not a real server, so no module ran)",
+        )
         payment_record(
             invoice_id=bob_order.invoice_id,
             amount=bob_order.invoice.balance_due,
@@ -261,3 +302,31 @@ class Command(BaseCommand):
             ip_address=DEMO_FRAUD_IP,
             items=[CartItem(product_id=vps_product.pk, billing_cycle=BillingCycle.MONTHLY)],
         )
+        # Database hosting, Pending with its unpaid invoice: paying it sets the database up on the local server.
+        order_place(
+            client=alice,
+            actor=alice.user,
+            ip_address="203.0.113.7",
+            items=[CartItem(product_id=catalog["postgres"][0].pk, billing_cycle=BillingCycle.MONTHLY)],
+        )
+
+    def _postgres_server(self) -> Server:
+        why = postgres_unreachable()
+        server = Server.objects.create(
+            name="db01",
+            hostname=DEMO_POSTGRES["host"],
+            port=DEMO_POSTGRES["port"],
+            secure=False,  # loopback
+            module="postgresql",
+            username=DEMO_POSTGRES["user"],
+            credentials_token=crypto.encrypt_json({"password": ""}),
+            max_accounts=50,
+            is_active=not why,
+            notes=""
+            if not why
+            else f"Inactive: the local PostgreSQL at {DEMO_POSTGRES['host']}:{DEMO_POSTGRES['port']} did not answer "
+            f"when the demo was loaded ({why}). Start it, then make this server active and test its connection.",
+        )
+        if why:
+            self.stdout.write(self.style.WARNING(f"Database server db01 made inactive: {why}"))
+        return server

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0007_module_queue_and_servers'),
+        ('provisioning', '0008_cancellation_request_status_fsm'),
     ]
 
     operations = [
