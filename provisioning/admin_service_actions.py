@@ -20,8 +20,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django_fsm import can_proceed
 
-from core import crypto
-from notifications.services import activity_record
 from provisioning.models import ModuleCall, Service, ServiceUsage
 from provisioning.module_forms import ModuleSettingsForm
 from provisioning.modules import registry
@@ -34,6 +32,7 @@ from provisioning.services.module_actions import (
     password_check,
     service_package_change,
     service_password_change,
+    service_password_reveal,
     service_suspend,
     service_terminate,
     service_unsuspend,
@@ -289,16 +288,7 @@ class ServiceModuleActions:
                 return "", _calls_words(change.call, "This change was asked for already; its password was shown then.")
             return change.password, _calls_words(change.call, "The new password was asked for.")
         if button.slug == "reveal":
-            try:
-                password = crypto.decrypt(service.password_token)
-            except crypto.SecretUnreadable:
-                raise ValidationError("The stored password cannot be read with the current keys.") from None
-            activity_record(
-                actor=actor,
-                action="service_password_revealed",
-                subject=service,
-                client_id=service.client_id,
-                message=f"Revealed the account password of {service}.",
+            return service_password_reveal(service_id=service.pk, actor=actor), (
+                "Password revealed; this is in the activity log."
             )
-            return password, "Password revealed; this is in the activity log."
         raise Http404

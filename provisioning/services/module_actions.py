@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.services import Actor
+from core import crypto
+from notifications.services import Actor, activity_record
 from provisioning.models import ModuleCall, Service
 from provisioning.modules import registry
 from provisioning.modules.base import Action, SettingsInvalid, settings_clean
@@ -172,3 +173,25 @@ def service_password_change(
             params={"password": password},
         )
         return PasswordChange(password if requested.created else "", requested.call)
+
+
+def service_password_reveal(*, service_id: int, actor: Actor) -> str:
+    """The account's stored password, for an admin allowed to see it (the caller checks the permission); every
+    reveal is written to the activity log with who asked."""
+    service = Service.objects.filter(pk=service_id).first()
+    if service is None:
+        raise ValidationError("That service no longer exists.")
+    try:
+        password = crypto.decrypt(service.password_token)
+    except crypto.SecretUnreadable:
+        raise ValidationError("The stored password cannot be read with the current keys.") from None
+    if not password:
+        raise ValidationError(f"{service} has no stored password.")
+    activity_record(
+        actor=actor,
+        action="service_password_revealed",
+        subject=service,
+        client_id=service.client_id,
+        message=f"Revealed the account password of {service}.",
+    )
+    return password

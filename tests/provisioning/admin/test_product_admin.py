@@ -66,7 +66,7 @@ def test_valid_settings_are_saved_typed(admin_client):
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     product.refresh_from_db()
-    assert product.module_settings == {"fail": "transient", "fail_times": 2, "sleep": 0}
+    assert product.module_settings == {"fail": "transient", "fail_times": 2, "sleep": 0, "return_username": ""}
 
 
 def test_choosing_another_module_saves_its_defaults_and_then_shows_its_fields(admin_client):
@@ -76,7 +76,7 @@ def test_choosing_another_module_saves_its_defaults_and_then_shows_its_fields(ad
     assert admin_client.post(url, _post(product, module="scripted")).status_code == 302
     product.refresh_from_db()
     assert product.module == "scripted"
-    assert product.module_settings == {"fail": "", "fail_times": 0, "sleep": 0}
+    assert product.module_settings == {"fail": "", "fail_times": 0, "sleep": 0, "return_username": ""}
     assert 'name="module_setting_fail_times"' in admin_client.get(url).content.decode()
     # Back to no module: no settings are kept.
     assert admin_client.post(url, _post(product, module="")).status_code == 302
