@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from core.admin_lists import LargeTableAdmin
 from provisioning.models import ServerSyncReport
 
 
 @admin.register(ServerSyncReport)
-class ServerSyncReportAdmin(admin.ModelAdmin):
+class ServerSyncReportAdmin(LargeTableAdmin):
+    """A report per server and run: a table that grows every day, so its list never counts it in full."""
+
     list_display = ("server", "checked_at", "ok", "accounts_on_server", "services_checked", "unknown", "missing")
     list_filter = ("ok", "server")
     list_select_related = ("server",)

@@ -20,3 +20,25 @@ def log_in_to_the_client_area(page, live_server, client) -> None:
     page.fill("#id_username", client.user.username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
+
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`securitypolicyviolation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+def watch_csp_violations(context) -> list[str]:
+    """The Content-Security-Policy violations the pages of this browser context report (a list that fills up)."""
+    violations: list[str] = []
+    context.add_init_script(REPORT_VIOLATIONS)
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "securitypolicyviolation" in message.text
+            else None
+        ),
+    )
+    return violations

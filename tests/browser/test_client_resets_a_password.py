@@ -10,8 +10,7 @@ from provisioning.models import ModuleCall, Server, ServerGroup, Service
 from provisioning.services import service_setup
 from tests import module_package
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.pages import log_in_to_the_client_area
-from tests.browser.test_content_security_policy import _watch
+from tests.browser.pages import log_in_to_the_client_area, watch_csp_violations
 from tests.factories import ProductFactory, ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,7 +40,7 @@ def database_service(customer):
 
 
 def test_a_client_resets_the_password_of_a_database_and_sees_it_once(page, live_server, customer, database_service):
-    violations = _watch(page.context)
+    violations = watch_csp_violations(page.context)
     service = database_service
     log_in_to_the_client_area(page, live_server, customer)
     page.click("nav >> text=Services")

@@ -7,33 +7,13 @@ from playwright.sync_api import expect
 
 from orders.models import Order
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area
+from tests.browser.pages import log_in_to_the_admin, log_in_to_the_client_area, watch_csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  console.error(`securitypolicyviolation: ${event.violatedDirective} blocked ${event.blockedURI}`);
-});
-"""
-
-
-def _watch(context) -> list[str]:
-    violations: list[str] = []
-    context.add_init_script(REPORT_VIOLATIONS)
-    context.on(
-        "console",
-        lambda message: (
-            violations.append(message.text)
-            if "Content Security Policy" in message.text or "securitypolicyviolation" in message.text
-            else None
-        ),
-    )
-    return violations
-
 
 def test_client_area_and_admin_pages_raise_no_csp_violation(browser, page, live_server, customer, hosting, admin_user):
-    violations = _watch(page.context)
+    violations = watch_csp_violations(page.context)
     log_in_to_the_client_area(page, live_server, customer)
     expect(page.locator("h1")).to_contain_text("Welcome")
     expect(page.locator("header")).to_have_css("background-color", "rgb(29, 53, 87)")  # clientarea.css applied
@@ -57,7 +37,7 @@ def test_client_area_and_admin_pages_raise_no_csp_violation(browser, page, live_
     assert violations == []
 
     admin_context = browser.new_context(viewport={"width": 1280, "height": 900})
-    admin_violations = _watch(admin_context)
+    admin_violations = watch_csp_violations(admin_context)
     admin = admin_context.new_page()
     admin.set_default_timeout(15_000)
     log_in_to_the_admin(admin, live_server, admin_user)
