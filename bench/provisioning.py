@@ -12,8 +12,9 @@ A real Celery worker (a separate process, solo pool, on the bench's provisioning
 module calls. For each of `--services` Pending services (ordered through checkout, product auto_setup=on_payment,
 one per order and client), one after the other: the invoice is paid with payment_record (what a gateway callback
 records), and from its commit ("payment confirmed") the clock runs until the service row reads Active (polled every 2
-ms): service_setup (the setup on payment; the InvoicePaid handler that will call it is not on main yet, so
-the bench calls it right after the payment commits), the create call's task through Redis, the worker's claim,
+ms): service_setup (what the InvoicePaid handler setup_on_payment calls; the bench calls it itself right after the
+payment commits, leaving the event's dispatch task out, and names the PostgreSQL accounts to drop them), the create
+call's task through Redis, the worker's claim,
 module call and record. With the Manual module (a to-do for the admin) and with the PostgreSQL module (a role and
 a database on the local server).
 
