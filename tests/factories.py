@@ -13,9 +13,10 @@ from django.utils import timezone
 from billing.cycles import BillingCycle
 from billing.models import Client, Currency, Invoice, InvoiceItem, Transaction
 from billing.services import InvoiceLine, invoice_create, payment_record
+from core import crypto
 from orders.models import Order, Product, ProductGroup, ProductPricing
 from orders.services import CartItem, order_place
-from provisioning.models import AutoSetup, Domain, Service
+from provisioning.models import AutoSetup, Domain, Server, ServerGroup, Service
 
 
 class CurrencyFactory(factory.django.DjangoModelFactory):
@@ -255,3 +256,42 @@ class OrderFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class, **fields):
         with TestCase.captureOnCommitCallbacks(execute=True):
             return order_place(actor=None, **fields)
+
+
+def scripted_server(
+    group: ServerGroup,
+    name: str = "panel-1",
+    *,
+    max_accounts: int = 10,
+    active: bool = True,
+    module: str = "scripted",
+    hostname: str = "",
+) -> Server:
+    """A server of `group` for the scripted test module (tests/module_package), its credentials encrypted as the
+    admin saves them: the token the scripted module accepts."""
+    server = Server.objects.create(
+        name=name,
+        hostname=hostname or f"{name}.example.net",
+        module=module,
+        max_accounts=max_accounts,
+        is_active=active,
+        credentials_token=crypto.encrypt_json({"api_token": "right-token"}),
+    )
+    server.groups.add(group)
+    return server
+
+
+def scripted_pending_service(
+    client: Client, group: ServerGroup, *, product_name: str = "Panel hosting", **settings
+) -> Service:
+    """A Pending service of `client` for a product of the scripted module set up on `group`'s servers, with these
+    module settings on both (fail, fail_times, sleep, return_username: see tests/module_package)."""
+    product = ProductFactory(name=product_name, module="scripted", server_group=group, module_settings=settings)
+    return ServiceFactory(
+        client=client,
+        product=product,
+        module="scripted",
+        module_settings=settings,
+        status=Service.Status.PENDING,
+        domain="shop.example.com",
+    )

@@ -35,6 +35,8 @@ def services_suspend_overdue(*, service_ids: list[int], actor: Actor) -> list[in
 def services_unsuspend_paid(*, service_ids: list[int], actor: Actor) -> list[int]:
     """Services suspended for being overdue whose overdue invoices are settled: Active again. A suspension for
     any other reason (abuse, an admin's) is never lifted by a payment."""
+    if not service_ids:  # most payments: nothing of theirs was suspended
+        return []
     overdue_suspended = Service.objects.filter(
         pk__any=service_ids, suspension_reason=Service.SuspensionReason.OVERDUE
     ).values_list("pk", flat=True)

@@ -14,12 +14,12 @@ from core import crypto
 from notifications.emails.catalog import TEMPLATES, template_files
 from notifications.emails.rendering import email_render
 from notifications.models import EmailTemplate, OutboundEmail
-from provisioning.models import ModuleCall, Server, ServerGroup, Service, ServiceUsage
+from provisioning.models import ModuleCall, ServerGroup, Service, ServiceUsage
 from provisioning.queue.requests import new_nonce
 from provisioning.services import service_setup
 from provisioning.services.services import welcome_context
 from tests import module_package
-from tests.factories import ClientFactory, ProductFactory, ServiceFactory
+from tests.factories import ClientFactory, ServiceFactory, scripted_pending_service, scripted_server
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +38,7 @@ def _fresh_module():
 @pytest.fixture
 def group():
     group = ServerGroup.objects.create(name="Databases")
-    server = Server.objects.create(
-        name="db-1",
-        hostname="db1.example.net",
-        module="scripted",
-        max_accounts=10,
-        credentials_token=crypto.encrypt_json({"api_token": "right-token"}),
-    )
-    server.groups.add(group)
+    scripted_server(group, "db-1", hostname="db1.example.net")
     return group
 
 
@@ -57,15 +50,7 @@ def browser(customer):
 
 
 def _pending(customer, group, **settings) -> Service:
-    product = ProductFactory(name="Managed database", module="scripted", server_group=group, module_settings=settings)
-    return ServiceFactory(
-        client=customer,
-        product=product,
-        module="scripted",
-        module_settings=settings,
-        status=Service.Status.PENDING,
-        domain="shop.example.com",
-    )
+    return scripted_pending_service(customer, group, product_name="Managed database", **settings)
 
 
 def _set_up(customer, group, django_capture_on_commit_callbacks, **settings) -> Service:

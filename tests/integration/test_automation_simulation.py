@@ -6,7 +6,7 @@ The world: 120 clients with one to three services on mixed billing cycles. A cli
 end of a period. Payments go through payment_record with the simulated date, so the InvoicePaid handlers move
 due dates and lift suspensions as they would.
 
-SIMULATION_DAYS shortens it for a quick local run (e.g. SIMULATION_DAYS=60).
+SIMULATION_DAYS and SIMULATION_CLIENTS shorten it for a quick local run (e.g. SIMULATION_DAYS=60).
 
 It is the longest test of the suite (about four minutes on PostgreSQL): 730 automation runs, some 5,000 payments
 with their InvoicePaid handlers, and the checks after each day. The checks ask the database for the rows that break
@@ -38,7 +38,7 @@ START = datetime.date(2027, 1, 1)
 DAYS = int(os.environ.get("SIMULATION_DAYS", 730))
 # 120, not 200 since issue 16: each simulated day now also queues and records emails and runs three sweeps, and at
 # 200 clients the test alone held the parallel suite past its 7 minutes. The mix of payers is the same.
-CLIENTS = 120
+CLIENTS = int(os.environ.get("SIMULATION_CLIENTS", 120))
 SUSPEND_AFTER, TERMINATE_AFTER, LEAD_DAYS = 7, 60, 14
 CYCLES = [BillingCycle.MONTHLY, BillingCycle.MONTHLY, BillingCycle.QUARTERLY, BillingCycle.ANNUALLY]
 PROMPT, LATE, NEVER = "prompt", "late", "never"

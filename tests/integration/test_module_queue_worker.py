@@ -27,7 +27,7 @@ from provisioning.models import ModuleCall, Server, ServerGroup, Service
 from provisioning.queue.sweep import LOST_AFTER, module_calls_sweep
 from provisioning.services import service_setup
 from tests.concurrency import at_once
-from tests.factories import PricingFactory, ProductFactory, ServiceFactory
+from tests.factories import PricingFactory, ProductFactory, ServiceFactory, scripted_pending_service, scripted_server
 from tests.integration.worker_process import celery_worker_process, queue_for, routed_through_the_broker
 from tests.provisioning.modules.servers import CLUSTER_PASSWORD, private_cluster, superuser_connection
 
@@ -98,23 +98,8 @@ def set_up(service: Service, **choices) -> None:
 
 def scripted_service(customer, **product_settings) -> Service:
     group = ServerGroup.objects.create(name=f"panels {uuid.uuid4().hex[:6]}")
-    server = Server.objects.create(
-        name="panel-1",
-        hostname="panel-1.example.net",
-        module="scripted",
-        max_accounts=10,
-        credentials_token=crypto.encrypt_json({"api_token": "right-token"}),
-    )
-    server.groups.add(group)
-    product = ProductFactory(module="scripted", server_group=group, module_settings=product_settings)
-    return ServiceFactory(
-        client=customer,
-        product=product,
-        module="scripted",
-        module_settings=product_settings,
-        status=Service.Status.PENDING,
-        domain="shop.example.com",
-    )
+    scripted_server(group)
+    return scripted_pending_service(customer, group, **product_settings)
 
 
 def postgresql_product(target):

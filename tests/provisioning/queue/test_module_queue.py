@@ -26,7 +26,7 @@ from provisioning.queue.sweep import module_calls_sweep
 from provisioning.servers import server_pick, server_test_connection
 from provisioning.services import service_setup
 from tests import module_package
-from tests.factories import ProductFactory, ServiceFactory
+from tests.factories import ProductFactory, ServiceFactory, scripted_pending_service, scripted_server
 
 pytestmark = pytest.mark.django_db
 
@@ -61,29 +61,8 @@ def group():
     return ServerGroup.objects.create(name="EU panels", fill_type=ServerGroup.FillType.LEAST_FULL)
 
 
-def _server(group, name="panel-1", *, max_accounts=10, active=True, module="scripted") -> Server:
-    server = Server.objects.create(
-        name=name,
-        hostname=f"{name}.example.net",
-        module=module,
-        max_accounts=max_accounts,
-        is_active=active,
-        credentials_token=crypto.encrypt_json({"api_token": "right-token"}),
-    )
-    server.groups.add(group)
-    return server
-
-
-def _pending(customer, group, **settings) -> Service:
-    product = ProductFactory(name="Panel hosting", module="scripted", server_group=group, module_settings=settings)
-    return ServiceFactory(
-        client=customer,
-        product=product,
-        module="scripted",
-        module_settings=settings,
-        status=Service.Status.PENDING,
-        domain="shop.example.com",
-    )
+_server = scripted_server
+_pending = scripted_pending_service
 
 
 def _retries_fall_due():
