@@ -6,6 +6,7 @@ from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
 from provisioning.admin_service_actions import ServiceModuleActions
 from provisioning.models import CancellationRequest, Domain, Service
+from provisioning.module_forms import module_choices
 from provisioning.services import (
     cancellation_refusal,
     cancellation_request,
@@ -84,8 +85,26 @@ class EditsThroughServices(RefusalsAsMessages, LargeTableAdmin):
         self.item_update(pk=obj.pk, actor=request.user, **changes)
 
 
+class ServiceItemForm(ItemForm):
+    """A service's module is chosen from the installed ones (the registry), as a product's is: a stored name no
+    installed module has stays selectable, marked, so saving another field does not lose it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "module" in self.fields:
+            current = self.instance.module if self.instance.pk else ""
+            self.fields["module"] = forms.ChoiceField(
+                choices=module_choices(current),
+                required=False,
+                label="Module",
+                help_text="The provisioning module that acts on this service's account (from the product when it "
+                "was ordered).",
+            )
+
+
 @admin.register(Service)
 class ServiceAdmin(ServiceModuleActions, EditsThroughServices):
+    form = ServiceItemForm
     list_display = ("__str__", "client", "billing_cycle", "recurring_amount", "currency", "next_due_date", "status")
     list_filter = ("status", "billing_cycle", "auto_setup")
     list_select_related = ("client", "product", "currency")

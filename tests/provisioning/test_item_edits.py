@@ -156,3 +156,27 @@ def test_the_admin_form_offers_exactly_what_the_service_edits(admin_class, model
     request.user = admin_user
     obj = ServiceFactory() if model is Service else DomainFactory(registration_date=D(2026, 1, 5))
     assert set(model_admin.get_form(request, obj).base_fields) == set(editable)
+
+
+def test_a_services_module_is_chosen_from_the_installed_ones_and_an_unknown_name_changes_nothing(service, admin_client):
+    page = admin_client.get(reverse("admin:provisioning_service_change", args=[service.pk])).content.decode()
+    assert '<select name="module"' in page and '<option value="postgresql">' in page
+
+    response = _post(admin_client, service, service_form(service, module="no_such_module", username="web1"))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    service.refresh_from_db()
+    assert (service.module, service.username) == ("", "")
+
+    assert _post(admin_client, service, service_form(service, module="manual")).status_code == 302
+    service.refresh_from_db()
+    assert service.module == "manual"
+
+
+def test_a_stored_module_no_longer_installed_stays_selectable_so_another_edit_keeps_it(service, admin_client):
+    Service.objects.filter(pk=service.pk).update(module="retired_panel")
+    service.refresh_from_db()
+    page = admin_client.get(reverse("admin:provisioning_service_change", args=[service.pk])).content.decode()
+    assert "retired_panel (not installed)" in page
+    assert _post(admin_client, service, service_form(service, username="web2")).status_code == 302
+    service.refresh_from_db()
+    assert (service.module, service.username) == ("retired_panel", "web2")
