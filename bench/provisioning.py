@@ -114,7 +114,8 @@ def _paid_to_active(service_id: int, invoice_id: int, *, username: str = "") -> 
     )
     confirmed = time.perf_counter()
     with transaction.atomic():
-        service = Service.objects.select_for_update(of=("self",)).get(pk=service_id)
+        # As the InvoicePaid handler reads it (provisioning.services.auto_setup).
+        service = Service.objects.select_for_update(of=("self",)).select_related("product", "client").get(pk=service_id)
         service_setup(service=service, actor=None, username=username)
     status = Service.objects.filter(pk=service_id).values_list("status", flat=True)
     deadline = confirmed + 60

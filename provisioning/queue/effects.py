@@ -30,7 +30,9 @@ def call_succeeded(call: ModuleCall, service: Service, result: Result) -> None:
     action = Action(call.action)
     todo = getattr(result, "todo", "")
     if todo:
-        ModuleTodo.objects.get_or_create(call=call, defaults={"service": service, "text": todo})
+        # Once: a call's success is recorded once (its row is locked and Succeeded after), and the one-to-one
+        # key refuses a second to-do; a clash would fail the effects' savepoint, never make two.
+        ModuleTodo.objects.create(call=call, service=service, text=todo)
     if action is Action.CREATE and isinstance(result, AccountDetails):
         _account_created(call, service, result)
     elif action is Action.CHANGE_PASSWORD:

@@ -74,11 +74,10 @@ def module_call_request(
         raise ValidationError(f"{service}: {error} Install it or choose another module for the product.") from None
     if not module.supports(action):
         raise ValidationError(f"The {module.label} module does not offer {action.value.replace('_', ' ')}.")
-    existing = ModuleCall.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        return CallRequested(existing, False)
     try:
-        with transaction.atomic():  # a savepoint: two requests at once meet at the unique key
+        # A savepoint: a key asked before (a double-click, two admins at once, a replayed event) meets the unique
+        # key, and the call already there is returned. Most requests are new, so none is looked up first.
+        with transaction.atomic():
             call = ModuleCall.objects.create(
                 service=service,
                 server_id=service.server_id,
