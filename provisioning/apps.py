@@ -10,8 +10,10 @@ class ProvisioningConfig(AppConfig):
 
         from billing.services.reminders import reminder_hold
         from provisioning.modules import registry
+        from provisioning.registrars import registry as registrars
 
         registry.load(settings.PORTAL_MODULE_PACKAGES)
+        registrars.load(settings.PORTAL_REGISTRAR_PACKAGES)
         # Registers the steps (automation, automation_modules), handlers, tasks and the sync reports' admin.
         from provisioning import admin_sync, automation, automation_modules, handlers, tasks  # noqa: F401
         from provisioning.selectors import invoices_awaiting_withdrawal

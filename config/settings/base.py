@@ -260,6 +260,8 @@ PORTAL_HOOK_PACKAGES = env.list("PORTAL_HOOK_PACKAGES", default=[])
 PORTAL_ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEYS", default=[])
 # Dotted names of packages whose import registers third-party modules (provisioning.modules.registry.register).
 PORTAL_MODULE_PACKAGES = env.list("PORTAL_MODULE_PACKAGES", default=[])
+# Packages of third-party registrars (each registers its Registrar classes when imported: docs/REGISTRARS.md).
+PORTAL_REGISTRAR_PACKAGES = env.list("PORTAL_REGISTRAR_PACKAGES", default=[])
 # A module call that failed with a transient error is tried at most this many times in all, the waits doubling
 # from the base up to the cap (with jitter); then it waits in the admin's module queue.
 PORTAL_MODULE_RETRY_LIMIT = env.int("PORTAL_MODULE_RETRY_LIMIT", default=5)

@@ -22,3 +22,4 @@ EMAIL_SEND_AFTER_COMMIT = False
 EMAIL_SWEEP_IN_RUN = False  # else every full run in a test would send (and render the PDFs of) all its emails
 # A third-party module package, loaded as a provider's would be (tests/module_package): the queue's tests drive it.
 PORTAL_MODULE_PACKAGES = ["tests.module_package"]
+PORTAL_REGISTRAR_PACKAGES = ["tests.registrar_package"]

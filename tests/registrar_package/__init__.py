@@ -1,0 +1,48 @@
+"""A third-party registrar package as a provider would write one: named in PORTAL_REGISTRAR_PACKAGES (the test
+settings), it registers its registrar when imported. It answers from a dictionary of names it holds, so tests can
+drive availability, a taken name and a refusal without a registry."""
+
+from __future__ import annotations
+
+import datetime
+
+from provisioning.modules.base import Setting
+from provisioning.registrars.base import (
+    Availability,
+    DomainTaken,
+    Registered,
+    Registrar,
+    RegistrarAction,
+    RegistrarContext,
+)
+from provisioning.registrars.registry import register
+
+HELD: dict[str, datetime.date] = {}  # name -> expiry date, the names this registrar holds for us
+TAKEN: set[str] = {"taken.example"}  # names someone else holds
+
+
+def reset() -> None:
+    HELD.clear()
+
+
+@register
+class ScriptedRegistrar(Registrar):
+    name = "scripted_registrar"
+    label = "Scripted registrar (tests)"
+    settings = (Setting("region", "Region", default="eu"),)
+    actions = frozenset({RegistrarAction.CHECK, RegistrarAction.REGISTER})
+
+    def check(self, context: RegistrarContext) -> Availability:
+        name = context.domain.name
+        taken = name in TAKEN or name in HELD
+        return Availability(name=name, available=not taken, reason="In use" if taken else "")
+
+    def register(self, context: RegistrarContext) -> Registered:
+        name = context.domain.name
+        if name in HELD:
+            return Registered(expiry_date=HELD[name], found_existing=True, message="Already ours.")
+        if name in TAKEN:
+            raise DomainTaken(f"2302 Object exists: {name}", client_message=f"{name} is taken.", code=2302)
+        expiry = datetime.date(2030, 1, 1).replace(year=2029 + context.domain.years)
+        HELD[name] = expiry
+        return Registered(expiry_date=expiry, message="Registered.")
