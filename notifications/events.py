@@ -199,6 +199,37 @@ for _suffix, _what in MODULE_ACTIONS.items():
         {**_MODULE_CALL, "attempt": INT, "error": TEXT, "transient": BOOL, "gave_up": BOOL},
     )
 
+# The registrar calls' events (the same queue; provisioning.registrars.base.RegistrarAction): PreRegistrar<Action>
+# may veto, AfterRegistrar<Action> and AfterRegistrar<Action>Failed are emitted when the call is recorded.
+REGISTRAR_ACTIONS = {
+    "Check": "check a domain's availability",
+    "Register": "register the domain",
+    "Transfer": "transfer the domain in",
+    "Renew": "renew the domain",
+    "GetNameservers": "read the domain's nameservers",
+    "SaveNameservers": "change the domain's nameservers",
+    "GetLock": "read the domain's transfer lock",
+    "SaveLock": "change the domain's transfer lock",
+    "GetEppCode": "get the domain's EPP code",
+    "SaveContacts": "change the domain's contacts",
+    "Sync": "sync the domain's expiry date and status",
+    "TransferSync": "follow the domain's transfer",
+}
+_REGISTRAR_CALL = {"call_id": ID, "domain_id": ID, "client_id": ID, "registrar": TEXT, "action": TEXT}
+for _suffix, _what in REGISTRAR_ACTIONS.items():
+    CATALOG[f"PreRegistrar{_suffix}"] = EventSpec(
+        f"A registrar is about to {_what} (pre-hook: in the worker, before the registrar is called; a veto fails "
+        "the call with the hook's reason, and it waits in the module queue).",
+        {**_REGISTRAR_CALL, "attempt": INT},
+    )
+    CATALOG[f"AfterRegistrar{_suffix}"] = EventSpec(
+        f"A registrar call to {_what} succeeded.", {**_REGISTRAR_CALL, "attempt": INT, "duration_ms": INT}
+    )
+    CATALOG[f"AfterRegistrar{_suffix}Failed"] = EventSpec(
+        f"A registrar call to {_what} failed (transient: it will be retried; otherwise it waits for an admin).",
+        {**_REGISTRAR_CALL, "attempt": INT, "error": TEXT, "transient": BOOL, "gave_up": BOOL},
+    )
+
 EVENTS: dict[str, str] = {name: spec.description for name, spec in CATALOG.items()}
 
 

@@ -151,7 +151,19 @@ class DomainAdmin(EditsThroughServices):
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
     search_fields = ("name", "client__contact_name", "client__email")
-    readonly_fields = ("client", "order", "product", "currency", "status", "created_at", "billing_day")
+    # What the registrar holds (nameservers, lock) changes only through a registrar call, never by an edit here.
+    readonly_fields = (
+        "client",
+        "order",
+        "product",
+        "currency",
+        "status",
+        "created_at",
+        "billing_day",
+        "nameservers",
+        "transfer_lock",
+        "auto_renew",
+    )
 
     def item_update(self, *, pk: int, actor, **changes) -> None:
         domain_update(domain_id=pk, actor=actor, **changes)

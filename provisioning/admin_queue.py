@@ -20,7 +20,7 @@ from provisioning.modules import registry
 from provisioning.queue.actions import CallMove, module_calls_resolve, module_calls_retry, module_todos_done
 
 CALL_FIELDS = (
-    "service_link",
+    "subject_link",
     "server",
     "module",
     "action",
@@ -84,6 +84,7 @@ class ModuleCallAdmin(LargeTableAdmin):
         "action",
         "module",
         "service",
+        "domain",
         "server",
         "attempts",
         "error_short",
@@ -91,7 +92,7 @@ class ModuleCallAdmin(LargeTableAdmin):
         "finished_at",
     )
     list_filter = ("status", "action", ModuleFilter, ServiceIdFilter)
-    list_select_related = ("service__product", "server")
+    list_select_related = ("service__product", "domain", "server")
     fields = CALL_FIELDS
     readonly_fields = CALL_FIELDS
     actions = ["retry", "resolve"]
@@ -115,8 +116,11 @@ class ModuleCallAdmin(LargeTableAdmin):
     def error_short(self, call: ModuleCall) -> str:
         return _error_excerpt(call.error)
 
-    @admin.display(description="service")
-    def service_link(self, call: ModuleCall) -> str:
+    @admin.display(description="service or domain")
+    def subject_link(self, call: ModuleCall) -> str:
+        if call.domain_id is not None:
+            url = reverse("admin:provisioning_domain_change", args=[call.domain_id])
+            return format_html('<a href="{}">{}</a>', url, call.domain)
         url = reverse("admin:provisioning_service_change", args=[call.service_id])
         return format_html('<a href="{}">{}</a>', url, call.service)
 
@@ -179,11 +183,11 @@ class TodoStateFilter(admin.SimpleListFilter):
 
 @admin.register(ModuleTodo)
 class ModuleTodoAdmin(LargeTableAdmin):
-    list_display = ("text", "service", "created_at", "done_at", "done_by")
+    list_display = ("text", "service", "domain", "created_at", "done_at", "done_by")
     list_filter = (TodoStateFilter,)
-    list_select_related = ("service__product", "done_by")
+    list_select_related = ("service__product", "domain", "done_by")
     ordering = (F("done_at").asc(nulls_first=True), "-id")  # open first, newest first
-    fields = ("text", "service", "call", "created_at", "done_at", "done_by")
+    fields = ("text", "service", "domain", "call", "created_at", "done_at", "done_by")
     readonly_fields = fields
     actions = ["mark_done"]
 

@@ -216,6 +216,15 @@ class Domain(FSMModelMixin, models.Model):
     next_due_date = models.DateField(null=True, blank=True)
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # What the registrar holds, as it last confirmed it (or as ordered, before it did).
+    nameservers = models.JSONField(default=list, blank=True)
+    transfer_lock = models.BooleanField(default=True)
+    auto_renew = models.BooleanField(default=True, help_text="Off: no renewal invoice is made for it.")
+    # The EPP code a client gave for a transfer in, encrypted (core.crypto); never rendered back.
+    epp_code_token = models.TextField(blank=True, editable=False)
+    # Incremented by set_pending: a domain accepted again after it was cancelled is a new registration round, so
+    # its register call has a key of its own (provisioning.queue.requests.registration_key).
+    setup_round = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -267,7 +276,7 @@ class Domain(FSMModelMixin, models.Model):
 
     @transition(field=status, source=[Status.CANCELLED, Status.FRAUD], target=Status.PENDING)
     def set_pending(self) -> None:
-        pass
+        self.setup_round += 1
 
 
 class CancellationRequest(FSMModelMixin, models.Model):

@@ -9,10 +9,16 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from provisioning.modules.base import Action
+from provisioning.registrars.base import RegistrarAction
+
+ACTION_CHOICES = [(action.value, action.value) for action in Action] + [
+    (action.value, action.value) for action in RegistrarAction if action.value not in set(Action)
+]
 
 
 class ModuleCall(FSMModelMixin, models.Model):
-    """One action asked of a service's module. The idempotency key is unique: asking again with the same key (a
+    """One action asked of a service's module, or of a domain's registrar (then `domain` is set, not `service`,
+    and `module` names the registrar). The idempotency key is unique: asking again with the same key (a
     double-click, two admins at once, a repeated run, a redelivered task) finds this row instead of a second call.
 
     Queued → Running → Succeeded; a transient error → Retrying (next_attempt_at) → Running again, up to the retry
@@ -29,12 +35,17 @@ class ModuleCall(FSMModelMixin, models.Model):
 
     OPEN_STATUSES = (Status.QUEUED, Status.RUNNING, Status.RETRYING, Status.FAILED)
 
-    service = models.ForeignKey("provisioning.Service", on_delete=models.CASCADE, related_name="module_calls")
+    service = models.ForeignKey(
+        "provisioning.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="module_calls"
+    )
+    domain = models.ForeignKey(
+        "provisioning.Domain", null=True, blank=True, on_delete=models.CASCADE, related_name="registrar_calls"
+    )
     server = models.ForeignKey(
         "provisioning.Server", null=True, blank=True, on_delete=models.SET_NULL, related_name="module_calls"
     )
-    module = models.CharField(max_length=64)
-    action = models.CharField(max_length=32, choices=[(action.value, action.value) for action in Action])
+    module = models.CharField(max_length=64, help_text="The service's module, or the domain's registrar.")
+    action = models.CharField(max_length=32, choices=ACTION_CHOICES)
     idempotency_key = models.CharField(max_length=200, unique=True)
     # The action's parameters (a new password, the new package's settings, the suspension reason), encrypted:
     # they may hold a secret (core.crypto).
@@ -62,6 +73,14 @@ class ModuleCall(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["service", "action"]),
+            models.Index(fields=["domain", "action"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service__isnull=False, domain__isnull=True)
+                | models.Q(service__isnull=True, domain__isnull=False),
+                name="provisioning_modulecall_service_or_domain",
+            )
         ]
         permissions = [
             ("retry_modulecall", "Can retry a failed module call"),
@@ -69,7 +88,8 @@ class ModuleCall(FSMModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.action.replace('_', ' ')} of service #{self.service_id} ({self.get_status_display()})"
+        of = f"domain #{self.domain_id}" if self.domain_id else f"service #{self.service_id}"
+        return f"{self.action.replace('_', ' ')} of {of} ({self.get_status_display()})"
 
     @transition(field=status, source=[Status.QUEUED, Status.RETRYING, Status.RUNNING], target=Status.RUNNING)
     def start(self, *, at) -> None:
@@ -115,7 +135,12 @@ class ModuleTodo(models.Model):
     """Work a module call left for a person (the Manual module files one for every action)."""
 
     call = models.OneToOneField(ModuleCall, on_delete=models.CASCADE, related_name="todo")
-    service = models.ForeignKey("provisioning.Service", on_delete=models.CASCADE, related_name="module_todos")
+    service = models.ForeignKey(
+        "provisioning.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="module_todos"
+    )
+    domain = models.ForeignKey(
+        "provisioning.Domain", null=True, blank=True, on_delete=models.CASCADE, related_name="registrar_todos"
+    )
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)

@@ -51,7 +51,8 @@ class DomainActivated:
     sent_to_registrar: bool
     status: str
     expiry_date: datetime.date | None
-    registrar_ran: bool = False  # no registrar module exists yet
+    registrar: str = ""  # the registrar it was sent to ("": none named, an admin registers it)
+    call_id: int | None = None  # its register or transfer call in the module queue
 
 
 class CancellationRefusal(enum.Enum):

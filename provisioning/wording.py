@@ -26,7 +26,10 @@ def service_activated_words(outcome: ServiceActivated) -> str:
 
 def domain_activated_words(outcome: DomainActivated) -> str:
     if outcome.sent_to_registrar:
-        return f"{Domain.Status(outcome.status).label}: no registrar module is available yet, so no registrar ran"
+        status = Domain.Status(outcome.status).label
+        if outcome.call_id is None:
+            return f"{status}: no registrar is chosen for it, so it waits for an admin to register it"
+        return f"{status}: queued at the {outcome.registrar} registrar (call #{outcome.call_id})"
     return f"activated by hand without a registrar, expiring {outcome.expiry_date}"
 
 

@@ -19,9 +19,11 @@ from core import crypto
 from core.after_commit import send_after_commit
 from core.rows import insert_rows
 from notifications.services import Actor, actor_label
-from provisioning.models import ModuleCall, Service
+from provisioning.models import Domain, ModuleCall, Service
 from provisioning.modules import registry
 from provisioning.modules.base import Action
+from provisioning.registrars import registry as registrars
+from provisioning.registrars.base import RegistrarAction
 
 RUN_TASK = "provisioning.module_call_run"
 RUN_MANY_TASK = "provisioning.module_calls_run"
@@ -125,6 +127,55 @@ def module_calls_request_many(
     ids = insert_rows(ModuleCall, rows, ids=True)
     send_calls(ids)
     return ids
+
+
+def registration_key(domain: Domain, action: RegistrarAction) -> str:
+    """The one register (or transfer in) of a domain's round: accepted again after a cancellation, it is another."""
+    return f"domain:{domain.pk}:{action.value}:r{domain.setup_round}"
+
+
+def renewal_key(domain: Domain, *, from_expiry: str) -> str:
+    """One renewal per expiry date it renews from: a paid renewal asked twice (a replayed InvoicePaid) is one."""
+    return f"domain:{domain.pk}:renew:{from_expiry}"
+
+
+def domain_action_key(domain_id: int, action: RegistrarAction, nonce: str) -> str:
+    return f"domain:{domain_id}:{action.value}:{nonce}"
+
+
+def registrar_offers(domain: Domain, registrar_name: str, action: RegistrarAction) -> None:
+    """Refuse (ValidationError) a registrar that is not named, not installed, or does not offer `action`."""
+    if not registrar_name:
+        raise ValidationError(f"{domain} has no registrar: choose one (or register it by hand).")
+    try:
+        registrar = registrars.registrar_for(registrar_name)
+    except registrars.UnknownRegistrar as error:
+        raise ValidationError(f"{domain}: {error} Install it or choose another registrar.") from None
+    if not registrar.supports(action):
+        raise ValidationError(f"The {registrar.label} registrar does not offer {action.value.replace('_', ' ')}.")
+
+
+def registrar_call_request(
+    *, domain: Domain, action: RegistrarAction, actor: Actor, key: str, params: dict[str, Any] | None = None
+) -> CallRequested:
+    """Ask the domain's registrar for `action`, once for `key`, through the module queue (the same rows, retries
+    and admin queue as module calls). Refused (ValidationError, nothing written) when the domain has no registrar,
+    the registrar is not installed, or it does not offer the action."""
+    registrar_offers(domain, domain.registrar, action)
+    try:
+        with transaction.atomic():  # a savepoint: a key asked before meets the unique key
+            call = ModuleCall.objects.create(
+                domain=domain,
+                module=domain.registrar,
+                action=action.value,
+                idempotency_key=key,
+                params_token=crypto.encrypt_json(params or {}),
+                requested_by=actor_label(actor),
+            )
+    except IntegrityError:
+        return CallRequested(ModuleCall.objects.get(idempotency_key=key), False)
+    send_calls([call.pk])
+    return CallRequested(call, True)
 
 
 def call_params(call: ModuleCall) -> dict[str, Any]:

@@ -15,22 +15,14 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
-from celery import current_app
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import crypto
-from core.after_commit import send_after_commit
-from core.backoff import backoff
 from core.fsm import apply_transition
 from notifications.bus import emit
 from notifications.hooks import Veto, pre
@@ -46,15 +38,14 @@ from provisioning.modules.base import (
     TransientModuleError,
     redact,
 )
+from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_lock
 from provisioning.queue.context import call_context
 from provisioning.queue.effects import call_succeeded
-from provisioning.queue.requests import RUN_TASK
+from provisioning.queue.registrar_runner import REGISTRAR_CALL, registrar_call_run
 from provisioning.servers import NoRoom, server_pick
 
 logger = logging.getLogger("provisioning.queue")
 
-# The advisory-lock namespace of module calls (the two-key form: (namespace, call id)).
-LOCK_NAMESPACE = 1_767_001
 
 NO_ROOM_WORDS = {
     NoRoom.NO_GROUP: "The product names no server group, so there is no server to create the account on. "
@@ -63,40 +54,6 @@ NO_ROOM_WORDS = {
     NoRoom.FULL: "Every active server of the product's group is at its maximum number of accounts. Raise a "
     "server's maximum or add a server; the call is retried.",
 }
-
-
-class RunResult(enum.Enum):
-    SUCCEEDED = "succeeded"
-    RETRYING = "retrying"  # a transient error: tried again later
-    FAILED = "failed"  # waits for an admin
-    BUSY = "busy"  # another worker holds the call
-    NOT_DUE = "not_due"  # its retry is not due yet
-    FINISHED_BEFORE = "finished_before"  # succeeded, failed or resolved already: nothing ran
-
-
-@dataclass(frozen=True)
-class Ran:
-    call_id: int
-    result: RunResult
-    error: str = ""
-
-
-@contextmanager
-def call_lock(call_id: int) -> Iterator[bool]:
-    """Whether this worker holds the call (PostgreSQL: a session advisory lock, freed by the server if the
-    worker dies). SQLite has one writer and no concurrent workers: always held."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, call_id])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, call_id])
 
 
 def _service(call: ModuleCall) -> Service:
@@ -118,7 +75,7 @@ def _payload(call: ModuleCall, service: Service) -> dict:
     }
 
 
-def _claim(call_id: int) -> tuple[ModuleCall, Service, NoRoom | None] | RunResult:
+def _claim(call_id: int) -> tuple[ModuleCall, Service, NoRoom | None] | RunResult | object:
     """Running, attempt + 1, a server placed for a create (or why none could be); or why this worker does not
     run it."""
     with transaction.atomic():
@@ -129,6 +86,8 @@ def _claim(call_id: int) -> tuple[ModuleCall, Service, NoRoom | None] | RunResul
             ModuleCall.Status.RUNNING,
         ):
             return RunResult.FINISHED_BEFORE
+        if call.domain_id is not None:
+            return REGISTRAR_CALL  # its own runner claims it (still under this worker's advisory lock)
         now = timezone.now()
         if call.status == ModuleCall.Status.RETRYING and call.next_attempt_at and call.next_attempt_at > now:
             return RunResult.NOT_DUE
@@ -155,6 +114,8 @@ def module_call_run(call_id: int) -> Ran:
         if not held:
             return Ran(call_id, RunResult.BUSY)
         claimed = _claim(call_id)
+        if claimed is REGISTRAR_CALL:
+            return registrar_call_run(call_id)
         if isinstance(claimed, RunResult):
             return Ran(call_id, claimed)
         call, service, no_room = claimed
@@ -248,21 +209,7 @@ def _record(call_id: int, result: Result | None, error: ModuleError | None, dura
                 emit(f"AfterModule{suffix}", **_payload(call, service), attempt=call.attempts, duration_ms=duration_ms)
                 return Ran(call_id, RunResult.SUCCEEDED)
         assert error is not None
-        message = error.message[:2000]
-        gave_up = not error.transient or call.attempts >= settings.PORTAL_MODULE_RETRY_LIMIT
-        if gave_up:
-            apply_transition(call.fail, label="recorded as failed", error=message, transient=error.transient, at=now)
-        else:
-            wait = backoff(
-                call.attempts,
-                base_seconds=settings.PORTAL_MODULE_RETRY_BASE_SECONDS,
-                max_seconds=settings.PORTAL_MODULE_RETRY_MAX_SECONDS,
-            )
-            apply_transition(
-                call.wait_to_retry, label="set to retry", error=message, at=now, next_attempt_at=now + wait
-            )
-        call.response_excerpt = message
-        call.save()
+        message, gave_up = call_failure_recorded(call, error, now=now)
         emit(
             f"AfterModule{suffix}Failed",
             **_payload(call, service),
@@ -271,16 +218,5 @@ def _record(call_id: int, result: Result | None, error: ModuleError | None, dura
             transient=error.transient,
             gave_up=gave_up,
         )
-        if not gave_up:
-            _send_retry_after_commit(call)
         logger.warning("Module call %s (%s %s) failed: %s", call.pk, call.module, call.action, message)
         return Ran(call_id, RunResult.FAILED if gave_up else RunResult.RETRYING, message)
-
-
-def _send_retry_after_commit(call: ModuleCall) -> None:
-    """The retry's task, with its countdown, after commit; the sweep sends it too if this one is lost. In-process
-    (no broker) a countdown would run it at once: the sweep (beat, the run) picks it up when it is due."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return
-    countdown = max(0.0, (call.next_attempt_at - timezone.now()).total_seconds())
-    send_after_commit(current_app.tasks[RUN_TASK], call.pk, countdown=countdown)

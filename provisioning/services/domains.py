@@ -28,6 +28,8 @@ from notifications.services import (
 )
 from provisioning.models import Domain, DomainRenewalNotice
 from provisioning.outcomes import DomainActivated, ItemMove
+from provisioning.queue.requests import registrar_call_request, registrar_offers, registration_key
+from provisioning.registrars.base import RegistrarAction
 from provisioning.services.common import item_log
 from provisioning.wording import domain_activated_words
 
@@ -74,17 +76,40 @@ def domain_save(domain: Domain, **kwargs: Any) -> None:
         raise ValidationError(f"{domain.name} is already ordered or registered here.") from exc
 
 
-def domain_activate(*, domain: Domain, send_to_registrar: bool, actor: Actor) -> DomainActivated:
-    """Accept a pending domain. Sent to the registrar, it waits in Pending Registration / Transfer until the
-    registrar confirms (registrar modules arrive later: none runs yet, and the log says so). Not sent, the admin
-    handles it by hand and the domain is Active from today for its registration period."""
+def domain_activate(
+    *, domain: Domain, send_to_registrar: bool, actor: Actor, registrar: str | None = None
+) -> DomainActivated:
+    """Accept a pending domain. Sent to the registrar (`registrar` chosen on the accept form, else the domain's
+    own), it waits in Pending Registration / Transfer with a register or transfer call in the module queue, until
+    the registrar confirms it and its expiry date. With no registrar named it waits there for an admin, and the
+    log says so. Not sent, the admin handles it by hand and the domain is Active from today for its registration
+    period. A registrar that is not installed, or cannot register, is refused (ValidationError) before anything
+    is written."""
     if send_to_registrar:
-        if domain.registration_type == Domain.RegistrationType.TRANSFER:
+        is_transfer = domain.registration_type == Domain.RegistrationType.TRANSFER
+        action = RegistrarAction.TRANSFER if is_transfer else RegistrarAction.REGISTER
+        if registrar is not None and registrar != domain.registrar:
+            domain.registrar = registrar
+        if domain.registrar:
+            registrar_offers(domain, domain.registrar, action)  # refused before anything is written
+        if is_transfer:
             apply_transition(domain.request_transfer, label="sent for transfer")
         else:
             apply_transition(domain.request_registration, label="sent for registration")
-        domain.save(update_fields=["status"])
-        outcome = DomainActivated(sent_to_registrar=True, status=domain.status, expiry_date=domain.expiry_date)
+        domain.save(update_fields=["status", "registrar"])
+        call_id = None
+        if domain.registrar:
+            requested = registrar_call_request(
+                domain=domain, action=action, actor=actor, key=registration_key(domain, action)
+            )
+            call_id = requested.call.pk
+        outcome = DomainActivated(
+            sent_to_registrar=True,
+            status=domain.status,
+            expiry_date=domain.expiry_date,
+            registrar=domain.registrar,
+            call_id=call_id,
+        )
         item_log(actor, "domain_sent_to_registrar", domain, f"Domain {domain} {domain_activated_words(outcome)}")
         emit(
             "DomainSentToRegistrar",
@@ -123,7 +148,7 @@ def domain_set_pending(*, domain: Domain, actor: Actor) -> bool:
     if domain.status not in (Domain.Status.CANCELLED, Domain.Status.FRAUD):
         return False
     domain.set_pending()
-    domain_save(domain, update_fields=["status"])
+    domain_save(domain, update_fields=["status", "setup_round"])
     item_log(actor, "domain_pending", domain, f"Domain {domain} set back to pending")
     emit("DomainPending", domain_id=domain.pk, client_id=domain.client_id)
     return True

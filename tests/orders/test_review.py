@@ -39,7 +39,7 @@ def test_accepting_a_pending_order_activates_its_items_and_records_the_admin(pen
     # The domain waits for a registrar (none exists yet) instead of being called Active with a guessed expiry.
     assert _statuses(pending_order) == ("active", ["active"], ["pending_registration"], "unpaid")
     assert pending_order.domains.get().expiry_date is None
-    assert any("no registrar ran" in line for line in map(review_line_words, outcomes))
+    assert any("no registrar is chosen for it" in line for line in map(review_line_words, outcomes))
     service.refresh_from_db()
     assert service.next_due_date == service.registration_date  # nothing advances until the invoice is paid
     assert any("no module ran" in line for line in map(review_line_words, outcomes))

@@ -21,7 +21,8 @@ def test_accept_returns_typed_lines_worded_as_before(pending_order, admin_user):
     ]
     assert [review_line_words(line) for line in lines] == [
         f"{service}: activated: its product has no provisioning module, so no module ran; welcome email queued",
-        "Domain shop-example.com: Pending Registration: no registrar module is available yet, so no registrar ran",
+        "Domain shop-example.com: Pending Registration: no registrar is chosen for it, so it waits for an admin to "
+        "register it",
     ]
 
 

@@ -10,6 +10,7 @@ from provisioning.modules.base import Setting
 from provisioning.registrars.base import (
     Availability,
     DomainTaken,
+    EppCode,
     Registered,
     Registrar,
     RegistrarAction,
@@ -19,10 +20,15 @@ from provisioning.registrars.registry import register
 
 HELD: dict[str, datetime.date] = {}  # name -> expiry date, the names this registrar holds for us
 TAKEN: set[str] = {"taken.example"}  # names someone else holds
+FAULTS: list[Exception] = []  # raised by the next calls, one each, before anything is done
+CALLS: list[tuple[str, str]] = []  # (action, idempotency key) of every call received
+EPP_CODE = "Secret-EPP-1"
 
 
 def reset() -> None:
     HELD.clear()
+    FAULTS.clear()
+    CALLS.clear()
 
 
 @register
@@ -30,7 +36,16 @@ class ScriptedRegistrar(Registrar):
     name = "scripted_registrar"
     label = "Scripted registrar (tests)"
     settings = (Setting("region", "Region", default="eu"),)
-    actions = frozenset({RegistrarAction.CHECK, RegistrarAction.REGISTER})
+    actions = frozenset({RegistrarAction.CHECK, RegistrarAction.REGISTER, RegistrarAction.GET_EPP_CODE})
+
+    def call(self, context: RegistrarContext):
+        CALLS.append((context.action.value, context.idempotency_key))
+        if FAULTS:
+            raise FAULTS.pop(0)
+        return super().call(context)
+
+    def get_epp_code(self, context: RegistrarContext) -> EppCode:
+        return EppCode(code=EPP_CODE, message="Here it is.")
 
     def check(self, context: RegistrarContext) -> Availability:
         name = context.domain.name

@@ -159,3 +159,12 @@ def test_host_names_are_checked_before_they_reach_a_registry(name, valid):
 def test_event_suffixes_name_the_pre_and_after_events():
     assert RegistrarAction.SAVE_NAMESERVERS.event_suffix == "SaveNameservers"
     assert RegistrarAction.TRANSFER_SYNC.event_suffix == "TransferSync"
+
+
+def test_every_registrar_action_has_its_pre_after_and_failed_events_in_the_catalog():
+    from notifications.events import EVENTS
+
+    for action in RegistrarAction:
+        for name in (f"PreRegistrar{action.event_suffix}", f"AfterRegistrar{action.event_suffix}"):
+            assert name in EVENTS, name
+        assert f"AfterRegistrar{action.event_suffix}Failed" in EVENTS

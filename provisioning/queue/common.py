@@ -1,0 +1,90 @@
+"""What the module calls' and the registrar calls' runners share: at most one worker runs a call (a session
+advisory lock on PostgreSQL, freed by the server if the worker dies), what a run reports, and how a failure is
+recorded (a transient one waits for its retry with backoff and jitter up to PORTAL_MODULE_RETRY_LIMIT attempts; a
+permanent one, a veto or the last attempt waits for an admin)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.after_commit import send_after_commit
+from core.backoff import backoff
+from core.fsm import apply_transition
+from provisioning.models import ModuleCall
+from provisioning.modules.base import ModuleError
+from provisioning.queue.requests import RUN_TASK
+
+# The advisory-lock namespace of module and registrar calls (the two-key form: (namespace, call id)).
+LOCK_NAMESPACE = 1_767_001
+
+
+class RunResult(enum.Enum):
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"  # a transient error: tried again later
+    FAILED = "failed"  # waits for an admin
+    BUSY = "busy"  # another worker holds the call
+    NOT_DUE = "not_due"  # its retry is not due yet
+    FINISHED_BEFORE = "finished_before"  # succeeded, failed or resolved already: nothing ran
+
+
+@dataclass(frozen=True)
+class Ran:
+    call_id: int
+    result: RunResult
+    error: str = ""
+
+
+@contextmanager
+def call_lock(call_id: int) -> Iterator[bool]:
+    """Whether this worker holds the call (PostgreSQL: a session advisory lock, freed by the server if the
+    worker dies). SQLite has one writer and no concurrent workers: always held."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, call_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, call_id])
+
+
+def call_failure_recorded(call: ModuleCall, error: ModuleError, *, now) -> tuple[str, bool]:
+    """Record `error` on the (locked, Running) call and save it: Retrying with its next attempt, or Failed.
+    Returns the message kept and whether it gave up (waits for an admin)."""
+    message = error.message[:2000]
+    gave_up = not error.transient or call.attempts >= settings.PORTAL_MODULE_RETRY_LIMIT
+    if gave_up:
+        apply_transition(call.fail, label="recorded as failed", error=message, transient=error.transient, at=now)
+    else:
+        wait = backoff(
+            call.attempts,
+            base_seconds=settings.PORTAL_MODULE_RETRY_BASE_SECONDS,
+            max_seconds=settings.PORTAL_MODULE_RETRY_MAX_SECONDS,
+        )
+        apply_transition(call.wait_to_retry, label="set to retry", error=message, at=now, next_attempt_at=now + wait)
+    call.response_excerpt = message
+    call.save()
+    if not gave_up:
+        send_retry_after_commit(call)
+    return message, gave_up
+
+
+def send_retry_after_commit(call: ModuleCall) -> None:
+    """The retry's task, with its countdown, after commit; the sweep sends it too if this one is lost. In-process
+    (no broker) a countdown would run it at once: the sweep (beat, the run) picks it up when it is due."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    countdown = max(0.0, (call.next_attempt_at - timezone.now()).total_seconds())
+    send_after_commit(current_app.tasks[RUN_TASK], call.pk, countdown=countdown)

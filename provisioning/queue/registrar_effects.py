@@ -1,0 +1,76 @@
+"""What a registrar call's outcome does to its domain, in the transaction that records the outcome. The registry's
+answer wins: an expiry date is always the one the registrar returned, never one the portal computed.
+
+- register succeeded with an expiry date: a domain waiting in Pending Registration is Active until that date;
+- transfer completed: Active until the date the registry gives; still pending: it waits in Pending Transfer;
+- renew succeeded: the expiry date is the registrar's (an Expired domain is Active again);
+- nameservers or lock saved (or read): the domain keeps what the registrar now holds;
+- a to-do the registrar left (the Manual registrar): a ModuleTodo for the admins, done with the new expiry date
+  when the action gives one (provisioning.queue.registrar_actions).
+"""
+
+from __future__ import annotations
+
+from core.fsm import apply_transition
+from notifications.bus import emit
+from provisioning.models import Domain, ModuleCall, ModuleTodo
+from provisioning.registrars.base import (
+    DomainSync,
+    Lock,
+    Nameservers,
+    Registered,
+    RegistrarAction,
+    RegistrarResult,
+    TransferRequested,
+    TransferState,
+)
+from provisioning.services.common import item_log
+
+
+def domain_confirmed(domain: Domain, expiry_date, *, how: str) -> None:
+    """The registrar confirmed the domain is ours until `expiry_date`: Active (from Pending Registration/Transfer,
+    or Expired), or the new date on an Active one."""
+    previous = domain.expiry_date
+    if domain.status in Domain.BEFORE_ACTIVE:
+        apply_transition(domain.activate, label="activated", expiry_date=expiry_date)
+        domain.save(update_fields=["status", "expiry_date"])
+        item_log(None, "domain_activated", domain, f"Domain {domain} {how}: active until {expiry_date}")
+        emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=True)
+        return
+    if domain.status == Domain.Status.EXPIRED:
+        apply_transition(domain.renew, label="renewed", expiry_date=expiry_date)
+        domain.save(update_fields=["status", "expiry_date"])
+    elif domain.expiry_date != expiry_date:
+        domain.expiry_date = expiry_date
+        domain.save(update_fields=["expiry_date"])
+    else:
+        return
+    item_log(None, "domain_expiry_confirmed", domain, f"Domain {domain} {how}: expiry {previous} → {expiry_date}")
+
+
+def registrar_call_succeeded(call: ModuleCall, domain: Domain, result: RegistrarResult) -> None:
+    """Apply a successful registrar call (the caller holds the domain's and the call's locks)."""
+    action = RegistrarAction(call.action)
+    todo = getattr(result, "todo", "")
+    if todo:
+        ModuleTodo.objects.create(call=call, domain=domain, text=todo)
+    if action in (RegistrarAction.REGISTER, RegistrarAction.RENEW) and isinstance(result, Registered):
+        if result.expiry_date is not None:
+            words = "registered at the registrar" if action is RegistrarAction.REGISTER else "renewed at the registrar"
+            domain_confirmed(domain, result.expiry_date, how=words)
+    elif action is RegistrarAction.TRANSFER and isinstance(result, TransferRequested):
+        if result.state is TransferState.COMPLETED and result.expiry_date is not None:
+            domain_confirmed(domain, result.expiry_date, how="transferred in")
+    elif isinstance(result, Nameservers) and action in (
+        RegistrarAction.SAVE_NAMESERVERS,
+        RegistrarAction.GET_NAMESERVERS,
+    ):
+        if not todo and list(result.hosts) != list(domain.nameservers or []):
+            domain.nameservers = list(result.hosts)
+            domain.save(update_fields=["nameservers"])
+    elif isinstance(result, Lock) and action in (RegistrarAction.SAVE_LOCK, RegistrarAction.GET_LOCK):
+        if not todo and result.locked != domain.transfer_lock:
+            domain.transfer_lock = result.locked
+            domain.save(update_fields=["transfer_lock"])
+    elif isinstance(result, DomainSync) and result.expiry_date is not None:
+        domain_confirmed(domain, result.expiry_date, how="synced with the registrar")
