@@ -284,6 +284,7 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
                     actor=request.user,
                     service_options=form.service_options(),
                     registrar_domains=registrar,
+                    domain_registrars={d.pk: data[f"dom_{d.pk}_registrar_name"] for d in pending_domains},
                     reason=data["reason"],
                 )
             except ValidationError as exc:

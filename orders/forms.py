@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from core.domain_names import normalize_domain_name
 from core.inputs import PlainTextField
 from orders.services import ServiceAcceptOptions
+from provisioning.registrars.registry import choices as registrar_choices
 from provisioning.services.module_actions import PASSWORD_MAX_LENGTH, password_check
 from provisioning.setup_choices import setup_choices, username_problem
 
@@ -19,7 +20,8 @@ class ReasonForm(forms.Form):
 class AcceptOrderForm(ReasonForm):
     """Per service: svc_<id>_module and svc_<id>_welcome boxes and, for a service with a module, svc_<id>_server
     (blank: the product's server group picks), svc_<id>_username (pre-filled with the module's suggestion) and
-    svc_<id>_password (blank: generated); per domain dom_<id>_registrar. A username the module refuses or a
+    svc_<id>_password (blank: generated); per domain dom_<id>_registrar ("Send to registrar") and
+    dom_<id>_registrar_name (which registrar, pre-filled with the domain's). A username the module refuses or a
     password outside the rules is an error on its field, and nothing is accepted."""
 
     def __init__(self, *args, services=(), domains=(), **kwargs):
@@ -64,11 +66,20 @@ class AcceptOrderForm(ReasonForm):
                     [self[f"{prefix}_{name}"] for name in ("server", "username", "password") if setup is not None],
                 )
             )
+        registrars = registrar_choices()
         for domain in domains:
             self.fields[f"dom_{domain.pk}_registrar"] = forms.BooleanField(
                 required=False, initial=True, label="Send to registrar"
             )
-            self.domain_rows.append((domain, self[f"dom_{domain.pk}_registrar"]))
+            self.fields[f"dom_{domain.pk}_registrar_name"] = forms.ChoiceField(
+                required=False,
+                choices=[("", "None chosen: an admin registers it"), *registrars],
+                initial=domain.registrar,
+                label="Registrar",
+            )
+            self.domain_rows.append(
+                (domain, self[f"dom_{domain.pk}_registrar"], self[f"dom_{domain.pk}_registrar_name"])
+            )
 
     def clean(self):
         cleaned = super().clean()

@@ -97,12 +97,15 @@ def order_accept(
     actor: Actor,
     service_options: dict[int, ServiceAcceptOptions] | None = None,
     registrar_domains: dict[int, bool] | None = None,
+    domain_registrars: dict[int, str] | None = None,
     reason: str = "",
 ) -> list[ReviewLine]:
-    """Pending → Active. Each Pending item is activated with the admin's choices (default: everything ticked);
-    items already live (set up on order) are left as they are. Returns one line per item for the admin."""
+    """Pending → Active. Each Pending item is activated with the admin's choices (default: everything ticked;
+    a domain goes to the registrar in `domain_registrars`, else its own); items already live (set up on order)
+    are left as they are. Returns one line per item for the admin."""
     service_options = service_options or {}
     registrar_domains = registrar_domains or {}
+    domain_registrars = domain_registrars or {}
     with transaction.atomic():
         order = _lock(order)
         _move(order, order.accept, label="accepted", actor=actor, reason=reason)
@@ -124,7 +127,10 @@ def order_accept(
         for domain in domains:
             if domain.status == Domain.Status.PENDING:
                 outcome = domain_activate(
-                    domain=domain, actor=actor, send_to_registrar=registrar_domains.get(domain.pk, True)
+                    domain=domain,
+                    actor=actor,
+                    send_to_registrar=registrar_domains.get(domain.pk, True),
+                    registrar=domain_registrars.get(domain.pk),
                 )
                 outcomes.append(ReviewLine(domain, outcome))
         _record(actor, "order_accepted", order, f"{order} accepted", reason)

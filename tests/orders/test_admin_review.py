@@ -122,6 +122,38 @@ def test_admin_accepts_an_order_through_the_admin(admin_client, admin_user, pend
     assert any("no module ran" in m for m in messages)
 
 
+def test_accept_offers_the_installed_registrars_and_sends_the_domain_to_the_one_chosen(
+    admin_client, pending_order, django_capture_on_commit_callbacks
+):
+    from provisioning.models import ModuleCall
+    from tests import registrar_package
+
+    registrar_package.reset()
+    domain = pending_order.domains.get()
+    page = admin_client.get(_action_url(pending_order, "accept")).content.decode()
+    assert f'name="dom_{domain.pk}_registrar_name"' in page
+    assert '<option value="manual">' in page and '<option value="scripted_registrar">' in page
+    data = {f"dom_{domain.pk}_registrar": "on", f"dom_{domain.pk}_registrar_name": "scripted_registrar"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(_action_url(pending_order, "accept"), data)
+    assert response.status_code == 302
+    domain.refresh_from_db()
+    call = ModuleCall.objects.get(domain=domain)
+    assert (domain.registrar, call.action, call.status) == ("scripted_registrar", "register", "succeeded")
+    assert domain.status == domain.Status.ACTIVE and domain.expiry_date is not None
+    assert any(f"queued at the scripted_registrar registrar (call #{call.pk})" in m for m in _messages(response))
+    registrar_package.reset()
+
+
+def test_a_registrar_that_is_not_installed_is_refused_on_the_form_and_nothing_is_accepted(admin_client, pending_order):
+    domain = pending_order.domains.get()
+    data = {f"dom_{domain.pk}_registrar": "on", f"dom_{domain.pk}_registrar_name": "nope"}
+    response = admin_client.post(_action_url(pending_order, "accept"), data)
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    pending_order.refresh_from_db()
+    assert pending_order.status == Order.Status.PENDING
+
+
 @pytest.mark.parametrize(
     ("action", "order_status", "item_status"),
     [
