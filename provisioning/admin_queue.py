@@ -72,6 +72,14 @@ class ResolveForm(forms.Form):
     )
 
 
+class ExpiryDateForm(forms.Form):
+    expiry_date = forms.DateField(
+        label="New expiry date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="As the registry shows it after you registered, transferred or renewed the domain by hand.",
+    )
+
+
 def _error_excerpt(text: str, length: int = 120) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
@@ -203,9 +211,26 @@ class ModuleTodoAdmin(LargeTableAdmin):
         return actions
 
     @admin.action(description="Mark the selected to-dos done", permissions=["change"])
-    def mark_done(self, request, queryset) -> None:
-        count = module_todos_done(todo_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
-        self.message_user(request, f"{count} to-do(s) marked done.", messages.SUCCESS)
+    def mark_done(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        form = ExpiryDateForm(request.POST if "confirm" in request.POST else None)
+        expiry_date = form.cleaned_data["expiry_date"] if form.is_bound and form.is_valid() else None
+        outcome = module_todos_done(todo_ids=ids, actor=request.user, expiry_date=expiry_date)
+        if outcome.done:
+            self.message_user(request, f"{outcome.done} to-do(s) marked done.", messages.SUCCESS)
+        if not outcome.needs_expiry:
+            return None
+        # A domain's registration, transfer or renewal is done only with the expiry date the registry gave.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "The new expiry date",
+            "todos": ModuleTodo.objects.filter(pk__in=outcome.needs_expiry).select_related("domain").order_by("pk"),
+            "ids": outcome.needs_expiry,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/provisioning/moduletodo/expiry_date.html", context)
 
     def save_model(self, request, obj, form, change) -> None:
         return  # nothing on a to-do is edited here; "Mark done" is the action

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from dataclasses import dataclass
 
@@ -12,8 +13,10 @@ from django.utils import timezone
 
 from core.fsm import apply_transition
 from notifications.services import Actor, activity_record, actor_user
-from provisioning.models import ModuleCall, ModuleTodo
+from provisioning.models import Domain, ModuleCall, ModuleTodo
+from provisioning.queue.registrar_effects import domain_confirmed
 from provisioning.queue.requests import send_calls
+from provisioning.registrars.base import RegistrarAction
 
 
 class CallMove(enum.Enum):
@@ -72,18 +75,44 @@ def module_calls_resolve(*, call_ids: list[int], actor: Actor, note: str) -> lis
     return moved
 
 
-def module_todos_done(*, todo_ids: list[int], actor: Actor) -> int:
-    """Mark these to-dos done (those not done already); returns how many."""
+# The to-dos of these registrar actions are done only with the new expiry date the registry gave the admin.
+NEEDS_EXPIRY = frozenset({RegistrarAction.REGISTER.value, RegistrarAction.TRANSFER.value, RegistrarAction.RENEW.value})
+
+
+@dataclass(frozen=True)
+class TodosDone:
+    done: int
+    needs_expiry: list[int]  # domain to-dos left open: done only with the domain's new expiry date
+
+
+def module_todos_done(*, todo_ids: list[int], actor: Actor, expiry_date: datetime.date | None = None) -> TodosDone:
+    """Mark these to-dos done (those not done already). A domain's register, transfer or renew to-do needs the
+    new expiry date the admin got from the registry: with it, the domain is Active until then (queue
+    registrar_effects.domain_confirmed); without it, that to-do is left open and named in `needs_expiry`."""
+    done, needs_expiry = 0, []
     with transaction.atomic():
-        todos = list(ModuleTodo.objects.select_for_update().filter(pk__in=todo_ids, done_at__isnull=True))
+        todos = list(
+            ModuleTodo.objects.select_for_update(of=("self",))
+            .filter(pk__in=todo_ids, done_at__isnull=True)
+            .select_related("call")
+            .order_by("pk")
+        )
         now, user = timezone.now(), actor_user(actor)
         for todo in todos:
+            dated = todo.domain_id is not None and todo.call.action in NEEDS_EXPIRY
+            if dated and expiry_date is None:
+                needs_expiry.append(todo.pk)
+                continue
             todo.done_at, todo.done_by = now, user
             todo.save(update_fields=["done_at", "done_by"])
             activity_record(
                 actor=actor,
                 action="module_todo_done",
                 subject=todo,
-                message=f"Marked done: {todo.text}",
+                message=f"Marked done: {todo.text}" + (f" (new expiry date {expiry_date})" if dated else ""),
             )
-    return len(todos)
+            if dated:
+                domain = Domain.objects.select_for_update(of=("self",)).get(pk=todo.domain_id)
+                domain_confirmed(domain, expiry_date, how=f"{todo.call.action} done by hand", actor=actor)
+            done += 1
+    return TodosDone(done, needs_expiry)

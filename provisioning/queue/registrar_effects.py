@@ -27,14 +27,14 @@ from provisioning.registrars.base import (
 from provisioning.services.common import item_log
 
 
-def domain_confirmed(domain: Domain, expiry_date, *, how: str) -> None:
+def domain_confirmed(domain: Domain, expiry_date, *, how: str, actor=None) -> None:
     """The registrar confirmed the domain is ours until `expiry_date`: Active (from Pending Registration/Transfer,
     or Expired), or the new date on an Active one."""
     previous = domain.expiry_date
     if domain.status in Domain.BEFORE_ACTIVE:
         apply_transition(domain.activate, label="activated", expiry_date=expiry_date)
         domain.save(update_fields=["status", "expiry_date"])
-        item_log(None, "domain_activated", domain, f"Domain {domain} {how}: active until {expiry_date}")
+        item_log(actor, "domain_activated", domain, f"Domain {domain} {how}: active until {expiry_date}")
         emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=True)
         return
     if domain.status == Domain.Status.EXPIRED:

@@ -235,8 +235,8 @@ def test_the_manual_module_files_a_to_do_and_the_admin_marks_it_done(customer, a
     todo = ModuleTodo.objects.get(service=service)
     assert service.status == Service.Status.ACTIVE and service.server_id is None
     assert todo.text == f"Set up the account for service #{service.pk} (Dedicated). Rack it."
-    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user) == 1
-    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user) == 0
+    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user).done == 1
+    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user).done == 0
     todo.refresh_from_db()
     assert todo.done_by == admin_user
 

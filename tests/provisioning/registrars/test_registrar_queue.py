@@ -238,3 +238,47 @@ def test_the_queue_and_to_do_admin_lists_show_registrar_calls_linked_to_their_do
     assert reverse("admin:provisioning_domain_change", args=[failed.pk]) in page
     todos = admin_client.get(reverse("admin:provisioning_moduletodo_changelist")).content.decode()
     assert "Register by-hand.example for 1 year" in todos
+
+
+def test_a_manual_registration_is_done_only_with_the_expiry_date_the_admin_gives(
+    customer, admin_user, django_capture_on_commit_callbacks
+):
+    from provisioning.queue.actions import module_todos_done
+
+    domain = _pending(customer, registrar="manual")
+    _accept(domain, django_capture_on_commit_callbacks)
+    todo = ModuleTodo.objects.get()
+    undated = module_todos_done(todo_ids=[todo.pk], actor=admin_user)
+    assert (undated.done, undated.needs_expiry) == (0, [todo.pk])
+    domain.refresh_from_db()
+    assert domain.status == Domain.Status.PENDING_REGISTRATION
+    dated = module_todos_done(todo_ids=[todo.pk], actor=admin_user, expiry_date=datetime.date(2028, 3, 4))
+    assert (dated.done, dated.needs_expiry) == (1, [])
+    domain.refresh_from_db()
+    todo.refresh_from_db()
+    assert (domain.status, domain.expiry_date) == (Domain.Status.ACTIVE, datetime.date(2028, 3, 4))
+    assert todo.done_by == admin_user
+    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user, expiry_date=datetime.date(2029, 1, 1)).done == 0
+
+
+def test_the_admin_marks_a_manual_registration_done_on_a_page_that_asks_the_expiry_date(
+    customer, admin_client, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin import helpers
+    from django.urls import reverse
+
+    domain = _pending(customer, registrar="manual")
+    _accept(domain, django_capture_on_commit_callbacks)
+    todo = ModuleTodo.objects.get()
+    url = reverse("admin:provisioning_moduletodo_changelist")
+    data = {"action": "mark_done", helpers.ACTION_CHECKBOX_NAME: [str(todo.pk)]}
+    asked = admin_client.post(url, data)
+    assert asked.status_code == 200 and 'name="expiry_date"' in asked.content.decode()
+    refused = admin_client.post(url, {**data, "confirm": "1", "expiry_date": "not a date"})
+    assert refused.status_code == 200 and "Enter a valid date" in refused.content.decode()
+    domain.refresh_from_db()
+    assert domain.status == Domain.Status.PENDING_REGISTRATION
+    done = admin_client.post(url, {**data, "confirm": "1", "expiry_date": "2028-03-04"})
+    assert done.status_code == 302
+    domain.refresh_from_db()
+    assert (domain.status, domain.expiry_date) == (Domain.Status.ACTIVE, datetime.date(2028, 3, 4))
