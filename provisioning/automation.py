@@ -147,7 +147,7 @@ def _billables(client_ids: list[int], *, horizon: datetime.date) -> list[_Billab
     domains = (
         Domain.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(client_id__in=client_ids, status=Domain.Status.ACTIVE, next_due_date__lte=horizon)
-        .filter(recurring_amount__gt=0, registration_period__gte=1)
+        .filter(recurring_amount__gt=0, registration_period__gte=1, auto_renew=True)
         .order_by("client_id", "next_due_date", "id")
         .values_list(
             "id",
@@ -244,7 +244,9 @@ def _clients_with_renewals(*, horizon: datetime.date) -> list[int]:
         .values_list("client_id", flat=True)
     )
     domains = (
-        Domain.objects.filter(status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0)
+        Domain.objects.filter(
+            status=Domain.Status.ACTIVE, next_due_date__lte=horizon, recurring_amount__gt=0, auto_renew=True
+        )
         .order_by()
         .values_list("client_id", flat=True)
     )

@@ -5,6 +5,7 @@ the tasks sit above the queue; the sweep sends it later if the broker was down."
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,11 +135,6 @@ def registration_key(domain: Domain, action: RegistrarAction) -> str:
     return f"domain:{domain.pk}:{action.value}:r{domain.setup_round}"
 
 
-def renewal_key(domain: Domain, *, from_expiry: str) -> str:
-    """One renewal per expiry date it renews from: a paid renewal asked twice (a replayed InvoicePaid) is one."""
-    return f"domain:{domain.pk}:renew:{from_expiry}"
-
-
 def domain_action_key(domain_id: int, action: RegistrarAction, nonce: str) -> str:
     return f"domain:{domain_id}:{action.value}:{nonce}"
 
@@ -176,6 +172,43 @@ def registrar_call_request(
         return CallRequested(ModuleCall.objects.get(idempotency_key=key), False)
     send_calls([call.pk])
     return CallRequested(call, True)
+
+
+def registrar_renewals_request(
+    *, renewals: Sequence[tuple[int, str, datetime.date | None, int]], actor: Actor
+) -> list[int]:
+    """Renew calls for paid renewals, in one statement: `renewals` are (domain id, registrar, the expiry date it
+    renews from, years). Keyed by the expiry date renewed from, so a replayed payment asks for nothing twice.
+    Returns the ids of the calls made; their tasks are sent after commit."""
+    if not renewals:
+        return []
+    keys = {
+        domain_id: f"domain:{domain_id}:renew:{expiry_date.isoformat() if expiry_date else 'none'}"
+        for domain_id, _registrar, expiry_date, _years in renewals
+    }
+    existing = set(
+        ModuleCall.objects.filter(idempotency_key__in=list(keys.values())).values_list("idempotency_key", flat=True)
+    )
+    now, label = timezone.now(), actor_label(actor)
+    rows = [
+        {
+            "domain_id": domain_id,
+            "module": registrar,
+            "action": RegistrarAction.RENEW.value,
+            "idempotency_key": keys[domain_id],
+            "params_token": crypto.encrypt_json({"years": years}),
+            "requested_by": label,
+            "created_at": now,
+            "status": ModuleCall.Status.QUEUED,
+        }
+        for domain_id, registrar, _expiry_date, years in renewals
+        if keys[domain_id] not in existing
+    ]
+    if not rows:
+        return []
+    ids = insert_rows(ModuleCall, rows, ids=True)
+    send_calls(ids)
+    return ids
 
 
 def call_params(call: ModuleCall) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from notifications.services import (
     activity_record_many,
 )
 from provisioning.models import Domain, Service
+from provisioning.queue.requests import registrar_renewals_request
+from provisioning.registrars import registry as registrars
+from provisioning.registrars.base import RegistrarAction
 from provisioning.services.common import UNSET, item_log
 
 
@@ -120,6 +123,18 @@ def items_paid_through(*, invoice_id: int, today: datetime.date | None = None) -
     return moved
 
 
+def _renews(registrar_name: str) -> bool:
+    registrar_class = registrars.registrar_class(registrar_name)
+    return registrar_class is not None and RegistrarAction.RENEW in registrar_class.actions
+
+
+def _years(expiry_date: datetime.date | None, until: datetime.date) -> int:
+    """How many years a paid period renews a domain expiring on `expiry_date` for (at least one)."""
+    if expiry_date is None:
+        return 1
+    return max(1, round((until - expiry_date).days / 365.25))
+
+
 def _domains_renewed(*, invoice_id: int, paid_until: dict[datetime.date, list[int]], today: datetime.date) -> None:
     """The expiry half of items_paid_through: registered domains (Active or Expired) whose expiry is before the
     end of the paid period expire then instead, in one locked read, one UPDATE per distinct date (the `renew`
@@ -134,12 +149,37 @@ def _domains_renewed(*, invoice_id: int, paid_until: dict[datetime.date, list[in
         Domain.objects.select_for_update(of=("self",))
         .filter(pk__any=list(until_of), status__in=registered)
         .order_by("pk")
-        .values_list("pk", "name", "client_id", "expiry_date")
+        .values_list("pk", "name", "client_id", "expiry_date", "registrar")
     )
-    behind = [row for row in rows if row[3] is None or row[3] < until_of[row[0]]]
+    behind = [row[:4] for row in rows if row[3] is None or row[3] < until_of[row[0]]]
     if not behind:
         return
     invoice = Invoice.objects.only("number").get(pk=invoice_id)
+    # A domain at a registrar that renews is renewed there: its expiry date is the one the registrar confirms
+    # (queue.registrar_effects), not the paid period's. The others move with the paid period, as before.
+    at_registrar = {row[0]: row[4] for row in rows if row[4] and _renews(row[4])}
+    if at_registrar:
+        renewing = [row for row in behind if row[0] in at_registrar]
+        registrar_renewals_request(
+            renewals=[
+                (pk, at_registrar[pk], expiry_date, _years(expiry_date, until_of[pk]))
+                for pk, _name, _client, expiry_date in renewing
+            ],
+            actor=None,
+        )
+        entries = [
+            (
+                Subject(Domain._meta.label_lower, pk),
+                client_id,
+                f"Renewal of {name} paid ({invoice}): renew queued at the {at_registrar[pk]} registrar; the expiry "
+                f"date ({expiry_date or 'none'}) moves when it confirms",
+            )
+            for pk, name, client_id, expiry_date in renewing
+        ]
+        activity_record_many(actor=None, action="domain_renewal_queued", entries=entries)
+        behind = [row for row in behind if row[0] not in at_registrar]
+        if not behind:
+            return
     renewed: set[int] = set()
     for until in sorted({until_of[row[0]] for row in behind}):
         ids = [row[0] for row in behind if until_of[row[0]] == until]

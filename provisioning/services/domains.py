@@ -128,6 +128,21 @@ def domain_activate(
     return outcome
 
 
+def domain_auto_renew_set(*, domain_id: int, on: bool, actor: Actor) -> bool:
+    """Switch a live domain's auto-renew on or off (the client, or an admin). Off, the renewal step makes no
+    invoice for it. Returns whether it changed."""
+    with transaction.atomic():
+        domain = Domain.objects.select_for_update().get(pk=domain_id)
+        if domain.status not in (Domain.Status.ACTIVE, Domain.Status.EXPIRED, *Domain.BEFORE_ACTIVE):
+            raise ValidationError(f"{domain} is {domain.get_status_display()}: there is nothing to renew.")
+        if domain.auto_renew == on:
+            return False
+        domain.auto_renew = on
+        domain.save(update_fields=["auto_renew"])
+        item_log(actor, "domain_auto_renew", domain, f"Auto-renew of {domain} switched {'on' if on else 'off'}")
+    return True
+
+
 def domain_cancel(*, domain: Domain, as_fraud: bool, actor: Actor, reason: str = "") -> ItemMove | None:
     suffix = f": {reason}" if reason else ""
     if as_fraud and domain.status in Domain.BEFORE_ACTIVE:

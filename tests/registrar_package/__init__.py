@@ -36,13 +36,21 @@ class ScriptedRegistrar(Registrar):
     name = "scripted_registrar"
     label = "Scripted registrar (tests)"
     settings = (Setting("region", "Region", default="eu"),)
-    actions = frozenset({RegistrarAction.CHECK, RegistrarAction.REGISTER, RegistrarAction.GET_EPP_CODE})
+    actions = frozenset(
+        {RegistrarAction.CHECK, RegistrarAction.REGISTER, RegistrarAction.RENEW, RegistrarAction.GET_EPP_CODE}
+    )
 
     def call(self, context: RegistrarContext):
         CALLS.append((context.action.value, context.idempotency_key))
         if FAULTS:
             raise FAULTS.pop(0)
         return super().call(context)
+
+    def renew(self, context: RegistrarContext) -> Registered:
+        """The registry's own date: one day past the paid period's, so a test sees whose date the portal kept."""
+        current = context.domain.expiry_date or datetime.date(2030, 1, 1)
+        years = int(context.params.get("years") or 1)
+        return Registered(expiry_date=current.replace(year=current.year + years) + datetime.timedelta(days=1))
 
     def get_epp_code(self, context: RegistrarContext) -> EppCode:
         return EppCode(code=EPP_CODE, message="Here it is.")
