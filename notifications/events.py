@@ -166,6 +166,17 @@ CATALOG: dict[str, EventSpec] = {
         "it yet.",
         {**_DOMAIN, "invoice_id": ID, "expiry_date": DATE, "previous_expiry_date": DATE, "reactivated": BOOL},
     ),
+    "DomainTransferredAway": EventSpec(
+        "The registrar says another registrar holds the domain now: it is Transferred Away and not billed again.",
+        _DOMAIN,
+    ),
+    "DomainGone": EventSpec(
+        "The registrar says the registry no longer has the domain: it is Cancelled and not billed again.", _DOMAIN
+    ),
+    "DomainTransferFailed": EventSpec(
+        "The registry refused a domain's transfer in: the domain is Pending again, with the registry's reason.",
+        {**_DOMAIN, "reason": TEXT},
+    ),
 }
 
 # The module queue's events (provisioning.queue), one set per module action (provisioning.modules.base.Action):

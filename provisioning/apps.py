@@ -15,7 +15,7 @@ class ProvisioningConfig(AppConfig):
         registry.load(settings.PORTAL_MODULE_PACKAGES)
         registrars.load(settings.PORTAL_REGISTRAR_PACKAGES)
         # Registers the steps (automation, automation_modules), handlers, tasks and the sync reports' admin.
-        from provisioning import admin_sync, automation, automation_modules, handlers, tasks  # noqa: F401
+        from provisioning import admin_sync, automation, automation_domains, automation_modules, handlers, tasks  # noqa: F401
         from provisioning.selectors import invoices_awaiting_withdrawal
 
         reminder_hold(invoices_awaiting_withdrawal, why="a cancellation request will withdraw lines from it")

@@ -266,6 +266,15 @@ class Domain(FSMModelMixin, models.Model):
     def mark_transferred_away(self) -> None:
         pass
 
+    @transition(field=status, source=[Status.ACTIVE, Status.EXPIRED], target=Status.CANCELLED)
+    def registry_lost(self) -> None:
+        """The registrar says the registry no longer has it (deleted, or never registered): not billed again."""
+
+    @transition(field=status, source=Status.PENDING_TRANSFER, target=Status.PENDING)
+    def transfer_failed(self) -> None:
+        """The registry refused the transfer in: Pending again, for the admin to send it once more (a new EPP
+        code, the lock lifted at the losing registrar) or cancel it."""
+
     @transition(field=status, source=[*BEFORE_ACTIVE, Status.ACTIVE], target=Status.CANCELLED)
     def cancel(self) -> None:
         pass

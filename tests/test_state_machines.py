@@ -41,6 +41,8 @@ TABLES = {
         "expire": ([D.ACTIVE], D.EXPIRED, {}),
         "renew": ([D.EXPIRED], D.ACTIVE, {"expiry_date": TODAY}),
         "mark_transferred_away": ([D.ACTIVE, D.EXPIRED], D.TRANSFERRED_AWAY, {}),
+        "registry_lost": ([D.ACTIVE, D.EXPIRED], D.CANCELLED, {}),
+        "transfer_failed": ([D.PENDING_TRANSFER], D.PENDING, {}),
         "cancel": ([D.PENDING, D.PENDING_REGISTRATION, D.PENDING_TRANSFER, D.ACTIVE], D.CANCELLED, {}),
         "mark_fraud": ([D.PENDING, D.PENDING_REGISTRATION, D.PENDING_TRANSFER], D.FRAUD, {}),
         "set_pending": ([D.CANCELLED, D.FRAUD], D.PENDING, {}),

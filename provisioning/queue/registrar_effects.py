@@ -21,8 +21,10 @@ from provisioning.registrars.base import (
     Registered,
     RegistrarAction,
     RegistrarResult,
+    RegistryStatus,
     TransferRequested,
     TransferState,
+    TransferSync,
 )
 from provisioning.services.common import item_log
 
@@ -72,5 +74,37 @@ def registrar_call_succeeded(call: ModuleCall, domain: Domain, result: Registrar
         if not todo and result.locked != domain.transfer_lock:
             domain.transfer_lock = result.locked
             domain.save(update_fields=["transfer_lock"])
-    elif isinstance(result, DomainSync) and result.expiry_date is not None:
+    elif isinstance(result, DomainSync):
+        domain_synced(domain, result)
+    elif isinstance(result, TransferSync):
+        transfer_synced(domain, result)
+
+
+def domain_synced(domain: Domain, result: DomainSync) -> None:
+    """The registrar's answer wins: its expiry date, and a domain it no longer holds for us is not billed again."""
+    if result.status in (RegistryStatus.ACTIVE, RegistryStatus.EXPIRED) and result.expiry_date is not None:
         domain_confirmed(domain, result.expiry_date, how="synced with the registrar")
+    elif result.status is RegistryStatus.TRANSFERRED_AWAY and domain.status in (
+        Domain.Status.ACTIVE,
+        Domain.Status.EXPIRED,
+    ):
+        apply_transition(domain.mark_transferred_away, label="transferred away")
+        domain.save(update_fields=["status"])
+        item_log(None, "domain_transferred_away", domain, f"Domain {domain}: the registrar says another holds it")
+        emit("DomainTransferredAway", domain_id=domain.pk, client_id=domain.client_id)
+    elif result.status is RegistryStatus.GONE and domain.status in (Domain.Status.ACTIVE, Domain.Status.EXPIRED):
+        apply_transition(domain.registry_lost, label="gone at the registry")
+        domain.save(update_fields=["status"])
+        item_log(None, "domain_gone", domain, f"Domain {domain}: the registrar says the registry no longer has it")
+        emit("DomainGone", domain_id=domain.pk, client_id=domain.client_id)
+
+
+def transfer_synced(domain: Domain, result: TransferSync) -> None:
+    if result.state is TransferState.COMPLETED and result.expiry_date is not None:
+        domain_confirmed(domain, result.expiry_date, how="transferred in")
+    elif result.state is TransferState.FAILED and domain.status == Domain.Status.PENDING_TRANSFER:
+        apply_transition(domain.transfer_failed, label="transfer failed")
+        domain.save(update_fields=["status"])
+        reason = result.reason or "no reason given"
+        item_log(None, "domain_transfer_failed", domain, f"Transfer of {domain} failed at the registry: {reason}")
+        emit("DomainTransferFailed", domain_id=domain.pk, client_id=domain.client_id, reason=reason)

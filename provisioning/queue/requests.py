@@ -174,41 +174,56 @@ def registrar_call_request(
     return CallRequested(call, True)
 
 
-def registrar_renewals_request(
-    *, renewals: Sequence[tuple[int, str, datetime.date | None, int]], actor: Actor
+def registrar_calls_request_many(
+    *, calls: Sequence[tuple[int, str, str, dict[str, Any]]], action: RegistrarAction, actor: Actor
 ) -> list[int]:
-    """Renew calls for paid renewals, in one statement: `renewals` are (domain id, registrar, the expiry date it
-    renews from, years). Keyed by the expiry date renewed from, so a replayed payment asks for nothing twice.
+    """Registrar calls for many domains in one statement: `calls` are (domain id, registrar, idempotency key,
+    params). Keys asked before are skipped, so a repeated run or a replayed payment asks for nothing twice.
     Returns the ids of the calls made; their tasks are sent after commit."""
-    if not renewals:
+    if not calls:
         return []
-    keys = {
-        domain_id: f"domain:{domain_id}:renew:{expiry_date.isoformat() if expiry_date else 'none'}"
-        for domain_id, _registrar, expiry_date, _years in renewals
-    }
-    existing = set(
-        ModuleCall.objects.filter(idempotency_key__in=list(keys.values())).values_list("idempotency_key", flat=True)
-    )
+    keys = [key for _domain_id, _registrar, key, _params in calls]
+    existing = set(ModuleCall.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
     now, label = timezone.now(), actor_label(actor)
     rows = [
         {
             "domain_id": domain_id,
             "module": registrar,
-            "action": RegistrarAction.RENEW.value,
-            "idempotency_key": keys[domain_id],
-            "params_token": crypto.encrypt_json({"years": years}),
+            "action": action.value,
+            "idempotency_key": key,
+            "params_token": crypto.encrypt_json(params),
             "requested_by": label,
             "created_at": now,
             "status": ModuleCall.Status.QUEUED,
         }
-        for domain_id, registrar, _expiry_date, years in renewals
-        if keys[domain_id] not in existing
+        for domain_id, registrar, key, params in calls
+        if key not in existing
     ]
     if not rows:
         return []
     ids = insert_rows(ModuleCall, rows, ids=True)
     send_calls(ids)
     return ids
+
+
+def registrar_renewals_request(
+    *, renewals: Sequence[tuple[int, str, datetime.date | None, int]], actor: Actor
+) -> list[int]:
+    """Renew calls for paid renewals: `renewals` are (domain id, registrar, the expiry date it renews from,
+    years), keyed by the expiry date renewed from (a replayed payment asks for nothing twice)."""
+    return registrar_calls_request_many(
+        calls=[
+            (
+                domain_id,
+                registrar,
+                f"domain:{domain_id}:renew:{expiry_date.isoformat() if expiry_date else 'none'}",
+                {"years": years},
+            )
+            for domain_id, registrar, expiry_date, years in renewals
+        ],
+        action=RegistrarAction.RENEW,
+        actor=actor,
+    )
 
 
 def call_params(call: ModuleCall) -> dict[str, Any]:

@@ -9,12 +9,16 @@ import datetime
 from provisioning.modules.base import Setting
 from provisioning.registrars.base import (
     Availability,
+    DomainSync,
     DomainTaken,
     EppCode,
     Registered,
     Registrar,
     RegistrarAction,
     RegistrarContext,
+    RegistryStatus,
+    TransferState,
+    TransferSync,
 )
 from provisioning.registrars.registry import register
 
@@ -23,12 +27,16 @@ TAKEN: set[str] = {"taken.example"}  # names someone else holds
 FAULTS: list[Exception] = []  # raised by the next calls, one each, before anything is done
 CALLS: list[tuple[str, str]] = []  # (action, idempotency key) of every call received
 EPP_CODE = "Secret-EPP-1"
+SYNC_ANSWERS: dict[str, DomainSync] = {}  # name -> what sync answers (default: Active, the portal's own date)
+TRANSFER_ANSWERS: dict[str, TransferSync] = {}  # name -> what transfer sync answers (default: still pending)
 
 
 def reset() -> None:
     HELD.clear()
     FAULTS.clear()
     CALLS.clear()
+    SYNC_ANSWERS.clear()
+    TRANSFER_ANSWERS.clear()
 
 
 @register
@@ -37,8 +45,22 @@ class ScriptedRegistrar(Registrar):
     label = "Scripted registrar (tests)"
     settings = (Setting("region", "Region", default="eu"),)
     actions = frozenset(
-        {RegistrarAction.CHECK, RegistrarAction.REGISTER, RegistrarAction.RENEW, RegistrarAction.GET_EPP_CODE}
+        {
+            RegistrarAction.CHECK,
+            RegistrarAction.REGISTER,
+            RegistrarAction.RENEW,
+            RegistrarAction.GET_EPP_CODE,
+            RegistrarAction.SYNC,
+            RegistrarAction.TRANSFER_SYNC,
+        }
     )
+
+    def sync(self, context: RegistrarContext) -> DomainSync:
+        default = DomainSync(status=RegistryStatus.ACTIVE, expiry_date=context.domain.expiry_date)
+        return SYNC_ANSWERS.get(context.domain.name, default)
+
+    def transfer_sync(self, context: RegistrarContext) -> TransferSync:
+        return TRANSFER_ANSWERS.get(context.domain.name, TransferSync(state=TransferState.PENDING))
 
     def call(self, context: RegistrarContext):
         CALLS.append((context.action.value, context.idempotency_key))
