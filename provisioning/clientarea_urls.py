@@ -11,4 +11,7 @@ urlpatterns = [
     path("services/<id:service_id>/cancel/withdraw/", views.service_cancel_withdraw, name="service_cancel_withdraw"),
     path("services/<id:service_id>/password/", views.service_password_reset, name="service_password_reset"),
     path("domains/", views.domain_list, name="domain_list"),
+    path("domains/<id:domain_id>/", views.domain_detail, name="domain_detail"),
+    path("domains/<id:domain_id>/auto-renew/", views.domain_auto_renew, name="domain_auto_renew"),
+    path("domains/<id:domain_id>/<str:change>/", views.domain_change, name="domain_change"),
 ]

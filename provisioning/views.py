@@ -4,18 +4,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.requests import client_of
 from provisioning.client_service import password_reset_possible, service_page
-from provisioning.clientarea_forms import PasswordResetForm
+from provisioning.clientarea_forms import AutoRenewForm, DomainChangeForm, PasswordResetForm
 from provisioning.forms import CancellationRequestForm
 from provisioning.models import CancellationRequest
 from provisioning.queue.requests import new_nonce
 from provisioning.selectors import cancellation_buttons, client_domains, client_services
-from provisioning.services import cancellation_request, cancellation_withdraw
+from provisioning.services import cancellation_request, cancellation_withdraw, domain_auto_renew_set
+from provisioning.services.domain_changes import (
+    CHANGE_WORDS,
+    DomainChange,
+    domain_change_request,
+    domain_changes_latest,
+)
 from provisioning.services.module_actions import service_password_change
 
 PER_PAGE = 25
@@ -123,3 +129,82 @@ def domain_list(request: HttpRequest) -> HttpResponse:
     client = client_of(request)
     page = Paginator(client_domains(client=client), PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "clientarea/domain_list.html", {"client": client, "page": page})
+
+
+@login_required
+def domain_detail(request: HttpRequest, domain_id: int) -> HttpResponse:
+    client = client_of(request)
+    domain = get_object_or_404(client_domains(client=client), pk=domain_id)
+    latest = domain_changes_latest(domain)
+    changes = [(CHANGE_WORDS[change], call) for change, call in latest.items()]
+    context = {
+        "client": client,
+        "domain": domain,
+        "changes": changes,
+        "nameserver_lines": "\n".join(domain.nameservers or []),
+        "changeable": domain.status == domain.Status.ACTIVE and bool(domain.registrar),
+        "nonce": new_nonce(),
+    }
+    return render(request, "clientarea/domain_detail.html", context)
+
+
+@login_required
+@require_POST
+def domain_change(request: HttpRequest, domain_id: int, change: str) -> HttpResponse:
+    """Ask the registrar for a change; the page says it is on its way, and later what the registrar answered."""
+    client = client_of(request)
+    domain = get_object_or_404(client_domains(client=client), pk=domain_id)
+    try:
+        kind = DomainChange(change)
+    except ValueError:
+        raise Http404("No such change.") from None
+    form = DomainChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return redirect("clientarea:domain_detail", domain_id=domain.pk)
+    data = form.cleaned_data
+    value = {
+        DomainChange.NAMESERVERS: data["nameservers"].splitlines(),
+        DomainChange.LOCK: data["locked"],
+        DomainChange.CONTACTS: {
+            name: data[name]
+            for name in ("name", "organisation", "email", "phone", "street", "city", "state", "postcode", "country")
+        },
+    }.get(kind)
+    try:
+        asked = domain_change_request(
+            domain_id=domain.pk, change=kind, actor=request.user, nonce=data["nonce"], value=value, client_id=client.pk
+        )
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+        return redirect("clientarea:domain_detail", domain_id=domain.pk)
+    words = CHANGE_WORDS[kind].capitalize()
+    if kind is DomainChange.EPP_CODE:
+        messages.success(request, f"{words} sent to the registrar: the code is emailed to {client.email}.")
+    elif asked.created:
+        messages.success(request, f"{words} sent to the registrar. This page shows its answer.")
+    else:
+        messages.info(request, f"{words} was sent already.")
+    return redirect("clientarea:domain_detail", domain_id=domain.pk)
+
+
+@login_required
+@require_POST
+def domain_auto_renew(request: HttpRequest, domain_id: int) -> HttpResponse:
+    client = client_of(request)
+    domain = get_object_or_404(client_domains(client=client), pk=domain_id)
+    form = AutoRenewForm(request.POST)
+    form.is_valid()  # a box: absent is off, anything else is on
+    on = bool(form.cleaned_data.get("on"))
+    try:
+        domain_auto_renew_set(domain_id=domain.pk, on=on, actor=request.user)
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(
+            request,
+            "Auto-renew is on: a renewal invoice comes before it expires."
+            if on
+            else "Auto-renew is off: no renewal invoice is made, and the domain expires on its date.",
+        )
+    return redirect("clientarea:domain_detail", domain_id=domain.pk)

@@ -85,6 +85,8 @@ def own_objects(pending_order, hosting, customer):
     return {
         "invoice_id": pending_order.invoice_id,
         "service_id": pending_order.services.first().pk,
+        "domain_id": pending_order.domains.first().pk,
+        "change": "save_lock",
         "product_id": hosting.pk,
         "index": 0,
         "gateway_code": "sandbox",

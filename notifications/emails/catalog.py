@@ -134,6 +134,12 @@ TEMPLATES: dict[str, TemplateSpec] = {
             {"domain": "example.org", "expiry_date": "2026-12-31", "days_before": 30},
         ),
         TemplateSpec(
+            "domain_epp_code",
+            "AfterRegistrarGetEppCode",
+            "The EPP (transfer authorization) code the client asked for; it is shown nowhere else.",
+            {"domain": "example.org", "epp_code": "Xy7-3pQ!a"},
+        ),
+        TemplateSpec(
             "password_reset",
             "",
             "The link to choose a new password.",

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from core.fsm import apply_transition
 from notifications.bus import emit
+from notifications.services import email_queue
 from provisioning.models import Domain, ModuleCall, ModuleTodo
 from provisioning.registrars.base import (
     DomainSync,
+    EppCode,
     Lock,
     Nameservers,
     Registered,
@@ -74,6 +76,15 @@ def registrar_call_succeeded(call: ModuleCall, domain: Domain, result: Registrar
         if not todo and result.locked != domain.transfer_lock:
             domain.transfer_lock = result.locked
             domain.save(update_fields=["transfer_lock"])
+    elif isinstance(result, EppCode) and result.code:
+        # Emailed to the domain's owner, never shown: the email is the only place it goes.
+        email_queue(
+            template="domain_epp_code",
+            to_address=domain.client.email,
+            idempotency_key=f"domain_epp_code:{call.pk}",
+            context={"domain": domain.name, "epp_code": result.code},
+            client_id=domain.client_id,
+        )
     elif isinstance(result, DomainSync):
         domain_synced(domain, result)
     elif isinstance(result, TransferSync):

@@ -32,6 +32,8 @@ from provisioning.registrars.base import EppCode, RegistrarAction, RegistrarCont
 
 logger = logging.getLogger("provisioning.queue")
 
+CLIENT_FAULT_WORDS = "The registrar could not make the change. Nothing was changed; try again later."
+
 # What the module calls' runner returns from its claim for a call that names a domain.
 REGISTRAR_CALL = object()
 
@@ -143,6 +145,8 @@ def _record(call_id: int, result: RegistrarResult | None, error: ModuleError | N
                 )
                 return Ran(call_id, RunResult.SUCCEEDED)
         assert error is not None
+        # What the client area may show of it: the registrar's plain words, never the protocol's.
+        call.result = {"client_message": getattr(error, "client_message", "") or CLIENT_FAULT_WORDS}
         message, gave_up = call_failure_recorded(call, error, now=now)
         emit(
             f"AfterRegistrar{suffix}Failed",

@@ -36,7 +36,7 @@ from core import crypto
 from core.inputs import ID_MAX
 from notifications.models import OutboundEmail
 from provisioning.services import cancellation_request
-from tests.factories import ServiceFactory
+from tests.factories import DomainFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -252,6 +252,7 @@ def walker(customer, pending_order, hosting):
     )
     asked = ServiceFactory(client=customer, product=hosting)
     cancellation_request(service_id=asked.pk, when="end_of_period", reason="", actor=None)
+    domain = DomainFactory(client=customer, name="walk.example", registrar="scripted_registrar")
     browser = HttpClient(raise_request_exception=False)
     browser.force_login(customer.user)
     added = browser.post(f"/store/products/{hosting.pk}/", {"billing_cycle": "monthly", "domain": "cart.example.com"})
@@ -266,6 +267,8 @@ def walker(customer, pending_order, hosting):
         "token": default_token_generator.make_token(customer.user),
         "code": "stripe",
         "asked_service_id": str(asked.pk),
+        "domain_id": str(domain.pk),
+        "change": "save_nameservers",
         # The cancellation's confirmation, as if sent: in the client's email history.
         "email_id": str(_sent(OutboundEmail.objects.get(client_id=customer.pk, template="cancellation_confirmed"))),
     }

@@ -9,9 +9,13 @@ import datetime
 from provisioning.modules.base import Setting
 from provisioning.registrars.base import (
     Availability,
+    ContactsSaved,
     DomainSync,
     DomainTaken,
     EppCode,
+    Lock,
+    Nameservers,
+    PermanentRegistrarError,
     Registered,
     Registrar,
     RegistrarAction,
@@ -29,6 +33,8 @@ CALLS: list[tuple[str, str]] = []  # (action, idempotency key) of every call rec
 EPP_CODE = "Secret-EPP-1"
 SYNC_ANSWERS: dict[str, DomainSync] = {}  # name -> what sync answers (default: Active, the portal's own date)
 TRANSFER_ANSWERS: dict[str, TransferSync] = {}  # name -> what transfer sync answers (default: still pending)
+REFUSED_HOSTS: set[str] = {"ns.unknown.example"}  # nameservers the registry refuses
+CONTACTS: dict[str, dict] = {}  # name -> the registrant last saved
 
 
 def reset() -> None:
@@ -37,6 +43,7 @@ def reset() -> None:
     CALLS.clear()
     SYNC_ANSWERS.clear()
     TRANSFER_ANSWERS.clear()
+    CONTACTS.clear()
 
 
 @register
@@ -52,8 +59,29 @@ class ScriptedRegistrar(Registrar):
             RegistrarAction.GET_EPP_CODE,
             RegistrarAction.SYNC,
             RegistrarAction.TRANSFER_SYNC,
+            RegistrarAction.SAVE_NAMESERVERS,
+            RegistrarAction.SAVE_LOCK,
+            RegistrarAction.SAVE_CONTACTS,
         }
     )
+
+    def save_nameservers(self, context: RegistrarContext) -> Nameservers:
+        hosts = tuple(context.params["nameservers"])
+        refused = [host for host in hosts if host in REFUSED_HOSTS]
+        if refused:
+            raise PermanentRegistrarError(
+                f"2303 Object does not exist: host {refused[0]}",
+                client_message=f"The registry does not know the nameserver {refused[0]}.",
+                code=2303,
+            )
+        return Nameservers(hosts=hosts)
+
+    def save_lock(self, context: RegistrarContext) -> Lock:
+        return Lock(locked=bool(context.params["locked"]))
+
+    def save_contacts(self, context: RegistrarContext) -> ContactsSaved:
+        CONTACTS[context.domain.name] = dict(context.params["registrant"])
+        return ContactsSaved(message="Contact updated.")
 
     def sync(self, context: RegistrarContext) -> DomainSync:
         default = DomainSync(status=RegistryStatus.ACTIVE, expiry_date=context.domain.expiry_date)

@@ -65,8 +65,8 @@ def test_a_second_registrar_under_a_taken_name_is_refused_so_a_package_cannot_re
 def test_an_action_a_registrar_does_not_declare_is_not_supported_and_permanent():
     scripted = registry.registrar_for("scripted_registrar")
     with pytest.raises(NotSupported) as refused:
-        scripted.call(_context(RegistrarAction.SAVE_LOCK))
-    assert refused.value.transient is False and "save lock" in refused.value.message
+        scripted.call(_context(RegistrarAction.GET_LOCK))
+    assert refused.value.transient is False and "get lock" in refused.value.message
 
 
 def test_registrar_errors_are_module_errors_the_queue_classifies_with_a_client_message_apart():

@@ -181,8 +181,8 @@ def test_a_registrar_that_is_not_installed_is_refused_and_nothing_is_written(cus
 
 def test_an_action_the_registrar_does_not_offer_is_refused_before_anything_is_queued(customer):
     domain = _pending(customer)
-    with pytest.raises(ValidationError, match="does not offer save lock"):
-        registrar_call_request(domain=domain, action=RegistrarAction.SAVE_LOCK, actor=None, key="k")
+    with pytest.raises(ValidationError, match="does not offer get lock"):
+        registrar_call_request(domain=domain, action=RegistrarAction.GET_LOCK, actor=None, key="k")
     assert not ModuleCall.objects.exists()
 
 

@@ -1,0 +1,122 @@
+"""A client's (or an admin's) change to a domain at its registrar: nameservers, the transfer lock, the EPP code
+(emailed to the owner, shown nowhere) and the contacts. Each goes through the module queue as a registrar call;
+nothing changes on the domain until the registrar has done it (queue.registrar_effects), and a refusal is kept on
+the call in the registrar's plain words for the client area to show. Bad input is refused before anything is
+asked. The form's one-time nonce makes a double submit one call."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.domain_names import normalize_domain_name
+from notifications.services import Actor
+from provisioning.models import Domain, ModuleCall
+from provisioning.queue.requests import domain_action_key, registrar_call_request
+from provisioning.registrars.base import RegistrarAction, valid_host_name
+from provisioning.services.common import item_log
+
+MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 13
+# The domain's states in which its registrar holds it and takes changes.
+CHANGEABLE = (Domain.Status.ACTIVE,)
+
+
+class DomainChange(enum.StrEnum):
+    NAMESERVERS = RegistrarAction.SAVE_NAMESERVERS.value
+    LOCK = RegistrarAction.SAVE_LOCK.value
+    EPP_CODE = RegistrarAction.GET_EPP_CODE.value
+    CONTACTS = RegistrarAction.SAVE_CONTACTS.value
+
+
+CHANGE_WORDS = {
+    DomainChange.NAMESERVERS: "nameserver change",
+    DomainChange.LOCK: "transfer lock change",
+    DomainChange.EPP_CODE: "EPP code request",
+    DomainChange.CONTACTS: "contact change",
+}
+
+CONTACT_FIELDS = ("name", "organisation", "email", "phone", "street", "city", "state", "postcode", "country")
+
+
+@dataclass(frozen=True)
+class ChangeAsked:
+    call: ModuleCall
+    created: bool  # False: the same form was submitted twice, and the first one's call stands
+
+
+def nameservers_clean(lines: list[str]) -> list[str]:
+    """Host names, normalised (lower case, A-labels, no trailing dot), in order, each once; 2 to 13 of them."""
+    hosts: list[str] = []
+    for line in lines:
+        line = (line or "").strip()
+        if not line:
+            continue
+        try:
+            host = normalize_domain_name(line)
+        except ValidationError:
+            raise ValidationError(f"{line[:80]!r} is not a host name (for example ns1.example.net).") from None
+        if not valid_host_name(host):
+            raise ValidationError(f"{line[:80]!r} is not a host name (for example ns1.example.net).")
+        if host not in hosts:
+            hosts.append(host)
+    if not MIN_NAMESERVERS <= len(hosts) <= MAX_NAMESERVERS:
+        raise ValidationError(f"Give between {MIN_NAMESERVERS} and {MAX_NAMESERVERS} nameservers, one per line.")
+    return hosts
+
+
+def _contact_clean(contact: dict) -> dict:
+    cleaned = {name: str(contact.get(name) or "").strip() for name in CONTACT_FIELDS}
+    if not cleaned["name"] or not cleaned["email"]:
+        raise ValidationError("A contact needs a name and an email address.")
+    if len(cleaned["country"]) != 2 or not cleaned["country"].isalpha():
+        raise ValidationError("Give the contact's country as its two-letter code (for example DE).")
+    cleaned["country"] = cleaned["country"].upper()
+    return cleaned
+
+
+def domain_change_request(
+    *, domain_id: int, change: DomainChange, actor: Actor, nonce: str, value=None, client_id: int | None = None
+) -> ChangeAsked:
+    """Ask the domain's registrar for `change` (`value`: the nameserver lines, the lock wanted, or the contact).
+    `client_id` (the client area) keeps a client to their own domains. Refused with a ValidationError, nothing
+    asked, when the domain is not Active, its registrar does not take the change, or the value is bad."""
+    with transaction.atomic():
+        domains = Domain.objects.select_for_update(of=("self",)).filter(pk=domain_id)
+        if client_id is not None:
+            domains = domains.filter(client_id=client_id)
+        domain = domains.select_related("client").first()
+        if domain is None:
+            raise ValidationError("No such domain.")
+        if domain.status not in CHANGEABLE:
+            raise ValidationError(f"{domain} is {domain.get_status_display()}: its registrar takes no change now.")
+        if change is DomainChange.NAMESERVERS:
+            params = {"nameservers": nameservers_clean(list(value or []))}
+        elif change is DomainChange.LOCK:
+            params = {"locked": bool(value)}
+        elif change is DomainChange.CONTACTS:
+            params = {"registrant": _contact_clean(dict(value or {}))}
+        else:
+            params = {}
+        action = RegistrarAction(change.value)
+        requested = registrar_call_request(
+            domain=domain, action=action, actor=actor, key=domain_action_key(domain.pk, action, nonce), params=params
+        )
+        if requested.created:
+            item_log(actor, "domain_change_asked", domain, f"{domain}: {CHANGE_WORDS[change]} asked of the registrar")
+    return ChangeAsked(requested.call, requested.created)
+
+
+def domain_changes_latest(domain: Domain) -> dict[DomainChange, ModuleCall]:
+    """The latest call of each kind of change for this domain, for its page (one query)."""
+    latest: dict[DomainChange, ModuleCall] = {}
+    calls = (
+        ModuleCall.objects.filter(domain=domain, action__in=[c.value for c in DomainChange])
+        .select_related("todo")
+        .order_by("-pk")[:50]
+    )
+    for call in calls:
+        latest.setdefault(DomainChange(call.action), call)
+    return latest
