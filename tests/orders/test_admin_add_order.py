@@ -20,7 +20,6 @@ from orders.models import Order, OrderStatusChange, Promotion
 from orders.services import CartItem, order_delete
 from provisioning.models import Domain, Service
 from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, UserFactory
-from tests.test_security_headers import ADMIN_POLICY, inline_code
 
 pytestmark = pytest.mark.django_db
 
@@ -247,13 +246,6 @@ def test_more_lines_adds_blank_lines_and_places_nothing(admin_client, customer, 
     assert 'name="products-TOTAL_FORMS" value="6"' in page and 'name="domains-TOTAL_FORMS" value="6"' in page
     assert 'value="shop.example.com"' in page  # what was typed is kept
     assert '<option value="monthly" selected>' in page.split('name="products-5-billing_cycle"')[1][:600]
-
-
-def test_the_page_keeps_to_the_admins_content_security_policy(admin_client, customer):
-    for query in ({}, {"q": customer.contact_name}, {"client": customer.pk}):
-        response = admin_client.get(ADD_URL, query)
-        assert response["Content-Security-Policy"] == ADMIN_POLICY
-        assert inline_code(response) == []
 
 
 # --- Refusals: a clear message, nothing placed --------------------------------------------------------------------
