@@ -243,6 +243,7 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
+        extra_context["show_save_and_add_another"] = False  # a new order is placed by Add New Order, not this form
         order = self.get_object(request, object_id)
         if order is not None:
             services, domains = order_items(order_id=order.pk)
@@ -490,6 +491,7 @@ _FACT_ROWS = (
     ("orders_from_ip_last_hour", "Earlier orders from the IP in the hour before"),
     ("services_ordered", "Services ordered"),
     ("paid_by_credit", "Paid by credit"),
+    ("placed_by_admin", "Placed by an admin"),
 )
 
 

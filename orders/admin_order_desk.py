@@ -139,7 +139,7 @@ def _place(request: HttpRequest, client: Client, form, products, domains) -> Ord
 
 
 def _placed_words(order: Order, client: Client) -> tuple[int, str]:
-    invoice = f"invoice {order.invoice} ({order.invoice.get_status_display()})" if order.invoice_id else "no invoice"
+    invoice = f"{order.invoice} ({order.invoice.get_status_display()})" if order.invoice_id else "no invoice"
     said = f"{order} placed for {client}: {order.get_status_display()}, {invoice}."
     stored = order.fraud_result or {}
     if order.status == Order.Status.FRAUD:

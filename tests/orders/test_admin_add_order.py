@@ -100,7 +100,8 @@ def test_the_success_message_and_the_new_orders_page(admin_client, customer, ord
     response = _place(admin_client, order_lines)
     page = admin_client.get(response["Location"]).content.decode()
     order = Order.objects.get(client=customer)
-    assert f"{order} placed for {customer}: Pending, invoice {order.invoice} (Unpaid)." in page
+    assert f"{order} placed for {customer}: Pending, {order.invoice} (Unpaid)." in page
+    assert "Save and add another" not in page
 
 
 def test_no_invoice_places_the_order_without_one_and_starts_the_items_after_their_first_period(
