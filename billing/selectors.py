@@ -11,7 +11,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from billing.models import BillingSettings, Client, Currency, Invoice, InvoiceItem, TaxRule, Transaction
 from billing.outcomes import InvoiceDeleteBlocker
 from billing.taxes import NO_TAX, TaxSetup
-from core.inputs import ID_MAX
+from core.inputs import ID_MAX, id_parse
 
 
 def client_invoices(*, client: Client) -> QuerySet[Invoice]:
@@ -305,3 +305,18 @@ def invoice_label(path: str = "") -> Concat:
         Coalesce(NullIf(F(f"{path}number"), Value("")), Concat(Value("#"), Cast(F(f"{path}id"), CharField()))),
         output_field=CharField(),
     )
+
+
+CLIENT_SEARCH_LIMIT = 20
+
+
+def clients_search(*, text: str, limit: int = CLIENT_SEARCH_LIMIT) -> list[Client]:
+    """The clients whose name, company or email contains `text` (case-insensitive), or whose id it is: at most
+    `limit`, newest first, with their currency, in one query. Blank text finds nothing."""
+    text = text.strip()
+    if not text:
+        return []
+    matches = Q(contact_name__icontains=text) | Q(company_name__icontains=text) | Q(email__icontains=text)
+    if (client_id := id_parse(text.removeprefix("#"))) is not None:
+        matches |= Q(pk=client_id)
+    return list(Client.objects.filter(matches).select_related("currency").order_by("-id")[:limit])

@@ -23,7 +23,16 @@ class FraudSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ["geoip_databases", "updated_at"]
     fieldsets = [
         (None, {"fields": ["threshold", "new_client_max_age_days"]}),
-        ("Skip the check", {"fields": ["skip_for_clients_with_active_service", "skip_for_orders_paid_by_credit"]}),
+        (
+            "Which orders are checked",
+            {
+                "fields": [
+                    "skip_for_clients_with_active_service",
+                    "skip_for_orders_paid_by_credit",
+                    "fraud_check_admin_orders",
+                ]
+            },
+        ),
         ("Lists", {"fields": ["free_email_domains", "disposable_email_domains", "high_risk_countries"]}),
         (
             "GeoIP",

@@ -71,9 +71,10 @@ class OrderFacts:
     earlier_fraud_orders_same_email: int = 0
     earlier_fraud_orders_same_client: int = 0
     orders_from_ip_last_hour: int = 0  # earlier orders from the same IP address in the hour before this one
-    # For the two "skip the check" settings.
+    # For the "skip the check" settings.
     client_has_active_service: bool = False
     paid_by_credit: bool = False
+    placed_by_admin: bool = False  # an admin placed it for the client (Add New Order)
     # The order's domain names (registrations and hosting) with a label that mixes scripts.
     mixed_script_domains: tuple[MixedScriptDomain, ...] = ()
 
@@ -135,6 +136,7 @@ class FraudConfig:
     high_risk_countries: frozenset[str] = frozenset(defaults.HIGH_RISK_COUNTRIES)
     skip_for_clients_with_active_service: bool = False
     skip_for_orders_paid_by_credit: bool = False
+    check_admin_orders: bool = True
 
     def rule(self, code: str) -> RuleConfig:
         configured = self.rules.get(code)
@@ -506,6 +508,8 @@ def _skip_reason(facts: OrderFacts, config: FraudConfig) -> str:
         return "The check was skipped: the client has an active service."
     if config.skip_for_orders_paid_by_credit and facts.paid_by_credit:
         return "The check was skipped: the order is paid from the client's credit balance."
+    if not config.check_admin_orders and facts.placed_by_admin:
+        return "The check was skipped: an admin placed the order, and admin orders are not checked."
     return ""
 
 

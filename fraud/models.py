@@ -37,6 +37,12 @@ class FraudSettings(models.Model):
         default=False,
         help_text="Do not check orders paid entirely from the client's credit balance.",
     )
+    fraud_check_admin_orders = models.BooleanField(
+        "check orders placed by an admin",
+        default=True,
+        help_text="Run the check on orders an admin places for a client (Orders > Add New Order). Off: they are "
+        "not checked, and the order's fraud result says so.",
+    )
     new_client_max_age_days = models.PositiveSmallIntegerField(
         "new client: account younger than (days)",
         default=DEFAULT_NEW_CLIENT_MAX_AGE_DAYS,

@@ -36,4 +36,5 @@ def fraud_config_get() -> FraudConfig:
         high_risk_countries=frozenset(split_list(fraud_settings.high_risk_countries.upper())),
         skip_for_clients_with_active_service=fraud_settings.skip_for_clients_with_active_service,
         skip_for_orders_paid_by_credit=fraud_settings.skip_for_orders_paid_by_credit,
+        check_admin_orders=fraud_settings.fraud_check_admin_orders,
     )

@@ -56,7 +56,8 @@ CATALOG: dict[str, EventSpec] = {
         },
     ),
     "OrderCreated": EventSpec(
-        "A client placed an order (checkout committed).",
+        "A client placed an order, or an admin placed one for a client (checkout committed); invoice_id is null "
+        "when the admin placed it without an invoice.",
         {**_ORDER, "invoice_id": ID, "total": MONEY, "currency": TEXT, "fraud_score": INT, "fraud": BOOL},
     ),
     "AcceptOrder": EventSpec("An admin accepted an order.", _ORDER),

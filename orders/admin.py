@@ -13,6 +13,7 @@ from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import SaveChangedFieldsOnly
 from fraud.engine import RULES as FRAUD_RULES
 from fraud.geoip import geoip_warnings
+from orders.admin_order_desk import order_desk_view
 from orders.forms import AcceptOrderForm, ReasonForm
 from orders.models import Order, OrderStatusChange, Product, ProductGroup, ProductPricing, Promotion
 from orders.product_admin_form import ProductForm
@@ -188,8 +189,9 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
         actions.pop("delete_selected", None)  # deleting goes through order_delete, one order at a time
         return actions
 
-    def has_add_permission(self, request) -> bool:
-        return False  # orders come from checkout
+    # Orders come from checkout: the storefront's, or Add New Order's (orders.add_order), which is this page.
+    def add_view(self, request: HttpRequest, form_url="", extra_context=None) -> HttpResponse:
+        return order_desk_view(self, request)
 
     @admin.display(description="Client", ordering="client__contact_name")
     def client_link(self, order: Order) -> str:
@@ -241,6 +243,7 @@ class OrderAdmin(SaveChangedFieldsOnly, LargeTableAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
+        extra_context["show_save_and_add_another"] = False  # a new order is placed by Add New Order, not this form
         order = self.get_object(request, object_id)
         if order is not None:
             services, domains = order_items(order_id=order.pk)
@@ -489,6 +492,7 @@ _FACT_ROWS = (
     ("orders_from_ip_last_hour", "Earlier orders from the IP in the hour before"),
     ("services_ordered", "Services ordered"),
     ("paid_by_credit", "Paid by credit"),
+    ("placed_by_admin", "Placed by an admin"),
 )
 
 

@@ -1,9 +1,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from billing.cycles import BillingCycle
 from core.domain_names import normalize_domain_name
-from core.inputs import PlainTextField
-from orders.services import ServiceAcceptOptions
+from core.inputs import ID_MAX, PlainTextField
+from orders.services import CartItem, ServiceAcceptOptions
+from provisioning.models import Domain
 from provisioning.registrars.registry import choices as registrar_choices
 from provisioning.services.module_actions import PASSWORD_MAX_LENGTH, password_check
 from provisioning.setup_choices import setup_choices, username_problem
@@ -161,3 +163,107 @@ class ProfileForm(forms.Form):
     postcode = PlainTextField(required=False, max_length=20)
     country = PlainTextField(max_length=2, help_text="Two-letter code, e.g. DE")
     phone = PlainTextField(required=False, max_length=40)
+
+
+# --- Add New Order (the admin's order desk) -----------------------------------------------------------------------
+
+ORDER_DESK_MAX_LINES = 30  # per kind: products, domains
+ORDER_DESK_NEW_LINES = 3  # blank lines of each kind offered at first, and added by "More lines"
+DOMAIN_YEAR_CYCLES = {1: BillingCycle.ANNUALLY, 2: BillingCycle.BIENNIALLY, 3: BillingCycle.TRIENNIALLY}
+
+
+class ClientSearchForm(forms.Form):
+    q = PlainTextField(required=False, max_length=100, label="Find a client")
+
+
+class ClientChosenForm(forms.Form):
+    """The client in the page's address (?client=<id>) or the posted form."""
+
+    client = forms.IntegerField(min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
+
+
+class OrderDeskForm(ClientChosenForm):
+    promo_code = PlainTextField(required=False, max_length=64, label="Promotion code")
+    no_invoice = forms.BooleanField(
+        required=False,
+        label="Place it without an invoice",
+        help_text="Nothing is billed for the first period; each item is first due after it.",
+    )
+    no_order_email = forms.BooleanField(
+        required=False,
+        label="Do not send the order confirmation email",
+        help_text="The invoice's own email still goes when there is an invoice.",
+    )
+
+
+NOT_IN_CURRENCY = "That product is not sold in the client's currency, or is no longer for sale."
+
+
+class ProductLineForm(forms.Form):
+    product = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, error_messages={"invalid_choice": NOT_IN_CURRENCY}
+    )
+    billing_cycle = forms.ChoiceField(choices=BillingCycle.choices, initial=BillingCycle.MONTHLY)
+    domain = PlainTextField(required=False, max_length=253, help_text="When the product needs one.")
+
+    def __init__(self, *args, products=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "—"), *products]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("domain", "").strip() and not cleaned.get("product"):
+            self.add_error("product", "Choose the product this domain is for.")
+        return cleaned
+
+    def cart_item(self) -> CartItem | None:
+        data = self.cleaned_data
+        if not data.get("product"):
+            return None
+        return CartItem(product_id=data["product"], billing_cycle=data["billing_cycle"], domain=data["domain"])
+
+
+class DomainLineForm(forms.Form):
+    product = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, label="TLD", error_messages={"invalid_choice": NOT_IN_CURRENCY}
+    )
+    name = PlainTextField(required=False, max_length=253, label="Domain name")
+    action = forms.ChoiceField(choices=Domain.RegistrationType.choices, initial=Domain.RegistrationType.REGISTER)
+    years = forms.TypedChoiceField(coerce=int, choices=[(years, years) for years in DOMAIN_YEAR_CYCLES], initial=1)
+
+    def __init__(self, *args, domains=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "—"), *domains]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("product") and not cleaned.get("name", "").strip():
+            self.add_error("name", "Enter the domain name to register or transfer.")
+        if cleaned.get("name", "").strip() and not cleaned.get("product"):
+            self.add_error("product", "Choose the domain's TLD (its product).")
+        return cleaned
+
+    def cart_item(self) -> CartItem | None:
+        data = self.cleaned_data
+        if not data.get("product"):
+            return None
+        return CartItem(
+            product_id=data["product"],
+            billing_cycle=DOMAIN_YEAR_CYCLES[data["years"]],
+            domain=data["name"],
+            domain_action=data["action"],
+        )
+
+
+def _line_formset(form):
+    return forms.formset_factory(
+        form,
+        extra=ORDER_DESK_NEW_LINES,
+        max_num=ORDER_DESK_MAX_LINES,
+        absolute_max=ORDER_DESK_MAX_LINES,
+        validate_max=True,
+    )
+
+
+ProductLineFormSet = _line_formset(ProductLineForm)
+DomainLineFormSet = _line_formset(DomainLineForm)

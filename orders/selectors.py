@@ -61,6 +61,44 @@ def catalog(*, currency) -> list[tuple[ProductGroup, list[tuple[Product, list[Pr
     return sorted(groups.values(), key=lambda entry: (entry[0].sort_order, entry[0].name))
 
 
+@dataclass(frozen=True)
+class OrderDeskCatalog:
+    """What an admin may order for a client in its currency: (product id, label with its prices) for products
+    and for domain products (a TLD)."""
+
+    products: list[tuple[int, str]]
+    domains: list[tuple[int, str]]
+
+
+def order_desk_catalog(*, currency) -> OrderDeskCatalog:
+    """Every product on sale in the currency, hidden ones too (an admin may sell what the storefront does not
+    show), labelled with its prices. Two queries whatever the size of the catalog."""
+    products = (
+        Product.objects.filter(retired=False)
+        .select_related("group")
+        .prefetch_related(
+            Prefetch(
+                "pricing",
+                queryset=ProductPricing.objects.filter(currency=currency).order_by("billing_cycle"),
+                to_attr="prices",
+            )
+        )
+        .order_by("group__sort_order", "group__name", "name", "pk")
+    )
+    found = OrderDeskCatalog(products=[], domains=[])
+    for product in products:
+        if not product.prices:
+            continue
+        prices = ", ".join(
+            f"{price.get_billing_cycle_display().lower()} {currency.format(price.price)}" for price in product.prices
+        )
+        if product.type == Product.Type.DOMAIN:
+            found.domains.append((product.pk, f"{product.name} ({prices})"))
+        else:
+            found.products.append((product.pk, f"{product.group.name} - {product.name} ({prices})"))
+    return found
+
+
 def product_for_sale(*, product_id: int, currency) -> tuple[Product, list[ProductPricing]] | None:
     product = (
         Product.objects.filter(pk=product_id, hidden=False, retired=False, group__hidden=False)

@@ -162,6 +162,15 @@ def test_the_admin_order_review_pages_and_invoice_pdf(admin_client, pending_orde
     assert pdf["Cache-Control"] == PRIVATE
 
 
+def test_the_add_new_order_page_searching_and_with_a_client_chosen(admin_client, customer):
+    for query in ({}, {"q": customer.contact_name}, {"client": customer.pk}):
+        response = admin_client.get(reverse("admin:orders_order_add"), query)
+        assert response.status_code == 200, query
+        assert response["Content-Security-Policy"] == ADMIN_POLICY, query
+        assert response["Cache-Control"] == PRIVATE, query
+        assert inline_code(response) == [], query
+
+
 def test_public_pages_have_the_policy_and_stay_cacheable_as_before(client):
     login = client.get(reverse("login"))
     assert login["Content-Security-Policy"] == CLIENT_POLICY

@@ -55,13 +55,21 @@ def order_place(
     promo_code: str = "",
     ip_address: str | None = None,
     today: datetime.date | None = None,
+    invoice: bool = True,
+    send_order_email: bool = True,
+    placed_by_admin: bool = False,
 ) -> Order:
     """Place an order: the Pending order, its Pending services and domains and one Unpaid invoice, in one
     transaction. Any bad input raises ValidationError and writes nothing.
 
     The fraud check runs before the transaction commits: at or above the threshold the order, its items and its
     invoice go to Fraud/Cancelled in the same transaction, so the order is never seen as Pending. A fault in the
-    check leaves the order Pending with the failure recorded in `fraud_result` (docs/FRAUD.md)."""
+    check leaves the order Pending with the failure recorded in `fraud_result` (docs/FRAUD.md).
+
+    An admin placing an order for the client (Add New Order) says so with `placed_by_admin`: the fraud check then
+    follows the setting for admin orders. `invoice=False` places it without an invoice: nothing is billed for the
+    first period, and each item is first due after it (docs/DECISIONS.md); `send_order_email=False` queues no
+    order confirmation (the invoice's own email, when there is an invoice, is billing's and still goes)."""
     today = today or timezone.localdate()
     if not items:
         raise ValidationError("The cart is empty.")
@@ -76,7 +84,7 @@ def order_place(
         promotion = _apply_promotion(promo_code, priced, currency, today) if promo_code.strip() else None
         stock_take(p.product.pk for p in priced)
         order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
-        lines = _create_items(order, priced, client=client, currency=currency, today=today)
+        lines = _create_items(order, priced, client=client, currency=currency, today=today, billed=invoice)
         if promotion is not None:
             # One discount line per tax treatment, so a discount on a taxed product lowers the taxed base only.
             for taxed in (True, False):
@@ -91,15 +99,17 @@ def order_place(
                         )
                     )
             Promotion.objects.filter(pk=promotion.pk).update(uses=F("uses") + 1)
-        due = today + datetime.timedelta(days=settings.PORTAL_ORDER_INVOICE_DUE_DAYS)
-        invoice = invoice_create(client=client, lines=lines, actor=actor, issue_date=today, due_date=due)
-        order.invoice = invoice
-        order.total = invoice.total
+        if invoice:
+            due = today + datetime.timedelta(days=settings.PORTAL_ORDER_INVOICE_DUE_DAYS)
+            order.invoice = invoice_create(client=client, lines=lines, actor=actor, issue_date=today, due_date=due)
+            order.total = order.invoice.total
+        else:  # what checkout priced, before tax: no invoice computed any
+            order.total = sum((line.amount for line in lines), ZERO)
         order.save(update_fields=["invoice", "total"])
         screening = order_fraud_screen_at_checkout(
             order=order,
             client=client,
-            invoice=invoice,
+            invoice=order.invoice,
             products=[
                 OrderedProduct(
                     p.product.pk, p.product.name, is_domain=p.product.type == Product.Type.DOMAIN, domain=p.domain
@@ -108,6 +118,7 @@ def order_place(
             ],
             raw_ip=ip_address,
             actor=actor,
+            placed_by_admin=placed_by_admin,
         )
         OrderStatusChange.objects.create(
             order=order,
@@ -115,43 +126,56 @@ def order_place(
             to_status=order.status,
             actor=actor_user(actor),
             actor_label=actor_label(actor),
-            reason="Order placed",
+            reason="Order placed by an admin for the client" if placed_by_admin else "Order placed",
         )
         activity_record(
             actor=actor,
             action="order_placed",
             subject=order,
             client_id=client.pk,
-            message=f"{order} placed: {len(priced)} item(s), {currency.format(order.total)}",
+            message=_placed_message(
+                order, items=len(priced), invoice=invoice, send_order_email=send_order_email, by_admin=placed_by_admin
+            ),
         )
         emit(
             "OrderCreated",
             order_id=order.pk,
             client_id=client.pk,
-            invoice_id=invoice.pk,
+            invoice_id=order.invoice_id,
             total=str(order.total),
             currency=currency.code,
             fraud_score=screening.score,
             fraud=screening.is_fraud,
         )
-        email_queue(
-            template="order_confirmation",
-            to_address=client.email,
-            idempotency_key=f"order_confirmation:{order.pk}",
-            context={
-                "order_id": order.pk,
-                "client_name": client.contact_name,
-                "total": str(order.total),
-                "currency": currency.code,
-                "items": [f"{p.product.name} ({p.domain})" if p.domain else p.product.name for p in priced],
-            },
-            client_id=client.pk,
-        )
+        if send_order_email:
+            email_queue(
+                template="order_confirmation",
+                to_address=client.email,
+                idempotency_key=f"order_confirmation:{order.pk}",
+                context={
+                    "order_id": order.pk,
+                    "client_name": client.contact_name,
+                    "total": str(order.total),
+                    "currency": currency.code,
+                    "items": [f"{p.product.name} ({p.domain})" if p.domain else p.product.name for p in priced],
+                },
+                client_id=client.pk,
+            )
         if screening.is_fraud:
             # The system, not the client, sends it to Fraud: the history and activity log say "system".
             order_mark_fraud(order=order, actor=None, reason=fraud_reason(screening.stored))
             order.refresh_from_db()
     return order
+
+
+def _placed_message(order: Order, *, items: int, invoice: bool, send_order_email: bool, by_admin: bool) -> str:
+    by = " by an admin" if by_admin else ""
+    message = f"{order} placed{by}: {items} item(s), {order.currency.format(order.total)}"
+    if not invoice:
+        message += "; no invoice"
+    if not send_order_email:
+        message += "; no order confirmation email"
+    return message
 
 
 def _validate_checkout(*, client: Client, priced: list[_PricedItem], promo_code: str, ip_address: str | None) -> None:
@@ -278,8 +302,20 @@ def _period_end(start: datetime.date, months: int) -> datetime.date | None:
     return period_after(start, months) - datetime.timedelta(days=1) if months else None
 
 
+def _first_due(today: datetime.date, months: int, *, billed: bool) -> datetime.date | None:
+    """When an item is first due: today, when this order's invoice bills its first period; otherwise the day after
+    that period (as if it were paid), so renewal invoicing bills the second one. A one-time item stays on today."""
+    return today if billed or not months else period_after(today, months)
+
+
 def _create_items(
-    order: Order, priced: list[_PricedItem], *, client: Client, currency: Currency, today: datetime.date
+    order: Order,
+    priced: list[_PricedItem],
+    *,
+    client: Client,
+    currency: Currency,
+    today: datetime.date,
+    billed: bool = True,
 ) -> list[InvoiceLine]:
     lines: list[InvoiceLine] = []
     for p in priced:
@@ -293,6 +329,7 @@ def _create_items(
                 currency=currency,
                 order_id=order.pk,
                 registration_date=today,
+                next_due_date=_first_due(today, 12 * years, billed=billed),
                 spec=DomainSpec(
                     product_id=product.pk,
                     name=p.domain,
@@ -320,6 +357,7 @@ def _create_items(
                 currency=currency,
                 order_id=order.pk,
                 registration_date=today,
+                next_due_date=_first_due(today, cycle.months, billed=billed),
                 spec=ServiceSpec(
                     product_id=product.pk,
                     billing_cycle=cycle,

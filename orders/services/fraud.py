@@ -80,7 +80,13 @@ def ip_address_for_storage(raw: str | None) -> str | None:
 
 
 def _facts(
-    *, order: Order, client: Client, invoice: Invoice | None, products: Sequence[OrderedProduct], raw_ip: str | None
+    *,
+    order: Order,
+    client: Client,
+    invoice: Invoice | None,
+    products: Sequence[OrderedProduct],
+    raw_ip: str | None,
+    placed_by_admin: bool = False,
 ) -> OrderFacts:
     history = order_fraud_history(order=order, client=client, email=client.email)
     currency = order.currency
@@ -118,6 +124,7 @@ def _facts(
         client_has_active_service=history.has_active_service,
         paid_by_credit=paid_by_credit,
         mixed_script_domains=mixed_script_domains(products),
+        placed_by_admin=placed_by_admin,
     )
 
 
@@ -130,6 +137,7 @@ def _screen(
     raw_ip: str | None,
     actor: Actor,
     recheck: bool,
+    placed_by_admin: bool = False,
 ) -> FraudScreening:
     """Build the facts and run the check inside a savepoint, so a fault (even a database error) rolls back only
     the check and the checkout goes on. Emits PreFraudCheck, AfterFraudCheck and FraudCheckPassed/Failed."""
@@ -138,7 +146,14 @@ def _screen(
     checked = {"checked_at": timezone.now().isoformat(), "checked_by": actor_label(actor), "recheck": recheck}
     try:
         with transaction.atomic():
-            facts = _facts(order=order, client=client, invoice=invoice, products=products, raw_ip=raw_ip)
+            facts = _facts(
+                order=order,
+                client=client,
+                invoice=invoice,
+                products=products,
+                raw_ip=raw_ip,
+                placed_by_admin=placed_by_admin,
+            )
             result = fraud_services.fraud_check(facts=facts)
     except Exception as exc:  # any fault: the order must not be lost, a human decides
         logger.exception(
@@ -174,15 +189,24 @@ def order_fraud_screen_at_checkout(
     *,
     order: Order,
     client: Client,
-    invoice: Invoice,
+    invoice: Invoice | None,
     products: Sequence[OrderedProduct],
     raw_ip: str | None,
     actor: Actor,
+    placed_by_admin: bool = False,
 ) -> FraudScreening:
-    """Run inside order_place's transaction, after the order, its items and its invoice exist: score the order
-    and store the result. The caller sends the order to Fraud when `is_fraud`."""
+    """Run inside order_place's transaction, after the order, its items and its invoice (if any) exist: score the
+    order and store the result. The caller sends the order to Fraud when `is_fraud`. An order an admin placed is
+    checked or skipped as the fraud settings say for admin orders (the engine decides, and the result says why)."""
     screening = _screen(
-        order=order, client=client, invoice=invoice, products=products, raw_ip=raw_ip, actor=actor, recheck=False
+        order=order,
+        client=client,
+        invoice=invoice,
+        products=products,
+        raw_ip=raw_ip,
+        actor=actor,
+        recheck=False,
+        placed_by_admin=placed_by_admin,
     )
     _store(order, screening)
     return screening

@@ -45,8 +45,16 @@ class DomainSpec:
 
 
 def domain_create(
-    *, client: Client, currency: Currency, order_id: int | None, spec: DomainSpec, registration_date: datetime.date
+    *,
+    client: Client,
+    currency: Currency,
+    order_id: int | None,
+    spec: DomainSpec,
+    registration_date: datetime.date,
+    next_due_date: datetime.date | None = None,
 ) -> Domain:
+    """A Pending domain, first due on its registration date unless `next_due_date` says otherwise (an order placed
+    without an invoice starts after its first period: docs/DECISIONS.md)."""
     domain = Domain(
         client=client,
         order_id=order_id,
@@ -58,7 +66,7 @@ def domain_create(
         recurring_amount=spec.recurring_amount,
         first_payment_amount=spec.first_payment_amount,
         registration_date=registration_date,
-        next_due_date=registration_date,
+        next_due_date=next_due_date or registration_date,
     )
     domain_save(domain)
     return domain

@@ -39,8 +39,16 @@ class ServiceSpec:
 
 
 def service_create(
-    *, client: Client, currency: Currency, order_id: int | None, spec: ServiceSpec, registration_date: datetime.date
+    *,
+    client: Client,
+    currency: Currency,
+    order_id: int | None,
+    spec: ServiceSpec,
+    registration_date: datetime.date,
+    next_due_date: datetime.date | None = None,
 ) -> Service:
+    """A Pending service, first due on its registration date unless `next_due_date` says otherwise (an order placed
+    without an invoice starts after its first period: docs/DECISIONS.md)."""
     service = Service(
         client=client,
         order_id=order_id,
@@ -54,7 +62,7 @@ def service_create(
         auto_setup=spec.auto_setup,
         domain=spec.domain,
         registration_date=registration_date,
-        next_due_date=registration_date,
+        next_due_date=next_due_date or registration_date,
     )
     service.save()
     return service
