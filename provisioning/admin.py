@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
+from provisioning.admin_domain_actions import DomainRegistrarActions
 from provisioning.admin_service_actions import ServiceModuleActions
 from provisioning.models import CancellationRequest, Domain, Service
 from provisioning.module_forms import module_choices
@@ -146,7 +147,7 @@ class ServiceAdmin(ServiceModuleActions, EditsThroughServices):
 
 
 @admin.register(Domain)
-class DomainAdmin(EditsThroughServices):
+class DomainAdmin(DomainRegistrarActions, EditsThroughServices):
     list_display = ("name", "client", "registration_type", "registration_period", "expiry_date", "status")
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
@@ -165,8 +166,21 @@ class DomainAdmin(EditsThroughServices):
         "auto_renew",
     )
 
+    change_form_template = "admin/provisioning/domain/change_form.html"
+
     def item_update(self, *, pk: int, actor, **changes) -> None:
         domain_update(domain_id=pk, actor=actor, **changes)
+
+    def get_urls(self):
+        return self.domain_action_urls() + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        domain = self.get_object(request, object_id)
+        if domain is not None and self.has_view_or_change_permission(request, domain):
+            extra_context["domain_buttons"] = self.domain_buttons(request, domain)
+            extra_context.update(self.domain_panels(domain))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -237,6 +237,11 @@ class Domain(FSMModelMixin, models.Model):
             ),
             _billing_day_check("provisioning_domain_billing_day_in_month"),
         ]
+        permissions = [
+            ("registrar_read_domain", "Can ask a domain's registrar what it holds (sync, nameservers, lock)"),
+            ("registrar_change_domain", "Can make registrar changes to a domain (register, renew, nameservers, lock)"),
+            ("epp_code_domain", "Can have a domain's EPP code emailed to its owner"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -15,7 +15,8 @@ from django.db import transaction
 from core.domain_names import normalize_domain_name
 from notifications.services import Actor
 from provisioning.models import Domain, ModuleCall
-from provisioning.queue.requests import domain_action_key, registrar_call_request
+from provisioning.queue.requests import domain_action_key, registrar_call_request, registration_key
+from provisioning.registrars import registry
 from provisioning.registrars.base import RegistrarAction, valid_host_name
 from provisioning.services.common import item_log
 
@@ -120,3 +121,63 @@ def domain_changes_latest(domain: Domain) -> dict[DomainChange, ModuleCall]:
     for call in calls:
         latest.setdefault(DomainChange(call.action), call)
     return latest
+
+
+# An admin's registrar actions on a domain's page: the statuses each is possible from.
+ADMIN_ACTIONS: dict[RegistrarAction, tuple[str, ...]] = {
+    RegistrarAction.REGISTER: (Domain.Status.PENDING_REGISTRATION,),
+    RegistrarAction.TRANSFER: (Domain.Status.PENDING_TRANSFER,),
+    RegistrarAction.RENEW: (Domain.Status.ACTIVE, Domain.Status.EXPIRED),
+    RegistrarAction.SYNC: (Domain.Status.ACTIVE, Domain.Status.EXPIRED, Domain.Status.PENDING_REGISTRATION),
+    RegistrarAction.TRANSFER_SYNC: (Domain.Status.PENDING_TRANSFER,),
+    RegistrarAction.GET_NAMESERVERS: (Domain.Status.ACTIVE,),
+    RegistrarAction.SAVE_NAMESERVERS: (Domain.Status.ACTIVE,),
+    RegistrarAction.GET_LOCK: (Domain.Status.ACTIVE,),
+    RegistrarAction.SAVE_LOCK: (Domain.Status.ACTIVE,),
+    RegistrarAction.GET_EPP_CODE: (Domain.Status.ACTIVE,),
+    RegistrarAction.SAVE_CONTACTS: (Domain.Status.ACTIVE,),
+}
+
+
+def admin_action_possible(domain: Domain, action: RegistrarAction) -> bool:
+    """Whether the domain's status allows `action` and its registrar offers it (the page's buttons)."""
+    if domain.status not in ADMIN_ACTIONS.get(action, ()) or not domain.registrar:
+        return False
+    registrar_class = registry.registrar_class(domain.registrar)
+    return registrar_class is not None and action in registrar_class.actions
+
+
+def domain_registrar_ask(
+    *, domain_id: int, action: RegistrarAction, actor: Actor, nonce: str, params: dict | None = None
+) -> ChangeAsked:
+    """An admin asks the domain's registrar for `action` through the module queue. A register or transfer has
+    its round's key (asked twice, it is one call: retry a failed one from the queue); every other action is one
+    call per form (`nonce`). Changes go through domain_change_request's checks. Refused (ValidationError, nothing
+    asked) when the status or the registrar does not allow it, or a value is bad."""
+    if action.value in {change.value for change in DomainChange}:
+        change = DomainChange(action.value)
+        value = {
+            DomainChange.NAMESERVERS: (params or {}).get("nameservers"),
+            DomainChange.LOCK: (params or {}).get("locked"),
+            DomainChange.CONTACTS: (params or {}).get("registrant"),
+        }.get(change)
+        return domain_change_request(domain_id=domain_id, change=change, actor=actor, nonce=nonce, value=value)
+    with transaction.atomic():
+        domain = Domain.objects.select_for_update(of=("self",)).select_related("client").get(pk=domain_id)
+        if domain.status not in ADMIN_ACTIONS.get(action, ()):
+            raise ValidationError(
+                f"{domain} is {domain.get_status_display()}: {action.value.replace('_', ' ')} is not possible now."
+            )
+        params = dict(params or {})
+        if action is RegistrarAction.RENEW:
+            years = params.get("years")
+            if not isinstance(years, int) or not 1 <= years <= 10:
+                raise ValidationError("Renew for one to ten years.")
+        if action in (RegistrarAction.REGISTER, RegistrarAction.TRANSFER):
+            key = registration_key(domain, action)
+        else:
+            key = domain_action_key(domain.pk, action, nonce)
+        requested = registrar_call_request(domain=domain, action=action, actor=actor, key=key, params=params)
+        if requested.created:
+            item_log(actor, "domain_registrar_asked", domain, f"{domain}: {action.value.replace('_', ' ')} asked")
+    return ChangeAsked(requested.call, requested.created)

@@ -1,0 +1,220 @@
+"""The admin's domain page: every registrar action the domain's status and registrar allow (each behind its
+permission and on a page of its own, POST with a one-time nonce), the registrar log (its calls in the module
+queue) and its to-dos. Everything goes through provisioning.services.domain_changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from core.inputs import PlainTextField
+from provisioning.admin_service_actions import NonceField
+from provisioning.models import Domain, ModuleCall, ModuleTodo
+from provisioning.queue.requests import new_nonce
+from provisioning.registrars.base import RegistrarAction
+from provisioning.services.domain_changes import admin_action_possible, domain_registrar_ask
+
+LOG_ROWS = 20
+
+
+@dataclass(frozen=True)
+class DomainButton:
+    action: RegistrarAction
+    label: str
+    permission: str  # codename on provisioning.Domain
+    question: str
+
+
+BUTTONS = {
+    button.action.value: button
+    for button in (
+        DomainButton(RegistrarAction.REGISTER, "Register", "registrar_change_domain", "Register this domain now?"),
+        DomainButton(RegistrarAction.TRANSFER, "Transfer in", "registrar_change_domain", "Request the transfer now?"),
+        DomainButton(RegistrarAction.RENEW, "Renew", "registrar_change_domain", "Renew at the registrar for:"),
+        DomainButton(
+            RegistrarAction.SYNC, "Sync", "registrar_read_domain", "Ask the registrar for its expiry date and status?"
+        ),
+        DomainButton(
+            RegistrarAction.TRANSFER_SYNC, "Follow transfer", "registrar_read_domain", "Ask how the transfer stands?"
+        ),
+        DomainButton(
+            RegistrarAction.GET_NAMESERVERS,
+            "Read nameservers",
+            "registrar_read_domain",
+            "Read the nameservers the registrar holds?",
+        ),
+        DomainButton(
+            RegistrarAction.SAVE_NAMESERVERS,
+            "Save nameservers",
+            "registrar_change_domain",
+            "The nameservers, one per line:",
+        ),
+        DomainButton(
+            RegistrarAction.GET_LOCK,
+            "Read lock",
+            "registrar_read_domain",
+            "Read the transfer lock the registrar holds?",
+        ),
+        DomainButton(RegistrarAction.SAVE_LOCK, "Set lock", "registrar_change_domain", "Set the transfer lock:"),
+        DomainButton(
+            RegistrarAction.GET_EPP_CODE,
+            "Email EPP code",
+            "epp_code_domain",
+            "Email the EPP code to the domain's owner? It is shown nowhere.",
+        ),
+        DomainButton(
+            RegistrarAction.SAVE_CONTACTS,
+            "Save contacts",
+            "registrar_change_domain",
+            "Send the owner's current details as the registrant contact?",
+        ),
+    )
+}
+
+
+class AskForm(forms.Form):
+    nonce = NonceField()
+
+
+class RenewForm(AskForm):
+    years = forms.TypedChoiceField(coerce=int, choices=[(n, f"{n} year{'s' if n > 1 else ''}") for n in range(1, 11)])
+
+
+class NameserversForm(AskForm):
+    nameservers = PlainTextField(multiline=True, max_length=4000, widget=forms.Textarea(attrs={"rows": 5}))
+
+
+class LockForm(AskForm):
+    locked = forms.BooleanField(required=False, label="Locked (no transfer away)")
+
+
+def _perm(button: DomainButton) -> str:
+    return f"provisioning.{button.permission}"
+
+
+class DomainRegistrarActions:
+    """Mixed into DomainAdmin (a ModelAdmin)."""
+
+    def domain_buttons(self, request: HttpRequest, domain: Domain) -> list[dict[str, str]]:
+        return [
+            {
+                "slug": slug,
+                "label": button.label,
+                "url": reverse("admin:provisioning_domain_action", args=[domain.pk, slug]),
+            }
+            for slug, button in BUTTONS.items()
+            if request.user.has_perm(_perm(button)) and admin_action_possible(domain, button.action)
+        ]
+
+    def domain_panels(self, domain: Domain) -> dict[str, Any]:
+        calls = list(ModuleCall.objects.filter(domain=domain).order_by("-pk")[:LOG_ROWS])
+        return {
+            "registrar_calls": [
+                {"call": call, "url": reverse("admin:provisioning_modulecall_change", args=[call.pk])} for call in calls
+            ],
+            "registrar_todos": list(ModuleTodo.objects.filter(domain=domain).order_by("done_at", "-pk")[:LOG_ROWS]),
+            "todos_url": reverse("admin:provisioning_moduletodo_changelist"),
+        }
+
+    def domain_action_urls(self):
+        return [
+            path(
+                "<id:domain_id>/registrar/<slug:action>/",
+                self.admin_site.admin_view(self.domain_action_view),
+                name="provisioning_domain_action",
+            )
+        ]
+
+    def _form(self, button: DomainButton, domain: Domain, posted):
+        initial = {"nonce": new_nonce()}
+        if button.action is RegistrarAction.RENEW:
+            return RenewForm(posted, initial={**initial, "years": 1})
+        if button.action is RegistrarAction.SAVE_NAMESERVERS:
+            return NameserversForm(posted, initial={**initial, "nameservers": "\n".join(domain.nameservers or [])})
+        if button.action is RegistrarAction.SAVE_LOCK:
+            return LockForm(posted, initial={**initial, "locked": domain.transfer_lock})
+        return AskForm(posted, initial=initial)
+
+    def _params(self, button: DomainButton, domain: Domain, data: dict) -> dict:
+        if button.action is RegistrarAction.RENEW:
+            return {"years": data["years"]}
+        if button.action is RegistrarAction.SAVE_NAMESERVERS:
+            return {"nameservers": data["nameservers"].splitlines()}
+        if button.action is RegistrarAction.SAVE_LOCK:
+            return {"locked": data["locked"]}
+        if button.action is RegistrarAction.SAVE_CONTACTS:
+            client = domain.client
+            return {
+                "registrant": {
+                    "name": client.contact_name,
+                    "organisation": client.company_name,
+                    "email": client.email,
+                    "phone": client.phone,
+                    "street": client.address_1,
+                    "city": client.city,
+                    "state": client.state,
+                    "postcode": client.postcode,
+                    "country": str(client.country or ""),
+                }
+            }
+        return {}
+
+    def domain_action_view(self, request: HttpRequest, domain_id: int, action: str) -> HttpResponse:
+        button = BUTTONS.get(action)
+        if button is None:
+            raise Http404
+        domain = get_object_or_404(Domain.objects.select_related("client"), pk=domain_id)
+        if not request.user.has_perm(_perm(button)):
+            raise PermissionDenied
+        back = reverse("admin:provisioning_domain_change", args=[domain.pk])
+        if not admin_action_possible(domain, button.action):
+            self.message_user(
+                request,
+                f"{domain} is {domain.get_status_display()}: {button.label.lower()} is not possible with its registrar "
+                f"({domain.registrar or 'none'}).",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(back)
+        posted = request.POST if request.method == "POST" else None
+        form = self._form(button, domain, posted)
+        if posted is not None and form.is_valid():
+            try:
+                asked = domain_registrar_ask(
+                    domain_id=domain.pk,
+                    action=button.action,
+                    actor=request.user,
+                    nonce=form.cleaned_data["nonce"],
+                    params=self._params(button, domain, form.cleaned_data),
+                )
+            except ValidationError as refused:
+                self.message_user(request, f"Nothing was asked: {' '.join(refused.messages)}", messages.ERROR)
+                return HttpResponseRedirect(back)
+            call = asked.call
+            call.refresh_from_db(fields=["status"])  # it may have run already
+            words = "asked of the registrar" if asked.created else "was asked before"
+            self.message_user(
+                request,
+                f"{button.label} {words}: registrar call #{call.pk} is {call.get_status_display().lower()}.",
+                messages.SUCCESS if asked.created else messages.INFO,
+            )
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": domain,
+            "title": f"{button.label}: {domain}",
+            "question": button.question,
+            "form": form,
+            "button_label": button.label,
+            "back_url": back,
+            "done": False,
+        }
+        return TemplateResponse(request, "admin/provisioning/service/module_action.html", context)
