@@ -1,0 +1,1 @@
+"""Domain registrars (issue 18). The EPP protocol layer is in epp/."""
