@@ -165,6 +165,11 @@ class Registry:
         self.contacts[contact_id] = contact
         return contact
 
+    def add_host(self, name: str, *, sponsor: str, addresses: tuple[tuple[str, str], ...] = ()) -> Host:
+        host = Host(name.lower(), f"H{next(self._ids)}-TEST", sponsor, self.now(), list(addresses))
+        self.hosts[host.name] = host
+        return host
+
     def add_domain(
         self,
         name: str,

@@ -172,10 +172,10 @@ class EppServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._listener.close()
         self.drop_connections()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._listener.close()
 
     # --- knobs ---------------------------------------------------------------------------------------------------
 
@@ -226,9 +226,12 @@ class EppServer:
     # --- the network -------------------------------------------------------------------------------------------
 
     def _accept(self) -> None:
+        self._listener.settimeout(0.05)  # a closed listener does not wake a blocked accept(): poll for stop()
         while not self._stopping.is_set():
             try:
                 raw, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             thread = threading.Thread(target=self._serve, args=(raw,), daemon=True)
