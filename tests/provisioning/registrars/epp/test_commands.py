@@ -199,6 +199,6 @@ def test_hosts_are_checked_and_only_the_missing_ones_created_with_glue_when_in_z
 
 
 def test_an_in_zone_nameserver_without_its_addresses_is_refused_before_anything_is_sent(epp, epp_server):
-    with pytest.raises(EppValueError, match="ns1.bare.test"):
+    with pytest.raises(EppValueError, match=r"ns1\.bare\.test"):
         epp.hosts_ensure(domain="bare.test", nameservers=["ns1.bare.test"], glue={})
     assert epp_server.count("host:check") == 0
