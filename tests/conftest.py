@@ -200,3 +200,22 @@ def whm():
     running = WhmStandIn().start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def epp_certificates(tmp_path_factory):
+    """The test CA, the EPP server's certificate and a client certificate (tests/epp_server.py), made once."""
+    from tests.epp_server import make_certificates
+
+    return make_certificates(tmp_path_factory.mktemp("epp-certificates"))
+
+
+@pytest.fixture
+def epp_server(epp_certificates):
+    """A real TLS EPP server on a free loopback port with an empty in-memory registry, accounts registrar-a and
+    registrar-b, and knobs for faults (tests/epp_server.py); stopped after the test."""
+    from tests.epp_server import EppServer
+
+    running = EppServer(epp_certificates).start()
+    yield running
+    running.stop()
