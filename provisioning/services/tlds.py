@@ -260,3 +260,25 @@ def registrar_config_save(
                 + (f": {', '.join(changed)}." if changed else "."),
             )
     return RegistrarConfigSaved(config, created, tuple(changed))
+
+
+def tld_delete(*, tld_id: int, actor: Actor) -> None:
+    """Remove a TLD and its prices and fees. Its domains keep their prices and registrar (they are copied on each
+    domain); new orders of the extension are priced from its product again, or refused without one."""
+    with transaction.atomic():
+        tld = Tld.objects.select_for_update().get(pk=tld_id)
+        activity_record(actor=actor, action="tld_deleted", subject=tld, message=f"Deleted TLD {tld}.")
+        tld.delete()
+
+
+def registrar_config_delete(*, config_id: int, actor: Actor) -> None:
+    """Remove a registrar's configuration: it is called with its declared defaults afterwards."""
+    with transaction.atomic():
+        config = RegistrarConfig.objects.select_for_update().get(pk=config_id)
+        activity_record(
+            actor=actor,
+            action="registrar_config_deleted",
+            subject=config,
+            message=f"Deleted the configuration of registrar {config.name}.",
+        )
+        config.delete()
