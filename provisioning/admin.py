@@ -151,7 +151,16 @@ class DomainAdmin(EditsThroughServices):
     list_filter = ("status", "registration_type")
     list_select_related = ("client",)
     search_fields = ("name", "client__contact_name", "client__email")
-    readonly_fields = ("client", "order", "product", "currency", "status", "created_at", "billing_day", "availability_at_checkout")
+    readonly_fields = (
+        "client",
+        "order",
+        "product",
+        "currency",
+        "status",
+        "created_at",
+        "billing_day",
+        "availability_at_checkout",
+    )
 
     def item_update(self, *, pk: int, actor, **changes) -> None:
         domain_update(domain_id=pk, actor=actor, **changes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from core import crypto
 from core.admin_mixins import RefusalsAsMessages
@@ -17,6 +18,7 @@ from provisioning.services.tlds import (
     TLD_FIELDS,
     TldFeesRow,
     TldPriceRow,
+    extension_normalize,
     registrar_config_delete,
     registrar_config_save,
     tld_delete,
@@ -36,6 +38,13 @@ class TldForm(forms.ModelForm):
             label="Registrar",
             help_text="The installed registrar that registers, renews and checks this extension's names.",
         )
+
+    def clean_extension(self) -> str:
+        """ ".Shop" or an IDN typed as it reads: stored as tld_save stores it (the same function)."""
+        try:
+            return extension_normalize(self.cleaned_data.get("extension", ""))
+        except ValidationError as invalid:
+            raise ValidationError(invalid.message_dict["extension"]) from None
 
 
 class TldPriceInline(admin.TabularInline):
@@ -108,6 +117,8 @@ class TldAdmin(RefusalsAsMessages, admin.ModelAdmin):
             actor=request.user,
         )
         form.instance.pk = saved.tld.pk
+        for formset in formsets:  # the admin's history message reads these; tld_save's activity row has the detail
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj) -> None:
         tld_delete(tld_id=obj.pk, actor=request.user)
