@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from core import crypto
+from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
 from core.crypto import SecretUnreadable
 from provisioning.models import RegistrarConfig, Tld, TldFees, TldPrice
@@ -69,12 +70,25 @@ def _rows(formset) -> list[dict]:
     ]
 
 
+class RegistrarFilter(admin.SimpleListFilter):
+    """The installed registrars (listing the column's values would read the whole table)."""
+
+    title = "registrar"
+    parameter_name = "registrar"
+
+    def lookups(self, request, model_admin):
+        return registrars.choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(registrar=self.value()) if self.value() else queryset
+
+
 @admin.register(Tld)
-class TldAdmin(RefusalsAsMessages, admin.ModelAdmin):
+class TldAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = TldForm
     inlines = (TldPriceInline, TldFeesInline)
     list_display = ("__str__", "registrar", "register_when", "auto_renew_default", "epp_code_required", "is_active")
-    list_filter = ("is_active", "register_when", "registrar")
+    list_filter = ("is_active", "register_when", RegistrarFilter)
     search_fields = ("extension",)
 
     def get_actions(self, request):
@@ -159,7 +173,7 @@ class RegistrarConfigForm(SettingsFieldsMixin, forms.ModelForm):
 
 
 @admin.register(RegistrarConfig)
-class RegistrarConfigAdmin(RefusalsAsMessages, admin.ModelAdmin):
+class RegistrarConfigAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = RegistrarConfigForm
     list_display = ("name", "label", "is_active")
 

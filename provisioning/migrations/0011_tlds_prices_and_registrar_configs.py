@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0010_account_credit_is_no_gateway'),
+        ('billing', '0001_initial'),  # Currency
         ('provisioning', '0010_server_sync_report'),
     ]
 
