@@ -120,9 +120,18 @@ class AddToCartForm(forms.Form):
         required=False, choices=[("register", "Register it"), ("transfer", "Transfer it to us")], initial="register"
     )
 
-    def __init__(self, *args, product, prices, currency, **kwargs):
+    def __init__(self, *args, product, prices, currency, domain_years=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.product = product
+        if product.type == "domain":
+            # A domain is bought for a number of years (the TLD's price list on the page says for how much).
+            del self.fields["billing_cycle"]
+            self.fields["years"] = forms.TypedChoiceField(
+                coerce=int, choices=[(n, f"{n} year{'s' if n > 1 else ''}") for n in domain_years], label="Years"
+            )
+            self.order_fields(["domain", "domain_action", "years"])
+            self.fields["domain"].required = True
+            return
         self.fields["billing_cycle"].choices = [
             (
                 price.billing_cycle,
@@ -131,11 +140,9 @@ class AddToCartForm(forms.Form):
             )
             for price in prices
         ]
-        needs_domain = product.requires_domain or product.type == "domain"
-        self.fields["domain"].required = needs_domain
-        if product.type != "domain":
-            del self.fields["domain_action"]
-        if not needs_domain:
+        self.fields["domain"].required = product.requires_domain
+        del self.fields["domain_action"]
+        if not product.requires_domain:
             self.fields["domain"].help_text = "Optional."
 
     def clean_domain(self) -> str:

@@ -1,14 +1,23 @@
 import datetime
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
+from billing.cycles import BillingCycle
 from billing.models import Client, Invoice
+from billing.money import ZERO
 from billing.selectors import invoice_delete_blocker
 from billing.wording import invoice_delete_blocker_words
+from core.domain_names import normalize_domain_name
 from orders.models import Order, Product, ProductGroup, ProductPricing
-from provisioning.models import Domain, Service
+from provisioning.domain_models import TldPrice
+from provisioning.domain_selectors import tld_price_list, tlds_for_names
+from provisioning.models import Domain, Service, Tld
 from provisioning.selectors import live_items
+
+# A domain's years as a billing cycle, for a domain product priced by its own pricing (no TLD row).
+_CYCLE_YEARS = {BillingCycle.ANNUALLY: 1, BillingCycle.BIENNIALLY: 2, BillingCycle.TRIENNIALLY: 3}
 
 
 def client_orders(*, client: Client) -> QuerySet[Order]:
@@ -54,7 +63,14 @@ def catalog(*, currency) -> list[tuple[ProductGroup, list[tuple[Product, list[Pr
         )
     )
     groups: dict[int, tuple[ProductGroup, list]] = {}
+    tlds_priced = None
     for product in products:
+        if not product.prices and product.type == Product.Type.DOMAIN:
+            if tlds_priced is None:  # asked once, and only when a domain product has no pricing of its own
+                tlds_priced = bool(tld_price_list(currency=currency))
+            if tlds_priced:
+                groups.setdefault(product.group_id, (product.group, []))[1].append((product, product.prices))
+            continue
         if not product.prices:
             continue
         groups.setdefault(product.group_id, (product.group, []))[1].append((product, product.prices))
@@ -108,7 +124,85 @@ def product_for_sale(*, product_id: int, currency) -> tuple[Product, list[Produc
     if product is None:
         return None
     prices = list(ProductPricing.objects.filter(product=product, currency=currency))
+    if not prices and product.type == Product.Type.DOMAIN and tld_price_list(currency=currency):
+        return product, prices  # priced per TLD (domain_price_list)
     return (product, prices) if prices else None
+
+
+@dataclass(frozen=True)
+class DomainPriceList:
+    """What a domain product's page shows: each TLD priced in the currency with its prices by years, and the years
+    a client may choose (those of the TLD table, and those of the product's own pricing)."""
+
+    tlds: list[tuple[Tld, list[TldPrice]]]
+    years: list[int]
+
+
+def domain_price_list(*, prices: list[ProductPricing], currency) -> DomainPriceList:
+    tlds = tld_price_list(currency=currency)
+    years = {price.years for _tld, tld_prices in tlds for price in tld_prices}
+    years |= {_CYCLE_YEARS[price.billing_cycle] for price in prices if price.billing_cycle in _CYCLE_YEARS}
+    return DomainPriceList(tlds=tlds, years=sorted(years))
+
+
+@dataclass(frozen=True)
+class CartLine:
+    index: int
+    product: Product
+    domain: str
+    period: str  # "Monthly", "2 years"
+    due_today: object  # Decimal
+
+
+def cart_lines(*, entries: list[dict], currency) -> list[CartLine]:
+    """The cart with names and prices, for display only (checkout prices it again and may refuse it). An entry no
+    longer for sale is left out. Four queries whatever the size of the cart."""
+    ids = {entry.get("product_id") for entry in entries if isinstance(entry.get("product_id"), int)}
+    products = {
+        product.pk: product
+        for product in Product.objects.filter(pk__in=ids, hidden=False, retired=False, group__hidden=False)
+        .select_related("group")
+        .prefetch_related(
+            Prefetch("pricing", queryset=ProductPricing.objects.filter(currency=currency), to_attr="prices")
+        )
+    }
+    names = {}
+    for index, entry in enumerate(entries):
+        product = products.get(entry.get("product_id"))
+        if product is not None and product.type == Product.Type.DOMAIN:
+            try:
+                names[index] = normalize_domain_name(str(entry.get("domain", "")))
+            except ValidationError:
+                continue
+    tlds = tlds_for_names(names=names.values(), currency=currency) if names else {}
+    lines = []
+    for index, entry in enumerate(entries):
+        product = products.get(entry.get("product_id"))
+        if product is None:
+            continue
+        by_cycle = {price.billing_cycle: price for price in product.prices}
+        tld = tlds.get(names.get(index, ""))
+        if product.type == Product.Type.DOMAIN:
+            years = entry.get("years") or _CYCLE_YEARS.get(entry.get("billing_cycle"), 0)
+            if tld is not None:
+                price = tld.currency_prices.get(years) if tld.is_active else None
+                amount = None
+                if price is not None:
+                    amount = price.transfer_price if entry.get("domain_action") == "transfer" else price.register_price
+            else:
+                cycle = next((c for c, y in _CYCLE_YEARS.items() if y == years), None)
+                own = by_cycle.get(cycle)
+                amount = own.price + own.setup_fee if own else None
+            if amount is None:
+                continue
+            period = f"{years} year{'s' if years > 1 else ''}"
+        else:
+            own = by_cycle.get(entry.get("billing_cycle"))
+            if own is None:
+                continue
+            amount, period = own.price + own.setup_fee, own.get_billing_cycle_display()
+        lines.append(CartLine(index, product, str(entry.get("domain", "")), period, amount or ZERO))
+    return lines
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,15 @@ from billing.models import Invoice
 from billing.money import ZERO
 from billing.selectors import client_invoices
 from billing.services import client_update_contact
+from core.domain_names import normalize_domain_name
 from core.requests import client_address, client_of
 from orders.forms import AddToCartForm, CheckoutForm, ProfileForm
-from orders.models import Order
-from orders.selectors import catalog, client_orders, product_for_sale
+from orders.models import Order, Product
+from orders.selectors import cart_lines, catalog, client_orders, domain_price_list, product_for_sale
 from orders.services import CartItem, order_place
 from provisioning.models import Service
 from provisioning.selectors import client_domains, client_services
+from provisioning.services.domain_availability import AvailabilityState, domain_availability
 
 DASHBOARD_ROWS = 10
 PER_PAGE = 25
@@ -103,26 +105,54 @@ def store_product(request: HttpRequest, product_id: int) -> HttpResponse:
     if found is None:
         raise Http404("No such product for sale")
     product, prices = found
+    is_domain = product.type == Product.Type.DOMAIN
+    price_list = domain_price_list(prices=prices, currency=client.currency) if is_domain else None
     form = AddToCartForm(
-        request.POST if request.method == "POST" else None, product=product, prices=prices, currency=client.currency
+        request.POST if request.method == "POST" else None,
+        product=product,
+        prices=prices,
+        currency=client.currency,
+        domain_years=price_list.years if price_list else (),
     )
     if request.method == "POST" and form.is_valid():
         cart = _cart(request)
+        domain = form.cleaned_data.get("domain", "").strip()
         if len(cart) >= CART_LIMIT:
             form.add_error(None, f"A cart holds at most {CART_LIMIT} items: check out first.")
+        elif (
+            is_domain
+            and form.cleaned_data.get("domain_action") != "transfer"
+            and (refusal := _availability_refusal(normalize_domain_name(domain)))
+        ):
+            form.add_error("domain", refusal)
         else:
             cart.append(
                 {
                     "product_id": product.pk,
-                    "billing_cycle": form.cleaned_data["billing_cycle"],
-                    "domain": form.cleaned_data.get("domain", "").strip(),
+                    "billing_cycle": form.cleaned_data.get("billing_cycle") or "annually",
+                    "years": form.cleaned_data.get("years") or 0,
+                    "domain": domain,
                     "domain_action": form.cleaned_data.get("domain_action") or "register",
                 }
             )
             request.session[CART_SESSION_KEY] = cart
             messages.success(request, f"{product.name} is in your cart.")
             return redirect("clientarea:cart")
-    return render(request, "clientarea/store_product.html", {"client": client, "product": product, "form": form})
+    return render(
+        request,
+        "clientarea/store_product.html",
+        {"client": client, "product": product, "form": form, "price_list": price_list},
+    )
+
+
+def _availability_refusal(name: str) -> str:
+    """Why a name cannot go in the cart, in the client's words; empty when it may (checkout asks again)."""
+    answer = domain_availability(name=name)
+    if answer.state is AvailabilityState.TAKEN:
+        return f"{name} is taken: choose another name, or transfer it in if it is yours."
+    if answer.state is AvailabilityState.FAILED:
+        return f"We could not check {name} with the registry just now: please try again in a few minutes."
+    return ""
 
 
 def _cart(request: HttpRequest) -> list[dict]:
@@ -133,40 +163,17 @@ def _cart(request: HttpRequest) -> list[dict]:
 @login_required
 def cart(request: HttpRequest) -> HttpResponse:
     client = client_of(request)
-    lines = _cart_lines(_cart(request), client.currency)
+    lines = cart_lines(entries=_cart(request), currency=client.currency)
     return render(
         request,
         "clientarea/cart.html",
         {
             "client": client,
             "lines": lines,
-            "subtotal": sum((line["due_today"] for line in lines), ZERO),
+            "subtotal": sum((line.due_today for line in lines), ZERO),
             "form": CheckoutForm(),
         },
     )
-
-
-def _cart_lines(cart: list[dict], currency) -> list[dict]:
-    """The cart with names and prices, for display only: checkout prices it again from the catalog."""
-    lines = []
-    for index, entry in enumerate(cart):
-        found = product_for_sale(product_id=entry.get("product_id", 0), currency=currency)
-        if found is None:
-            continue
-        product, prices = found
-        price = next((p for p in prices if p.billing_cycle == entry.get("billing_cycle")), None)
-        if price is None:
-            continue
-        lines.append(
-            {
-                "index": index,
-                "product": product,
-                "price": price,
-                "domain": entry.get("domain", ""),
-                "due_today": price.price + price.setup_fee,
-            }
-        )
-    return lines
 
 
 @login_required
@@ -196,6 +203,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 billing_cycle=str(entry["billing_cycle"]),
                 domain=str(entry.get("domain", "")),
                 domain_action=str(entry.get("domain_action") or "register"),
+                years=int(entry.get("years") or 0),
             )
             for entry in entries
         ]

@@ -164,6 +164,7 @@ class DomainAdmin(DomainRegistrarActions, EditsThroughServices):
         "nameservers",
         "transfer_lock",
         "auto_renew",
+        "availability_at_checkout",
     )
 
     change_form_template = "admin/provisioning/domain/change_form.html"
@@ -238,4 +239,4 @@ class CancellationRequestAdmin(LargeTableAdmin):
         return False
 
 
-from provisioning import admin_queue, admin_servers  # noqa: E402,F401 - servers, groups and the module queue
+from provisioning import admin_domains, admin_queue, admin_servers  # noqa: E402,F401 - servers, queue, TLDs

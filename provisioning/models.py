@@ -195,6 +195,14 @@ class Domain(FSMModelMixin, models.Model):
         REGISTER = "register", "Register"
         TRANSFER = "transfer", "Transfer"
 
+    class CheckoutAvailability(models.TextChoices):
+        """What the TLD's registrar said of the name when it was ordered; the admin reads it on review."""
+
+        NOT_CHECKED = "", "Not checked (no TLD settings)"
+        AVAILABLE = "available", "Available"
+        REGISTERED = "registered", "Registered (a transfer in)"
+        UNKNOWN = "unknown", "Unknown: the registrar cannot check"
+
     BEFORE_ACTIVE = [Status.PENDING, Status.PENDING_REGISTRATION, Status.PENDING_TRANSFER]
     LIVE_STATUSES = DOMAIN_LIVE_STATUSES
 
@@ -207,6 +215,9 @@ class Domain(FSMModelMixin, models.Model):
     registration_type = models.CharField(max_length=16, choices=RegistrationType.choices)
     registration_period = models.PositiveSmallIntegerField(help_text="Years.")
     registrar = models.CharField(max_length=64, blank=True)
+    availability_at_checkout = models.CharField(
+        max_length=16, choices=CheckoutAvailability.choices, default="", blank=True, editable=False
+    )
     currency = models.ForeignKey("billing.Currency", on_delete=models.PROTECT, related_name="+")
     recurring_amount = MoneyField()
     first_payment_amount = MoneyField()
@@ -356,5 +367,6 @@ class DomainRenewalNotice(models.Model):
         return f"{self.domain_id}: {self.days_before} days before {self.expiry_date}"
 
 
+from provisioning.domain_models import RegistrarConfig, Tld, TldFees, TldPrice  # noqa: E402,F401 - TLDs, registrars
 from provisioning.module_models import ModuleCall, ModuleTodo, ServiceUsage  # noqa: E402,F401 - the queue's models
 from provisioning.sync_models import ServerSyncReport  # noqa: E402,F401 - server sync reports

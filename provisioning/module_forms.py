@@ -12,6 +12,7 @@ from django import forms
 
 from provisioning.modules import registry
 from provisioning.modules.base import Setting, SettingsInvalid, SettingType, settings_clean
+from provisioning.registrars import registry as registrars
 
 
 def setting_field(setting: Setting, *, stored: Any = None) -> forms.Field:
@@ -136,4 +137,21 @@ def module_chosen(data, stored: str) -> str:
         submitted = data.get("module") or ""
         if submitted == "" or registry.module_class(submitted) is not None:
             return submitted
+    return stored
+
+
+def registrar_choices(current: str = "") -> list[tuple[str, str]]:
+    """Every installed registrar, for a TLD's registrar select; a stored name no installed registrar has stays
+    selectable, marked, as module_choices keeps a module's."""
+    choices = list(registrars.choices())
+    if current and registrars.registrar_class(current) is None:
+        choices.append((current, f"{current} (not installed)"))
+    return choices
+
+
+def registrar_chosen(data, stored: str) -> str:
+    """The registrar whose declared settings a configuration form carries: the one submitted if installed, else
+    the stored one (module_chosen's rule)."""
+    if data is not None and data.get("name") and registrars.registrar_class(data.get("name")) is not None:
+        return data.get("name")
     return stored

@@ -14,7 +14,16 @@ from django.db.models.signals import post_migrate
 from billing.cycles import BillingCycle
 from orders.models import Product
 from orders.services import CartItem
-from tests.factories import ClientFactory, CurrencyFactory, OrderFactory, PricingFactory, ProductFactory
+from provisioning.models import Tld
+from tests import registrar_package
+from tests.factories import (
+    ClientFactory,
+    CurrencyFactory,
+    OrderFactory,
+    PricingFactory,
+    ProductFactory,
+    tld_price_table,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 PDNS_SERVER = Path("/usr/sbin/pdns_server")
@@ -139,6 +148,30 @@ def domain_product(usd):
     PricingFactory(product=product, currency=usd, billing_cycle=BillingCycle.ANNUALLY, price=Decimal("12.99"))
     PricingFactory(product=product, currency=usd, billing_cycle=BillingCycle.BIENNIALLY, price=Decimal("25.98"))
     return product
+
+
+@pytest.fixture
+def eur(db):
+    return CurrencyFactory(code="EUR", prefix="€", is_default=False)
+
+
+@pytest.fixture
+def tld_com(usd):
+    """.com at the Manual registrar (which cannot check availability), priced in USD for 1-10 years."""
+    tld = Tld.objects.create(extension="com", registrar="manual")
+    tld_price_table(tld, usd, base="10.00")
+    return tld
+
+
+@pytest.fixture
+def tld_example(usd):
+    """.example at the scripted test registrar (tests/registrar_package: taken.example is taken), in USD for
+    1-10 years; the registrar's names are reset before and after."""
+    registrar_package.reset()
+    tld = Tld.objects.create(extension="example", registrar="scripted_registrar")
+    tld_price_table(tld, usd, base="5.00")
+    yield tld
+    registrar_package.reset()
 
 
 @pytest.fixture

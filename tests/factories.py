@@ -295,3 +295,22 @@ def scripted_pending_service(
         status=Service.Status.PENDING,
         domain="shop.example.com",
     )
+
+
+def tld_price_table(tld, currency, *, base: str, transfers: bool = True, years=range(1, 11)) -> None:
+    """A TLD's prices in a currency: register base x years, transfer one less (none when transfers is False),
+    renew one more."""
+    from provisioning.models import TldPrice
+
+    unit = Decimal(base)
+    TldPrice.objects.bulk_create(
+        TldPrice(
+            tld=tld,
+            currency=currency,
+            years=n,
+            register_price=unit * n,
+            transfer_price=unit * n - 1 if transfers else None,
+            renew_price=unit * n + 1,
+        )
+        for n in years
+    )

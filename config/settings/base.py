@@ -269,6 +269,8 @@ PORTAL_MODULE_RETRY_BASE_SECONDS = env.int("PORTAL_MODULE_RETRY_BASE_SECONDS", d
 PORTAL_MODULE_RETRY_MAX_SECONDS = env.int("PORTAL_MODULE_RETRY_MAX_SECONDS", default=3600)
 # Seconds a module may take over one call before the portal gives up waiting (a transient error).
 PORTAL_MODULE_TIMEOUT_SECONDS = env.int("PORTAL_MODULE_TIMEOUT_SECONDS", default=30)
+# Seconds checkout waits for a registrar's availability check before it tells the client to try again.
+PORTAL_DOMAIN_CHECK_TIMEOUT_SECONDS = env.int("PORTAL_DOMAIN_CHECK_TIMEOUT_SECONDS", default=5)
 
 # --- Fraud checks (docs/FRAUD.md) ----------------------------------------------------------------------------
 # MaxMind-format databases (GeoLite2/GeoIP2, or built with `manage.py build_geoip_db`); the project ships none.

@@ -24,10 +24,14 @@ from orders.models import Order, OrderStatusChange, Product, ProductPricing, Pro
 from orders.services.fraud import OrderedProduct, fraud_reason, ip_address_for_storage, order_fraud_screen_at_checkout
 from orders.services.review import order_mark_fraud
 from orders.services.stock import stock_take
-from provisioning.models import Domain
+from provisioning.domain_models import MAX_YEARS
+from provisioning.domain_selectors import tlds_for_names
+from provisioning.models import Domain, Tld
 from provisioning.services import DomainSpec, ServiceSpec, domain_create, service_create
+from provisioning.services.domain_availability import AvailabilityState, domains_availability
 
 DOMAIN_YEARS = {BillingCycle.ANNUALLY: 1, BillingCycle.BIENNIALLY: 2, BillingCycle.TRIENNIALLY: 3}
+YEARS_CYCLE = {years: cycle for cycle, years in DOMAIN_YEARS.items()}
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,21 @@ class CartItem:
     billing_cycle: str
     domain: str = ""
     domain_action: str = Domain.RegistrationType.REGISTER
+    # A domain's years (1-10); 0: from the billing cycle (annually, biennially, triennially).
+    years: int = 0
 
 
 @dataclass
 class _PricedItem:
     cart_item: CartItem
     product: Product
-    pricing: ProductPricing
     domain: str
+    price: Decimal  # due today, before the discount
+    setup_fee: Decimal
+    recurring: Decimal  # the service's recurring amount; a domain's renewal for its years
+    years: int = 0  # a domain's
+    tld: Tld | None = None  # the TLD a domain was priced from (None: its product's pricing)
+    availability: str = Domain.CheckoutAvailability.NOT_CHECKED
     discount: Decimal = ZERO
 
 
@@ -81,6 +92,7 @@ def order_place(
         currency = client.currency
         priced = _price_items(items, currency)
         _validate_checkout(client=client, priced=priced, promo_code=promo_code, ip_address=ip_address)
+        _check_availability(priced)
         promotion = _apply_promotion(promo_code, priced, currency, today) if promo_code.strip() else None
         stock_take(p.product.pk for p in priced)
         order = _create_order(client=client, currency=currency, promo_code=promo_code.strip(), ip_address=ip_address)
@@ -192,8 +204,8 @@ def _validate_checkout(*, client: Client, priced: list[_PricedItem], promo_code:
                 "product_id": p.product.pk,
                 "product_name": p.product.name,
                 "billing_cycle": p.cart_item.billing_cycle,
-                "price": str(p.pricing.price),
-                "setup_fee": str(p.pricing.setup_fee),
+                "price": str(p.price),
+                "setup_fee": str(p.setup_fee),
                 "domain": p.domain,
                 "domain_action": p.cart_item.domain_action,
             }
@@ -211,7 +223,7 @@ def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedI
         (p.product_id, p.billing_cycle): p
         for p in ProductPricing.objects.filter(product_id__in=product_ids, currency=currency)
     }
-    priced: list[_PricedItem] = []
+    checked: list[tuple[int, CartItem, Product, str]] = []
     seen_domains: set[str] = set()
     for position, item in enumerate(items, start=1):
         product = products.get(item.product_id)
@@ -219,12 +231,6 @@ def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedI
             raise ValidationError(f"Item {position}: product {item.product_id} is not for sale.")
         if item.billing_cycle not in BillingCycle.values:
             raise ValidationError(f"Item {position}: {item.billing_cycle!r} is not a billing cycle.")
-        price = pricing.get((product.pk, item.billing_cycle))
-        if price is None:
-            raise ValidationError(
-                f"Item {position}: {product.name} is not sold "
-                f"{BillingCycle(item.billing_cycle).label.lower()} in {currency.code}."
-            )
         domain = ""
         if product.type == Product.Type.DOMAIN or product.requires_domain or item.domain:
             try:
@@ -232,18 +238,119 @@ def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedI
             except ValidationError as exc:
                 raise ValidationError(f"Item {position}: {exc.messages[0]}") from exc
         if product.type == Product.Type.DOMAIN:
-            if item.billing_cycle not in DOMAIN_YEARS:
-                raise ValidationError(f"Item {position}: domains are sold for one, two or three years.")
             if item.domain_action not in Domain.RegistrationType.values:
                 raise ValidationError(f"Item {position}: choose to register or to transfer {domain}.")
             if domain in seen_domains:
                 raise ValidationError(f"Item {position}: {domain} is in the cart twice.")
             seen_domains.add(domain)
-        priced.append(_PricedItem(cart_item=item, product=product, pricing=price, domain=domain))
+        checked.append((position, item, product, domain))
+    # A domain whose extension has a TLD row is priced from the TLD's table; one without, from its product.
+    tlds = tlds_for_names(names=seen_domains, currency=currency) if seen_domains else {}
+    priced: list[_PricedItem] = []
+    for position, item, product, domain in checked:
+        if product.type == Product.Type.DOMAIN and domain in tlds:
+            priced.append(_price_from_tld(position, item, product, domain, tlds[domain], currency))
+            continue
+        cycle = item.billing_cycle
+        if product.type == Product.Type.DOMAIN:
+            years = _years_asked(position, item)
+            # A cycle of no domain years is refused as any cycle the product is not sold in, then as a domain's.
+            if years not in YEARS_CYCLE and (item.years or (product.pk, cycle) in pricing):
+                raise ValidationError(f"Item {position}: domains are sold for one, two or three years.")
+            cycle = YEARS_CYCLE.get(years, cycle)
+        price = pricing.get((product.pk, cycle))
+        if price is None:
+            raise ValidationError(
+                f"Item {position}: {product.name} is not sold {BillingCycle(cycle).label.lower()} in {currency.code}."
+            )
+        priced.append(
+            _PricedItem(
+                cart_item=item,
+                product=product,
+                domain=domain,
+                price=price.price,
+                setup_fee=price.setup_fee,
+                recurring=price.price,
+                years=DOMAIN_YEARS.get(cycle, 0) if product.type == Product.Type.DOMAIN else 0,
+            )
+        )
     taken = Domain.objects.filter(name__in=seen_domains, status__in=Domain.LIVE_STATUSES).values_list("name", flat=True)
     if taken:
         raise ValidationError(f"{', '.join(sorted(taken))} is already ordered or registered here.")
     return priced
+
+
+def _years_asked(position: int, item: CartItem) -> int:
+    """The years a domain item is for: `years` when given, else its billing cycle's (annually: one year)."""
+    if item.years:
+        if not isinstance(item.years, int) or isinstance(item.years, bool) or not 1 <= item.years <= MAX_YEARS:
+            raise ValidationError(f"Item {position}: a domain is registered for 1 to {MAX_YEARS} years.")
+        return item.years
+    return DOMAIN_YEARS.get(BillingCycle(item.billing_cycle), 0)
+
+
+def _price_from_tld(
+    position: int, item: CartItem, product: Product, domain: str, tld: Tld, currency: Currency
+) -> _PricedItem:
+    if not tld.is_active:
+        raise ValidationError(f"Item {position}: we do not sell .{tld.extension} domains.")
+    years = _years_asked(position, item)
+    if not years:
+        raise ValidationError(f"Item {position}: choose for how many years (1 to {MAX_YEARS}) to register {domain}.")
+    span = f"{years} year{'s' if years > 1 else ''}"
+    price = tld.currency_prices.get(years)
+    if price is None:
+        raise ValidationError(
+            f"Item {position}: we do not sell .{tld.extension} domains for {span} in {currency.code}."
+        )
+    if item.domain_action == Domain.RegistrationType.TRANSFER:
+        if price.transfer_price is None:
+            raise ValidationError(
+                f"Item {position}: we do not transfer .{tld.extension} domains in for {span} in {currency.code}."
+            )
+        amount = price.transfer_price
+    else:
+        amount = price.register_price
+    return _PricedItem(
+        cart_item=item,
+        product=product,
+        domain=domain,
+        price=amount,
+        setup_fee=ZERO,
+        recurring=price.renew_price,
+        years=years,
+        tld=tld,
+    )
+
+
+def _check_availability(priced: list[_PricedItem]) -> None:
+    """Ask the TLDs' registrars about the domains of the cart; a taken name to register, a registered-nowhere name
+    to transfer or a check that failed refuses the checkout (nothing is written). Unknown goes through, marked."""
+    asked = {p.domain: p.tld for p in priced if p.tld is not None}
+    if not asked:
+        return
+    answers = domains_availability(names=list(asked), tlds=asked)
+    refusals = []
+    for p in priced:
+        if p.tld is None:
+            continue
+        answer = answers[p.domain]
+        transfer = p.cart_item.domain_action == Domain.RegistrationType.TRANSFER
+        if answer.state is AvailabilityState.FAILED:
+            refusals.append(
+                f"We could not check {p.domain} with the registry just now: nothing was ordered, please try again "
+                "in a few minutes."
+            )
+        elif answer.state is AvailabilityState.TAKEN and not transfer:
+            refusals.append(f"{p.domain} is taken: choose another name, or transfer it in if it is yours.")
+        elif answer.state is AvailabilityState.AVAILABLE and transfer:
+            refusals.append(f"{p.domain} is not registered, so it cannot be transferred: register it instead.")
+        p.availability = {
+            AvailabilityState.AVAILABLE: Domain.CheckoutAvailability.AVAILABLE,
+            AvailabilityState.TAKEN: Domain.CheckoutAvailability.REGISTERED,
+        }.get(answer.state, Domain.CheckoutAvailability.UNKNOWN)
+    if refusals:
+        raise ValidationError(refusals)
 
 
 def _apply_promotion(code: str, priced: list[_PricedItem], currency: Currency, today: datetime.date) -> Promotion:
@@ -263,7 +370,7 @@ def _apply_promotion(code: str, priced: list[_PricedItem], currency: Currency, t
     for p in priced:
         if eligible and p.product.pk not in eligible:
             continue
-        price = p.pricing.price
+        price = p.price
         if promotion.kind == Promotion.Kind.PERCENT:
             p.discount = currency.quantize(price * promotion.value / Decimal(100))
         else:
@@ -319,10 +426,10 @@ def _create_items(
 ) -> list[InvoiceLine]:
     lines: list[InvoiceLine] = []
     for p in priced:
-        product, price, cycle = p.product, p.pricing, BillingCycle(p.cart_item.billing_cycle)
-        first_payment = price.price + price.setup_fee - p.discount
+        product, cycle = p.product, BillingCycle(p.cart_item.billing_cycle)
+        first_payment = p.price + p.setup_fee - p.discount
         if product.type == Product.Type.DOMAIN:
-            years = DOMAIN_YEARS[cycle]
+            years = p.years
             action = Domain.RegistrationType(p.cart_item.domain_action)
             domain = domain_create(
                 client=client,
@@ -335,15 +442,17 @@ def _create_items(
                     name=p.domain,
                     registration_type=action,
                     registration_period=years,
-                    recurring_amount=price.price,
+                    recurring_amount=p.recurring,
                     first_payment_amount=first_payment,
+                    registrar=p.tld.registrar if p.tld is not None else "",
+                    availability_at_checkout=p.availability,
                 ),
             )
             lines.append(
                 InvoiceLine(
                     kind=InvoiceItem.Kind.DOMAIN,
                     related_id=domain.pk,
-                    amount=price.price,
+                    amount=p.price,
                     description=f"Domain {action.label} - {domain.name} - {years} year{'s' if years > 1 else ''}",
                     period_start=today,
                     period_end=_period_end(today, 12 * years),
@@ -361,7 +470,7 @@ def _create_items(
                 spec=ServiceSpec(
                     product_id=product.pk,
                     billing_cycle=cycle,
-                    recurring_amount=price.price,
+                    recurring_amount=p.recurring,
                     first_payment_amount=first_payment,
                     module=product.module,
                     module_settings=product.module_settings,
@@ -375,7 +484,7 @@ def _create_items(
                 InvoiceLine(
                     kind=InvoiceItem.Kind.SERVICE,
                     related_id=service.pk,
-                    amount=price.price,
+                    amount=p.price,
                     description=f"{product.group.name} - {product.name}{f' ({p.domain})' if p.domain else ''}{period}",
                     period_start=today,
                     period_end=end,
@@ -383,7 +492,7 @@ def _create_items(
                 )
             )
             related_id = service.pk
-        if price.setup_fee > 0:
+        if p.setup_fee > 0:
             setup_kind = (
                 InvoiceItem.Kind.DOMAIN_SETUP_FEE if product.type == Product.Type.DOMAIN else InvoiceItem.Kind.SETUP_FEE
             )
@@ -391,7 +500,7 @@ def _create_items(
                 InvoiceLine(
                     kind=setup_kind,
                     related_id=related_id,
-                    amount=price.setup_fee,
+                    amount=p.setup_fee,
                     description=f"Setup fee - {product.name}",
                     period_start=today,
                     taxed=product.taxable,

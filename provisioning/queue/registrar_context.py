@@ -5,7 +5,9 @@ transfer decrypted for this call only), the registrar's settings, and the call's
 from __future__ import annotations
 
 from core import crypto
+from provisioning.domain_selectors import registrar_settings as registrar_settings_of
 from provisioning.models import Domain, ModuleCall
+from provisioning.modules.base import PermanentModuleError
 from provisioning.queue.requests import call_params
 from provisioning.registrars import registry
 from provisioning.registrars.base import Contact, DomainSnapshot, RegistrarAction, RegistrarContext
@@ -51,8 +53,13 @@ def registrar_call_context(call: ModuleCall, domain: Domain, *, settings: dict) 
 
 
 def registrar_settings(name: str) -> dict:
-    """The settings a registrar is configured with, secrets decrypted. None is stored yet: the per-registrar
-    configuration (host, port, login of an EPP registry) arrives with the EPP registrar, and until then a
-    registrar is called with its declared defaults only."""
+    """The settings the registrar is configured with (its RegistrarConfig, secrets decrypted for this call), over
+    its declared defaults. A configuration switched off refuses the call (permanent: it waits for an admin)."""
     registrar_class = registry.registrar_class(name)
-    return {setting.name: setting.default for setting in (registrar_class.settings if registrar_class else ())}
+    defaults = {setting.name: setting.default for setting in (registrar_class.settings if registrar_class else ())}
+    found = registrar_settings_of(names=[name])[name]
+    if not found.active:
+        raise PermanentModuleError(
+            f"The {name} registrar is switched off (Provisioning > Registrar configurations): nothing was asked."
+        )
+    return {**defaults, **found.values}

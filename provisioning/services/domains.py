@@ -42,6 +42,8 @@ class DomainSpec:
     registration_period: int
     recurring_amount: Decimal
     first_payment_amount: Decimal
+    registrar: str = ""  # the TLD's registrar, when the TLD has settings
+    availability_at_checkout: str = Domain.CheckoutAvailability.NOT_CHECKED
 
 
 def domain_create(
@@ -65,6 +67,8 @@ def domain_create(
         registration_period=spec.registration_period,
         recurring_amount=spec.recurring_amount,
         first_payment_amount=spec.first_payment_amount,
+        registrar=spec.registrar,
+        availability_at_checkout=spec.availability_at_checkout,
         registration_date=registration_date,
         next_due_date=next_due_date or registration_date,
     )

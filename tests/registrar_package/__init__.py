@@ -5,8 +5,9 @@ drive availability, a taken name and a refusal without a registry."""
 from __future__ import annotations
 
 import datetime
+import time
 
-from provisioning.modules.base import Setting
+from provisioning.modules.base import Setting, SettingType
 from provisioning.registrars.base import (
     Availability,
     ContactsSaved,
@@ -23,6 +24,7 @@ from provisioning.registrars.base import (
     RegistryStatus,
     TransferState,
     TransferSync,
+    TransientRegistrarError,
 )
 from provisioning.registrars.registry import register
 
@@ -35,6 +37,9 @@ SYNC_ANSWERS: dict[str, DomainSync] = {}  # name -> what sync answers (default: 
 TRANSFER_ANSWERS: dict[str, TransferSync] = {}  # name -> what transfer sync answers (default: still pending)
 REFUSED_HOSTS: set[str] = {"ns.unknown.example"}  # nameservers the registry refuses
 CONTACTS: dict[str, dict] = {}  # name -> the registrant last saved
+DOWN: set[str] = set()  # names whose check fails as a registry that does not answer
+SLOW: dict[str, float] = {}  # names whose check takes this many seconds
+SEEN_SETTINGS: list[dict] = []  # the settings each check was given
 
 
 def reset() -> None:
@@ -44,13 +49,19 @@ def reset() -> None:
     SYNC_ANSWERS.clear()
     TRANSFER_ANSWERS.clear()
     CONTACTS.clear()
+    DOWN.clear()
+    SLOW.clear()
+    SEEN_SETTINGS.clear()
 
 
 @register
 class ScriptedRegistrar(Registrar):
     name = "scripted_registrar"
     label = "Scripted registrar (tests)"
-    settings = (Setting("region", "Region", default="eu"),)
+    settings = (
+        Setting("region", "Region", default="eu"),
+        Setting("password", "Password", type=SettingType.SECRET),
+    )
     actions = frozenset(
         {
             RegistrarAction.CHECK,
@@ -107,6 +118,11 @@ class ScriptedRegistrar(Registrar):
 
     def check(self, context: RegistrarContext) -> Availability:
         name = context.domain.name
+        SEEN_SETTINGS.append(dict(context.settings))
+        if name in SLOW:
+            time.sleep(SLOW[name])
+        if name in DOWN:
+            raise TransientRegistrarError(f"The registry did not answer the check of {name}.")
         taken = name in TAKEN or name in HELD
         return Availability(name=name, available=not taken, reason="In use" if taken else "")
 

@@ -30,7 +30,8 @@ from billing.services import client_create, credit_add, payment_record
 from core import crypto
 from orders.models import Product, ProductGroup, ProductPricing, Promotion
 from orders.services import CartItem, ServiceAcceptOptions, order_accept, order_place
-from provisioning.models import AutoSetup, Server, ServerGroup, Service
+from provisioning.models import AutoSetup, Server, ServerGroup, Service, Tld
+from provisioning.services.tlds import TldFeesRow, TldPriceRow, tld_save
 
 DEMO_CLIENTS = [
     {
@@ -225,6 +226,33 @@ class Command(BaseCommand):
         TaxRule.objects.create(level=1, name="VAT", country="DE", rate=Decimal("19"))
         TaxRule.objects.create(level=1, name="VAT", country="GB", rate=Decimal("20"))
         TaxRule.objects.create(level=1, name="State tax", country="US", state="OR", rate=Decimal("0"))
+
+        # .com at the Manual registrar (an admin registers by hand; it cannot check availability), priced for 1-10
+        # years: the .com product's domains are priced from this table (docs/DOMAINS.md).
+        tld_save(
+            tld_id=None,
+            fields={"extension": "com", "registrar": "manual", "register_when": Tld.RegisterWhen.ON_PAYMENT},
+            prices=[
+                TldPriceRow(
+                    currency_id=currency.pk,
+                    years=years,
+                    register_price=currency.quantize(Decimal("12.99") * years * rate),
+                    transfer_price=currency.quantize(Decimal("10.99") * years * rate),
+                    renew_price=currency.quantize(Decimal("14.99") * years * rate),
+                )
+                for currency, rate in ((usd, Decimal("1")), (eur, eur.exchange_rate))
+                for years in range(1, 11)
+            ],
+            fees=[
+                TldFeesRow(
+                    currency_id=currency.pk,
+                    grace_fee=currency.quantize(Decimal("5") * rate),
+                    redemption_fee=currency.quantize(Decimal("80") * rate),
+                )
+                for currency, rate in ((usd, Decimal("1")), (eur, eur.exchange_rate))
+            ],
+            actor=None,
+        )
 
         currency_for = {"DE": eur, "GB": eur, "US": usd}
         clients = [
