@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from billing.cycles import BillingCycle
 from notifications.models import OutboundEmail
 from orders.services import CartItem, order_place
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, DomainFactory
 
 # Each id a client-area URL can take, and which of the stranger's objects to try it with. A new URL with an id
 # that is not listed here fails test_every_id_taking_url_is_covered until someone says how it is scoped.
@@ -39,6 +39,8 @@ def stranger_objects(hosting, usd, place):
     return {
         "invoice_id": order.invoice_id,
         "service_id": order.services.get().pk,
+        "domain_id": DomainFactory(client=stranger, name="strangers.example", registrar="scripted_registrar").pk,
+        "change": "save_lock",
         "gateway_code": "sandbox",
         # Their order confirmation, as if sent: it is in their history, never in ours.
         "email_id": _sent(OutboundEmail.objects.get(client_id=stranger.pk, template="order_confirmation")),
