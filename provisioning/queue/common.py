@@ -6,21 +6,25 @@ permanent one, a veto or the last attempt waits for an admin)."""
 from __future__ import annotations
 
 import enum
+import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.after_commit import send_after_commit
 from core.backoff import backoff
 from core.fsm import apply_transition
 from provisioning.models import ModuleCall
-from provisioning.modules.base import ModuleError
+from provisioning.modules.base import ModuleError, PermanentModuleError
 from provisioning.queue.requests import RUN_TASK
+
+logger = logging.getLogger("provisioning.queue")
 
 # The advisory-lock namespace of module and registrar calls (the two-key form: (namespace, call id)).
 LOCK_NAMESPACE = 1_767_001
@@ -58,6 +62,27 @@ def call_lock(call_id: int) -> Iterator[bool]:
         if held:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, call_id])
+
+
+def call_success_recorded(call: ModuleCall, summary: dict, apply, *, who: str, subject: str, now) -> ModuleError | None:
+    """Apply a successful call's effects (`apply()`) in a savepoint, then record the call Succeeded with its
+    summary and save it; returns None. If the effects fail (a bug, a refused move), the server did it but the
+    portal could not apply it: calling again would not help, so the permanent error to record is returned."""
+    try:
+        with transaction.atomic():  # a savepoint: effects that fail roll back alone
+            apply()
+    except Exception as effect_error:
+        logger.exception("%s call %s succeeded but applying it to the %s failed", who.capitalize(), call.pk, subject)
+        return PermanentModuleError(
+            f"The {who} did it ({summary.get('message') or call.action}), but the portal could not apply it to the "
+            f"{subject} ({type(effect_error).__name__}: {effect_error}). Check the {subject}, then mark this call "
+            "resolved."
+        )
+    call.result = summary
+    call.response_excerpt = json.dumps(summary, default=str, sort_keys=True)[:4000]
+    apply_transition(call.succeed, label="recorded as succeeded", at=now)
+    call.save()
+    return None
 
 
 def call_failure_recorded(call: ModuleCall, error: ModuleError, *, now) -> tuple[str, bool]:

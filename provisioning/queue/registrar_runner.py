@@ -24,7 +24,7 @@ from notifications.bus import emit
 from notifications.hooks import Veto, pre
 from provisioning.models import Domain, ModuleCall
 from provisioning.modules.base import ModuleError, PermanentModuleError, TransientModuleError, redact
-from provisioning.queue.common import Ran, RunResult, call_failure_recorded
+from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_success_recorded
 from provisioning.queue.registrar_context import registrar_call_context, registrar_settings
 from provisioning.queue.registrar_effects import registrar_call_succeeded
 from provisioning.registrars import registry
@@ -125,21 +125,15 @@ def _record(call_id: int, result: RegistrarResult | None, error: ModuleError | N
         suffix = RegistrarAction(call.action).event_suffix
         if error is None and result is not None:
             summary = _result_summary(result)
-            try:
-                with transaction.atomic():  # a savepoint: effects that fail roll back alone
-                    registrar_call_succeeded(call, domain, result)
-            except Exception as effect_error:
-                logger.exception("Registrar call %s succeeded but applying it to the domain failed", call.pk)
-                error = PermanentModuleError(
-                    f"The registrar did it ({summary.get('message') or call.action}), but the portal could not "
-                    f"apply it to the domain ({type(effect_error).__name__}: {effect_error}). Check the domain, "
-                    "then mark this call resolved."
-                )
-            else:
-                call.result = summary
-                call.response_excerpt = json.dumps(summary, default=str, sort_keys=True)[:4000]
-                apply_transition(call.succeed, label="recorded as succeeded", at=now)
-                call.save()
+            error = call_success_recorded(
+                call,
+                summary,
+                lambda: registrar_call_succeeded(call, domain, result),
+                who="registrar",
+                subject="domain",
+                now=now,
+            )
+            if error is None:
                 emit(
                     f"AfterRegistrar{suffix}", **_payload(call, domain), attempt=call.attempts, duration_ms=duration_ms
                 )

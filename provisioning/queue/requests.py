@@ -96,6 +96,27 @@ def module_call_request(
     return CallRequested(call, True)
 
 
+def _calls_insert_new(rows: list[dict[str, Any]], *, action: str, actor: Actor) -> list[int]:
+    """Insert the call rows whose idempotency key was never asked (one read, one statement), each Queued now by
+    `actor`; their tasks are sent after commit. Returns the new calls' ids."""
+    existing = set(
+        ModuleCall.objects.filter(idempotency_key__in=[row["idempotency_key"] for row in rows]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    now, label = timezone.now(), actor_label(actor)
+    new = [
+        {**row, "action": action, "requested_by": label, "created_at": now, "status": ModuleCall.Status.QUEUED}
+        for row in rows
+        if row["idempotency_key"] not in existing
+    ]
+    if not new:
+        return []
+    ids = insert_rows(ModuleCall, new, ids=True)
+    send_calls(ids)
+    return ids
+
+
 def module_calls_request_many(
     *, services: Sequence[tuple[int, str, int | None]], action: Action, nonce: str, actor: Actor, params=None
 ) -> list[int]:
@@ -104,30 +125,18 @@ def module_calls_request_many(
     ids of the calls made; their tasks are sent after commit."""
     if not services:
         return []
-    keys = {service_id: action_key(service_id, action, nonce) for service_id, _module, _server in services}
-    existing = set(
-        ModuleCall.objects.filter(idempotency_key__in=list(keys.values())).values_list("idempotency_key", flat=True)
-    )
     token = crypto.encrypt_json(params or {})
-    now, label = timezone.now(), actor_label(actor)
     rows = [
         {
             "service_id": service_id,
             "server_id": server_id,
             "module": module,
-            "action": action.value,
-            "idempotency_key": keys[service_id],
+            "idempotency_key": action_key(service_id, action, nonce),
             "params_token": token,
-            "requested_by": label,
-            "created_at": now,
-            "status": ModuleCall.Status.QUEUED,
         }
         for service_id, module, server_id in services
-        if keys[service_id] not in existing
     ]
-    ids = insert_rows(ModuleCall, rows, ids=True)
-    send_calls(ids)
-    return ids
+    return _calls_insert_new(rows, action=action.value, actor=actor)
 
 
 def registration_key(domain: Domain, action: RegistrarAction) -> str:
@@ -182,28 +191,16 @@ def registrar_calls_request_many(
     Returns the ids of the calls made; their tasks are sent after commit."""
     if not calls:
         return []
-    keys = [key for _domain_id, _registrar, key, _params in calls]
-    existing = set(ModuleCall.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-    now, label = timezone.now(), actor_label(actor)
     rows = [
         {
             "domain_id": domain_id,
             "module": registrar,
-            "action": action.value,
             "idempotency_key": key,
             "params_token": crypto.encrypt_json(params),
-            "requested_by": label,
-            "created_at": now,
-            "status": ModuleCall.Status.QUEUED,
         }
         for domain_id, registrar, key, params in calls
-        if key not in existing
     ]
-    if not rows:
-        return []
-    ids = insert_rows(ModuleCall, rows, ids=True)
-    send_calls(ids)
-    return ids
+    return _calls_insert_new(rows, action=action.value, actor=actor)
 
 
 def registrar_renewals_request(

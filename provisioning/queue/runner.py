@@ -38,7 +38,7 @@ from provisioning.modules.base import (
     TransientModuleError,
     redact,
 )
-from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_lock
+from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_lock, call_success_recorded
 from provisioning.queue.context import call_context
 from provisioning.queue.effects import call_succeeded
 from provisioning.queue.registrar_runner import REGISTRAR_CALL, registrar_call_run
@@ -189,23 +189,10 @@ def _record(call_id: int, result: Result | None, error: ModuleError | None, dura
         suffix = Action(call.action).event_suffix
         if error is None and result is not None:
             summary = _result_summary(result)
-            try:
-                with transaction.atomic():  # a savepoint: effects that fail roll back alone
-                    call_succeeded(call, service, result)
-            except Exception as effect_error:
-                # The server did it but the portal could not apply it to the service (a bug, a refused move):
-                # calling the module again would not help, so the call waits for an admin with what went wrong.
-                logger.exception("Module call %s succeeded but applying it to the service failed", call.pk)
-                error = PermanentModuleError(
-                    f"The module did it ({summary.get('message') or call.action}), but the portal could not apply "
-                    f"it to the service ({type(effect_error).__name__}: {effect_error}). Check the service, then "
-                    "mark this call resolved."
-                )
-            else:
-                call.result = summary
-                call.response_excerpt = json.dumps(summary, default=str, sort_keys=True)[:4000]
-                apply_transition(call.succeed, label="recorded as succeeded", at=now)
-                call.save()
+            error = call_success_recorded(
+                call, summary, lambda: call_succeeded(call, service, result), who="module", subject="service", now=now
+            )
+            if error is None:
                 emit(f"AfterModule{suffix}", **_payload(call, service), attempt=call.attempts, duration_ms=duration_ms)
                 return Ran(call_id, RunResult.SUCCEEDED)
         assert error is not None

@@ -40,6 +40,7 @@ CONTACTS: dict[str, dict] = {}  # name -> the registrant last saved
 DOWN: set[str] = set()  # names whose check fails as a registry that does not answer
 SLOW: dict[str, float] = {}  # names whose check takes this many seconds
 SEEN_SETTINGS: list[dict] = []  # the settings each check was given
+BROKEN: set[str] = set()  # names whose saved nameservers come back as bytes (a registrar's bug the portal cannot store)
 
 
 def reset() -> None:
@@ -52,6 +53,7 @@ def reset() -> None:
     DOWN.clear()
     SLOW.clear()
     SEEN_SETTINGS.clear()
+    BROKEN.clear()
 
 
 @register
@@ -85,6 +87,8 @@ class ScriptedRegistrar(Registrar):
                 client_message=f"The registry does not know the nameserver {refused[0]}.",
                 code=2303,
             )
+        if context.domain.name in BROKEN:
+            return Nameservers(hosts=tuple(host.encode() for host in hosts))
         return Nameservers(hosts=hosts)
 
     def save_lock(self, context: RegistrarContext) -> Lock:

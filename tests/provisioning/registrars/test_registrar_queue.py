@@ -282,3 +282,28 @@ def test_the_admin_marks_a_manual_registration_done_on_a_page_that_asks_the_expi
     assert done.status_code == 302
     domain.refresh_from_db()
     assert (domain.status, domain.expiry_date) == (Domain.Status.ACTIVE, datetime.date(2028, 3, 4))
+
+
+def test_a_result_the_portal_cannot_apply_fails_the_call_for_an_admin_and_changes_nothing(
+    customer, django_capture_on_commit_callbacks
+):
+    domain = DomainFactory(
+        client=customer, name="broken.example", registrar="scripted_registrar", nameservers=["a.ns.net"]
+    )
+    registrar_package.BROKEN.add("broken.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        registrar_call_request(
+            domain=domain,
+            action=RegistrarAction.SAVE_NAMESERVERS,
+            actor=None,
+            key=domain_action_key(domain.pk, RegistrarAction.SAVE_NAMESERVERS, "n1"),
+            params={"nameservers": ["ns1.new.net", "ns2.new.net"]},
+        )
+    call = ModuleCall.objects.get()
+    domain.refresh_from_db()
+    assert call.status == ModuleCall.Status.FAILED and call.error_transient is False
+    assert (
+        call.error.startswith("The registrar did it (") and "could not apply it to the domain (TypeError" in call.error
+    )
+    assert domain.nameservers == ["a.ns.net"]
+    assert _events("AfterRegistrarSaveNameserversFailed") == 1
