@@ -5,7 +5,8 @@ from billing.cycles import BillingCycle
 from core.domain_names import normalize_domain_name
 from core.inputs import ID_MAX, PlainTextField
 from orders.services import CartItem, ServiceAcceptOptions
-from provisioning.models import Domain
+from provisioning.domain_selectors import tlds_for_names
+from provisioning.models import Domain, Tld
 from provisioning.registrars.registry import choices as registrar_choices
 from provisioning.services.module_actions import PASSWORD_MAX_LENGTH, password_check
 from provisioning.setup_choices import setup_choices, username_problem
@@ -69,9 +70,15 @@ class AcceptOrderForm(ReasonForm):
                 )
             )
         registrars = registrar_choices()
+        tlds = tlds_for_names(names=[domain.name for domain in domains]) if domains else {}
         for domain in domains:
+            tld = tlds.get(domain.name)
+            by_hand = tld is not None and tld.register_when == Tld.RegisterWhen.BY_HAND
             self.fields[f"dom_{domain.pk}_registrar"] = forms.BooleanField(
-                required=False, initial=True, label="Send to registrar"
+                required=False,
+                initial=not by_hand,
+                label="Send to registrar",
+                help_text="Its TLD is registered by hand: tick to send it anyway." if by_hand else "",
             )
             self.fields[f"dom_{domain.pk}_registrar_name"] = forms.ChoiceField(
                 required=False,

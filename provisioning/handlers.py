@@ -5,6 +5,7 @@ from notifications.bus import register
 from notifications.models import Event
 from provisioning.services import items_paid_through, services_unsuspend_after_payment
 from provisioning.services.auto_setup import invoice_auto_setup, order_auto_setup
+from provisioning.services.domains import domains_register_on_payment
 
 
 @register("InvoicePaid", priority=10)
@@ -27,6 +28,13 @@ def setup_on_payment(event: Event) -> None:
     """A paid invoice sets up the Pending services it billed that were bought to be set up on payment (once: the
     create's key makes a replayed event ask for nothing)."""
     invoice_auto_setup(invoice_id=int(event.payload["invoice_id"]))
+
+
+@register("InvoicePaid", priority=35)
+def register_domains_on_payment(event: Event) -> None:
+    """A paid invoice sends the Pending domains it billed to their registrar when their TLD says to register on
+    payment (once: the register call's key makes a replayed event ask for nothing)."""
+    domains_register_on_payment(invoice_id=int(event.payload["invoice_id"]))
 
 
 @register("OrderCreated", priority=10)

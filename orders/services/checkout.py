@@ -446,6 +446,7 @@ def _create_items(
                     first_payment_amount=first_payment,
                     registrar=p.tld.registrar if p.tld is not None else "",
                     availability_at_checkout=p.availability,
+                    auto_renew=p.tld.auto_renew_default if p.tld is not None else True,
                 ),
             )
             lines.append(

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from billing.cycles import add_months
-from billing.models import Client, Currency
+from billing.models import Client, Currency, InvoiceItem
 from core.fsm import apply_transition, transition_in_bulk
 from core.rows import insert_rows
 from notifications.bus import emit, emit_many, emit_select
@@ -26,7 +26,8 @@ from notifications.services import (
     activity_record_select,
     email_queue_many,
 )
-from provisioning.models import Domain, DomainRenewalNotice
+from provisioning.domain_selectors import tlds_for_names
+from provisioning.models import Domain, DomainRenewalNotice, Tld
 from provisioning.outcomes import DomainActivated, ItemMove
 from provisioning.queue.requests import registrar_call_request, registrar_offers, registration_key
 from provisioning.registrars.base import RegistrarAction
@@ -44,6 +45,7 @@ class DomainSpec:
     first_payment_amount: Decimal
     registrar: str = ""  # the TLD's registrar, when the TLD has settings
     availability_at_checkout: str = Domain.CheckoutAvailability.NOT_CHECKED
+    auto_renew: bool = True  # the TLD's default for new domains
 
 
 def domain_create(
@@ -69,6 +71,7 @@ def domain_create(
         first_payment_amount=spec.first_payment_amount,
         registrar=spec.registrar,
         availability_at_checkout=spec.availability_at_checkout,
+        auto_renew=spec.auto_renew,
         registration_date=registration_date,
         next_due_date=next_due_date or registration_date,
     )
@@ -138,6 +141,33 @@ def domain_activate(
     item_log(actor, "domain_activated", domain, f"Domain {domain} {domain_activated_words(outcome)}")
     emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)
     return outcome
+
+
+def domains_register_on_payment(*, invoice_id: int) -> list[DomainActivated]:
+    """The InvoicePaid reaction for domains: those the paid invoice billed that are still Pending and whose TLD
+    says "register when the first payment is received" are sent to their registrar now (a register or transfer
+    call in the module queue, once per round), without waiting for the order's accept. The order stays Pending for
+    the admin; a domain whose TLD says "on accept" or "by hand" is left to the admin."""
+    billed = InvoiceItem.objects.filter(
+        invoice_id=invoice_id, kind=InvoiceItem.Kind.DOMAIN, related_id__isnull=False
+    ).values_list("related_id", flat=True)
+    with transaction.atomic():
+        domains = list(
+            Domain.objects.select_for_update(of=("self",))
+            .filter(pk__in=list(billed), status=Domain.Status.PENDING)
+            .exclude(registrar="")
+            .order_by("pk")
+        )
+        if not domains:
+            return []
+        tlds = tlds_for_names(names=[domain.name for domain in domains])
+        sent = []
+        for domain in domains:
+            tld = tlds.get(domain.name)
+            if tld is None or tld.register_when != Tld.RegisterWhen.ON_PAYMENT:
+                continue
+            sent.append(domain_activate(domain=domain, send_to_registrar=True, actor=None))
+    return sent
 
 
 def domain_auto_renew_set(*, domain_id: int, on: bool, actor: Actor) -> bool:

@@ -100,4 +100,5 @@ def test_the_trigger_map_lists_handlers_and_hooks_together_by_priority(db):
         "vendor.hooks.notify_crm",  # 15: dispatch runs it between the two
         "provisioning.handlers.unsuspend_on_payment",  # 20
         "provisioning.handlers.setup_on_payment",  # 30
+        "provisioning.handlers.register_domains_on_payment",  # 35
     ]
