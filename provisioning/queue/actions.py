@@ -15,7 +15,7 @@ from core.fsm import apply_transition
 from notifications.services import Actor, activity_record, actor_user
 from provisioning.models import Domain, ModuleCall, ModuleTodo
 from provisioning.queue.registrar_effects import domain_confirmed
-from provisioning.queue.requests import send_calls
+from provisioning.queue.requests import call_params, send_calls
 from provisioning.registrars.base import RegistrarAction
 
 
@@ -79,6 +79,13 @@ def module_calls_resolve(*, call_ids: list[int], actor: Actor, note: str) -> lis
 NEEDS_EXPIRY = frozenset({RegistrarAction.REGISTER.value, RegistrarAction.TRANSFER.value, RegistrarAction.RENEW.value})
 
 
+# What a domain holds once the admin did these at the registry by hand: (the domain's field, the call's param).
+HELD_BY_HAND = {
+    RegistrarAction.SAVE_NAMESERVERS.value: ("nameservers", "nameservers"),
+    RegistrarAction.SAVE_LOCK.value: ("transfer_lock", "locked"),
+}
+
+
 @dataclass(frozen=True)
 class TodosDone:
     done: int
@@ -114,5 +121,12 @@ def module_todos_done(*, todo_ids: list[int], actor: Actor, expiry_date: datetim
             if dated:
                 domain = Domain.objects.select_for_update(of=("self",)).get(pk=todo.domain_id)
                 domain_confirmed(domain, expiry_date, how=f"{todo.call.action} done by hand", actor=actor)
+            elif todo.domain_id is not None and todo.call.action in HELD_BY_HAND:
+                # Done at the registry by hand: the domain now holds what was asked.
+                field, key = HELD_BY_HAND[todo.call.action]
+                value = call_params(todo.call).get(key)
+                Domain.objects.filter(pk=todo.domain_id).update(
+                    **{field: list(value or []) if field == "nameservers" else bool(value)}
+                )
             done += 1
     return TodosDone(done, needs_expiry)

@@ -307,3 +307,25 @@ def test_a_result_the_portal_cannot_apply_fails_the_call_for_an_admin_and_change
     )
     assert domain.nameservers == ["a.ns.net"]
     assert _events("AfterRegistrarSaveNameserversFailed") == 1
+
+
+def test_a_manual_nameserver_change_is_the_domains_once_its_to_do_is_done(
+    customer, admin_user, django_capture_on_commit_callbacks
+):
+    from provisioning.queue.actions import module_todos_done
+
+    domain = DomainFactory(client=customer, name="by-hand-ns.example", registrar="manual", nameservers=["old.ns.net"])
+    with django_capture_on_commit_callbacks(execute=True):
+        registrar_call_request(
+            domain=domain,
+            action=RegistrarAction.SAVE_NAMESERVERS,
+            actor=None,
+            key=domain_action_key(domain.pk, RegistrarAction.SAVE_NAMESERVERS, "n1"),
+            params={"nameservers": ["ns1.new.net", "ns2.new.net"]},
+        )
+    domain.refresh_from_db()
+    assert domain.nameservers == ["old.ns.net"]  # the to-do is open: nothing was done at the registry yet
+    todo = ModuleTodo.objects.get(domain=domain)
+    assert module_todos_done(todo_ids=[todo.pk], actor=admin_user).done == 1
+    domain.refresh_from_db()
+    assert domain.nameservers == ["ns1.new.net", "ns2.new.net"]
