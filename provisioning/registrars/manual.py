@@ -67,14 +67,14 @@ class ManualRegistrar(Registrar):
         )
 
     def transfer(self, context: RegistrarContext) -> TransferRequested:
-        # The EPP code is not written into the to-do: the admin reads it on the domain's page (it is a secret).
+        # The EPP code is never written into a to-do (it is a secret); the portal has no field for it yet.
         return TransferRequested(
             state=TransferState.PENDING,
             message="Filed a to-do for an admin to request the transfer by hand.",
             todo=self._todo(
                 context,
-                f"Transfer {context.domain.name} in for {_years(context.domain.years)} with the EPP code the client "
-                "gave (on the domain's page)",
+                f"Transfer {context.domain.name} in for {_years(context.domain.years)} with the domain's EPP code "
+                "(ask the client for it)",
             ),
         )
 
