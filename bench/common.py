@@ -124,3 +124,43 @@ def copy_floor(after: dict[str, int]) -> tuple[float, int]:
             cursor.execute(f"DROP TABLE bench_copy_{table}")
     raw.commit()
     return seconds, rows
+
+
+def celery_worker(
+    database_url: str,
+    redis_url: str,
+    *,
+    queue: str,
+    node_prefix: str,
+    env: dict[str, str] | None = None,
+    include: str = "",
+):
+    """A real Celery worker (its own process, solo pool) on `queue` of the bench's Redis, the queue purged first,
+    started and answering a ping before this returns. The caller terminates it."""
+    import subprocess
+
+    from config.celery import app as celery_app
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    worker_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PROVISIONING_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "false",
+        **(env or {}),
+    }
+    node = f"{node_prefix}-{os.getpid()}@localhost"
+    with celery_app.connection_for_write() as broker:
+        broker.default_channel.queue_purge(queue)
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
+               "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue, "-n", node]  # fmt: skip
+    if include:
+        command += ["--include", include]
+    worker = subprocess.Popen(command, cwd=root, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[node], timeout=0.5):
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
+    return worker

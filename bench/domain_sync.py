@@ -25,7 +25,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,35 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import setup_django  # noqa: E402
+from common import celery_worker, setup_django  # noqa: E402
 
 QUEUE = "domains-bench"
-
-
-def _worker(database_url: str, redis_url: str):
-    from config.celery import app as celery_app
-
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PROVISIONING_QUEUE": QUEUE,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_DEBUG": "false",
-    }
-    node = f"bench-domains-{os.getpid()}@localhost"
-    with celery_app.connection_for_write() as broker:
-        broker.default_channel.queue_purge(QUEUE)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE, "-n", node],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[node], timeout=0.5):
-        assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
-    return worker
 
 
 def main() -> None:
@@ -155,7 +128,7 @@ def main() -> None:
             floor_s = time.perf_counter() - floor_started
         floor_rate = len(sample) / floor_s
 
-        worker = _worker(database_url, redis_url)
+        worker = celery_worker(database_url, redis_url, queue=QUEUE, node_prefix="bench-domains")
         try:
             sync_started = time.perf_counter()
             outcome = automation_run(today=today, only=["domain_sync"], trigger="bench")

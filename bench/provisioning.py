@@ -32,7 +32,6 @@ import os
 import platform
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC
@@ -43,39 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import percentile, setup_django  # noqa: E402
+from common import celery_worker, percentile, setup_django  # noqa: E402
 
 QUEUE = "provisioning-bench"
 TARGET_RATIO = 3.0
 NAME_PREFIX = "benchpg_"
-
-
-def _worker(database_url: str, redis_url: str):
-    from config.celery import app as celery_app
-
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PROVISIONING_QUEUE": QUEUE,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_DEBUG": "false",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
-    }
-    node = f"bench-provisioning-{os.getpid()}@localhost"
-    with celery_app.connection_for_write() as broker:
-        broker.default_channel.queue_purge(QUEUE)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE, "-n", node,
-         "--include", "noop_task"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[node], timeout=0.5):
-        assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
-    return worker
 
 
 def _orders(product, count: int, label: str) -> list[tuple[int, int]]:
@@ -214,7 +185,14 @@ def main() -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
     run = secrets.token_hex(3)
-    worker = _worker(database_url, redis_url)
+    worker = celery_worker(
+        database_url,
+        redis_url,
+        queue=QUEUE,
+        node_prefix="bench-provisioning",
+        include="noop_task",
+        env={"PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")])},
+    )
     samples: dict[str, list[float]] = {"noop": [], "manual": [], "postgresql": []}
     try:
         for _ in range(20):  # warm-up: the worker's and our connections, caches

@@ -20,8 +20,9 @@ from django.utils import timezone
 from core.after_commit import send_after_commit
 from core.backoff import backoff
 from core.fsm import apply_transition
+from notifications.hooks import Veto
 from provisioning.models import ModuleCall
-from provisioning.modules.base import ModuleError, PermanentModuleError
+from provisioning.modules.base import ModuleError, PermanentModuleError, TransientModuleError
 from provisioning.queue.requests import RUN_TASK
 
 logger = logging.getLogger("provisioning.queue")
@@ -62,6 +63,26 @@ def call_lock(call_id: int) -> Iterator[bool]:
         if held:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, call_id])
+
+
+def call_error(
+    raised: Exception, call: ModuleCall, *, who: str, setup_errors: tuple[type[Exception], ...]
+) -> ModuleError:
+    """What a module's or registrar's call that raised is recorded as: a pre-hook's veto and a setup error (not
+    installed, a secret the keys cannot read) are permanent; a module error is kept as it is; anything else is the
+    module's bug, logged with its traceback and retried like a fault."""
+    if isinstance(raised, Veto):
+        return PermanentModuleError(f"Refused by the pre-hook {raised.hook}: {raised.reason}")
+    if isinstance(raised, ModuleError):
+        return raised
+    if isinstance(raised, setup_errors):
+        return PermanentModuleError(str(raised))
+    logger.error(
+        "%s call %s (%s %s) failed unexpectedly", who.capitalize(), call.pk, call.module, call.action, exc_info=raised
+    )
+    return TransientModuleError(
+        f"The {who} failed unexpectedly ({type(raised).__name__}); the error is in the portal's log."
+    )
 
 
 def call_success_recorded(call: ModuleCall, summary: dict, apply, *, who: str, subject: str, now) -> ModuleError | None:

@@ -21,10 +21,10 @@ from django.utils import timezone
 from core import crypto
 from core.fsm import apply_transition
 from notifications.bus import emit
-from notifications.hooks import Veto, pre
+from notifications.hooks import pre
 from provisioning.models import Domain, ModuleCall
-from provisioning.modules.base import ModuleError, PermanentModuleError, TransientModuleError, redact
-from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_success_recorded
+from provisioning.modules.base import ModuleError, redact
+from provisioning.queue.common import Ran, RunResult, call_error, call_failure_recorded, call_success_recorded
 from provisioning.queue.registrar_context import registrar_call_context, registrar_settings
 from provisioning.queue.registrar_effects import registrar_call_succeeded
 from provisioning.registrars import registry
@@ -87,16 +87,9 @@ def registrar_call_run(call_id: int) -> Ran:
         request_excerpt = _excerpt({"action": context.action.value, "params": context.params}, context)
         pre(f"PreRegistrar{context.action.event_suffix}", **_payload(call, domain), attempt=call.attempts)
         result = registrar.call(context)
-    except Veto as veto:
-        error = PermanentModuleError(f"Refused by the pre-hook {veto.hook}: {veto.reason}")
-    except ModuleError as registrar_error:
-        error = registrar_error
-    except (registry.UnknownRegistrar, crypto.SecretUnreadable) as setup_error:
-        error = PermanentModuleError(str(setup_error))
-    except Exception as unexpected:  # a registrar's bug: logged with its traceback, retried like a fault
-        logger.exception("Registrar call %s (%s %s) failed unexpectedly", call.pk, call.module, call.action)
-        error = TransientModuleError(
-            f"The registrar failed unexpectedly ({type(unexpected).__name__}); the error is in the portal's log."
+    except Exception as raised:  # recorded on the call, never raised to the worker
+        error = call_error(
+            raised, call, who="registrar", setup_errors=(registry.UnknownRegistrar, crypto.SecretUnreadable)
         )
     duration_ms = int((time.monotonic() - started) * 1000)
     return _record(call.pk, result, error, duration_ms, request_excerpt)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from core import crypto
 from core.fsm import apply_transition
 from notifications.bus import emit
-from notifications.hooks import Veto, pre
+from notifications.hooks import pre
 from provisioning.models import ModuleCall, Service
 from provisioning.modules import registry
 from provisioning.modules.base import (
@@ -38,7 +38,14 @@ from provisioning.modules.base import (
     TransientModuleError,
     redact,
 )
-from provisioning.queue.common import Ran, RunResult, call_failure_recorded, call_lock, call_success_recorded
+from provisioning.queue.common import (
+    Ran,
+    RunResult,
+    call_error,
+    call_failure_recorded,
+    call_lock,
+    call_success_recorded,
+)
 from provisioning.queue.context import call_context
 from provisioning.queue.effects import call_succeeded
 from provisioning.queue.registrar_runner import REGISTRAR_CALL, registrar_call_run
@@ -138,16 +145,9 @@ def module_call_run(call_id: int) -> Ran:
             )
             pre(f"PreModule{context.action.event_suffix}", **_payload(call, service), attempt=call.attempts)
             result = module.call(context)
-        except Veto as veto:
-            error = PermanentModuleError(f"Refused by the pre-hook {veto.hook}: {veto.reason}")
-        except ModuleError as module_error:
-            error = module_error
-        except (registry.UnknownModule, crypto.SecretUnreadable) as setup_error:
-            error = PermanentModuleError(str(setup_error))
-        except Exception as unexpected:  # a module's bug: logged with its traceback, retried like a fault
-            logger.exception("Module call %s (%s %s) failed unexpectedly", call.pk, call.module, call.action)
-            error = TransientModuleError(
-                f"The module failed unexpectedly ({type(unexpected).__name__}); the error is in the portal's log."
+        except Exception as raised:  # recorded on the call, never raised to the worker
+            error = call_error(
+                raised, call, who="module", setup_errors=(registry.UnknownModule, crypto.SecretUnreadable)
             )
         duration_ms = int((time.monotonic() - started) * 1000)
         return _record(call.pk, result, error, duration_ms, request_excerpt)

@@ -329,3 +329,16 @@ def test_a_manual_nameserver_change_is_the_domains_once_its_to_do_is_done(
     assert module_todos_done(todo_ids=[todo.pk], actor=admin_user).done == 1
     domain.refresh_from_db()
     assert domain.nameservers == ["ns1.new.net", "ns2.new.net"]
+
+
+def test_a_registrars_bug_is_logged_and_retried_like_a_fault_without_its_details_in_the_record(
+    customer, django_capture_on_commit_callbacks, caplog
+):
+    registrar_package.FAULTS.append(RuntimeError("secret-internal-state"))
+    domain = _pending(customer)
+    _accept(domain, django_capture_on_commit_callbacks)
+    call = ModuleCall.objects.get()
+    assert call.status == ModuleCall.Status.RETRYING and call.error_transient is True
+    assert call.error == "The registrar failed unexpectedly (RuntimeError); the error is in the portal's log."
+    assert "secret-internal-state" not in call.error and "secret-internal-state" in caplog.text
+    assert domain.status == Domain.Status.PENDING_REGISTRATION
