@@ -154,7 +154,7 @@ def domains_register_on_payment(*, invoice_id: int) -> list[DomainActivated]:
     with transaction.atomic():
         domains = list(
             Domain.objects.select_for_update(of=("self",))
-            .filter(pk__in=list(billed), status=Domain.Status.PENDING)
+            .filter(pk__in=billed, status=Domain.Status.PENDING)
             .exclude(registrar="")
             .order_by("pk")
         )
