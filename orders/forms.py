@@ -8,6 +8,7 @@ from orders.services import CartItem, ServiceAcceptOptions
 from provisioning.domain_selectors import tlds_for_names
 from provisioning.models import Domain, Tld
 from provisioning.registrars.registry import choices as registrar_choices
+from provisioning.services.domains import EPP_CODE_MAX, epp_code_clean
 from provisioning.services.module_actions import PASSWORD_MAX_LENGTH, password_check
 from provisioning.setup_choices import setup_choices, username_problem
 
@@ -126,6 +127,15 @@ class AddToCartForm(forms.Form):
     domain_action = forms.ChoiceField(
         required=False, choices=[("register", "Register it"), ("transfer", "Transfer it to us")], initial="register"
     )
+    # Not a PlainTextField: a code may hold any printable character, and epp_code_clean says what it refuses.
+    epp_code = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=EPP_CODE_MAX,
+        label="EPP code (for a transfer)",
+        help_text="The authorization code your current registrar gives you. Needed only to transfer the domain in.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
     def __init__(self, *args, product, prices, currency, domain_years=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -136,7 +146,7 @@ class AddToCartForm(forms.Form):
             self.fields["years"] = forms.TypedChoiceField(
                 coerce=int, choices=[(n, f"{n} year{'s' if n > 1 else ''}") for n in domain_years], label="Years"
             )
-            self.order_fields(["domain", "domain_action", "years"])
+            self.order_fields(["domain", "domain_action", "epp_code", "years"])
             self.fields["domain"].required = True
             return
         self.fields["billing_cycle"].choices = [
@@ -149,6 +159,7 @@ class AddToCartForm(forms.Form):
         ]
         self.fields["domain"].required = product.requires_domain
         del self.fields["domain_action"]
+        del self.fields["epp_code"]
         if not product.requires_domain:
             self.fields["domain"].help_text = "Optional."
 
@@ -158,6 +169,24 @@ class AddToCartForm(forms.Form):
         if domain:
             normalize_domain_name(domain)
         return domain
+
+    def clean(self):
+        cleaned = super().clean()
+        if "epp_code" not in self.fields:
+            return cleaned
+        code = cleaned.get("epp_code") or ""
+        domain = cleaned.get("domain") or ""
+        if cleaned.get("domain_action") != "transfer" or not domain:
+            cleaned["epp_code"] = ""  # a registration takes no code: none is kept
+            return cleaned
+        name = normalize_domain_name(domain)
+        tld = tlds_for_names(names=[name]).get(name)
+        if code.strip() or (tld is not None and tld.epp_code_required):  # no TLD settings: the code is optional
+            try:
+                cleaned["epp_code"] = epp_code_clean(code, name=name)
+            except ValidationError as refused:
+                self.add_error("epp_code", refused)
+        return cleaned
 
 
 class CheckoutForm(forms.Form):
@@ -244,6 +273,14 @@ class DomainLineForm(forms.Form):
     name = PlainTextField(required=False, max_length=253, label="Domain name")
     action = forms.ChoiceField(choices=Domain.RegistrationType.choices, initial=Domain.RegistrationType.REGISTER)
     years = forms.TypedChoiceField(coerce=int, choices=[(years, years) for years in DOMAIN_YEAR_CYCLES], initial=1)
+    epp_code = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=EPP_CODE_MAX,
+        label="EPP code",
+        help_text="For a transfer: the code the client got from their current registrar.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
     def __init__(self, *args, domains=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -266,6 +303,7 @@ class DomainLineForm(forms.Form):
             billing_cycle=DOMAIN_YEAR_CYCLES[data["years"]],
             domain=data["name"],
             domain_action=data["action"],
+            epp_code=data.get("epp_code") or "",  # checked, and required where the TLD says so, by checkout
         )
 
 

@@ -16,6 +16,7 @@ from billing.models import Invoice
 from billing.money import ZERO
 from billing.selectors import client_invoices
 from billing.services import client_update_contact
+from core import crypto
 from core.domain_names import normalize_domain_name
 from core.requests import client_address, client_of
 from orders.forms import AddToCartForm, CheckoutForm, ProfileForm
@@ -133,6 +134,8 @@ def store_product(request: HttpRequest, product_id: int) -> HttpResponse:
                     "years": form.cleaned_data.get("years") or 0,
                     "domain": domain,
                     "domain_action": form.cleaned_data.get("domain_action") or "register",
+                    # The session is stored server-side, but a secret is kept there encrypted all the same.
+                    "epp_code_token": crypto.encrypt(form.cleaned_data.get("epp_code") or ""),
                 }
             )
             request.session[CART_SESSION_KEY] = cart
@@ -204,6 +207,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 domain=str(entry.get("domain", "")),
                 domain_action=str(entry.get("domain_action") or "register"),
                 years=int(entry.get("years") or 0),
+                epp_code=crypto.decrypt(str(entry.get("epp_code_token") or "")),
             )
             for entry in entries
         ]
@@ -214,7 +218,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             promo_code=form.cleaned_data["promo_code"],
             ip_address=client_address(request),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, crypto.SecretUnreadable):
         request.session[CART_SESSION_KEY] = []
         messages.error(request, "Your cart could not be read and was emptied. Please add the products again.")
         return redirect("clientarea:store")

@@ -18,9 +18,11 @@ from django.urls import path, reverse
 from core.inputs import PlainTextField
 from provisioning.admin_service_actions import NonceField
 from provisioning.models import Domain, ModuleCall, ModuleTodo
+from provisioning.queue.actions import TAKES_EPP_CODE, CodeKept, domain_epp_code_replace
 from provisioning.queue.requests import new_nonce
 from provisioning.registrars.base import RegistrarAction
 from provisioning.services.domain_changes import admin_action_possible, domain_registrar_ask
+from provisioning.services.domains import EPP_CODE_MAX, domain_epp_code_reveal
 
 LOG_ROWS = 20
 
@@ -96,6 +98,20 @@ class LockForm(AskForm):
     locked = forms.BooleanField(required=False, label="Locked (no transfer away)")
 
 
+class EppCodeForm(forms.Form):
+    epp_code = forms.CharField(
+        label="New EPP code",
+        strip=False,
+        max_length=EPP_CODE_MAX,
+        help_text="Kept encrypted, in place of the one given before, and used for the transfer.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+
+
+def _takes_epp_code(domain: Domain) -> bool:
+    return domain.registration_type == Domain.RegistrationType.TRANSFER and domain.status in TAKES_EPP_CODE
+
+
 def _perm(button: DomainButton) -> str:
     return f"provisioning.{button.permission}"
 
@@ -112,6 +128,13 @@ class DomainRegistrarActions:
             }
             for slug, button in BUTTONS.items()
             if request.user.has_perm(_perm(button)) and admin_action_possible(domain, button.action)
+        ] + [
+            {"slug": slug, "label": label, "url": reverse("admin:provisioning_domain_epp_code", args=[domain.pk, slug])}
+            for slug, label, permission, shown in (
+                ("replace", "New EPP code", "registrar_change_domain", _takes_epp_code(domain)),
+                ("reveal", "Show EPP code", "epp_code_domain", _takes_epp_code(domain) and bool(domain.epp_code_token)),
+            )
+            if shown and request.user.has_perm(f"provisioning.{permission}")
         ]
 
     def domain_panels(self, domain: Domain) -> dict[str, Any]:
@@ -130,8 +153,68 @@ class DomainRegistrarActions:
                 "<id:domain_id>/registrar/<slug:action>/",
                 self.admin_site.admin_view(self.domain_action_view),
                 name="provisioning_domain_action",
-            )
+            ),
+            path(
+                "<id:domain_id>/epp-code/<slug:what>/",
+                self.admin_site.admin_view(self.domain_epp_code_view),
+                name="provisioning_domain_epp_code",
+            ),
         ]
+
+    def domain_epp_code_view(self, request: HttpRequest, domain_id: int, what: str) -> HttpResponse:
+        """A transfer in's EPP code: replaced (a wrong one retries the refused transfer call), or shown once to an
+        admin who transfers the domain by hand (logged)."""
+        permission = {"replace": "registrar_change_domain", "reveal": "epp_code_domain"}.get(what)
+        if permission is None:
+            raise Http404
+        domain = get_object_or_404(Domain, pk=domain_id)
+        if not request.user.has_perm(f"provisioning.{permission}"):
+            raise PermissionDenied
+        back = reverse("admin:provisioning_domain_change", args=[domain.pk])
+        form = EppCodeForm(request.POST if request.method == "POST" else None) if what == "replace" else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": domain,
+            "form": form,
+            "back_url": back,
+            "done": False,
+        }
+        if what == "reveal":
+            context.update(
+                title=f"Show EPP code: {domain}",
+                question="Show the EPP code the client gave for this transfer? The reveal is written to the "
+                "activity log with your name.",
+                button_label="Show EPP code",
+            )
+            if request.method == "POST":
+                try:
+                    code = domain_epp_code_reveal(domain_id=domain.pk, actor=request.user)
+                except ValidationError as refused:
+                    self.message_user(request, " ".join(refused.messages), messages.ERROR)
+                    return HttpResponseRedirect(back)
+                context.update(done=True, shown_password=code, shown_label=f"EPP code of {domain}, shown this once:")
+            return TemplateResponse(request, "admin/provisioning/service/module_action.html", context)
+        context.update(
+            title=f"New EPP code: {domain}",
+            question="The EPP code for this transfer in:",
+            button_label="Save EPP code",
+        )
+        if form is not None and form.is_valid():
+            try:
+                kept = domain_epp_code_replace(
+                    domain_id=domain.pk, code=form.cleaned_data["epp_code"], actor=request.user
+                )
+            except ValidationError as refused:
+                form.add_error("epp_code", refused)
+            else:
+                words = {
+                    CodeKept.RETRIED: "The new EPP code is kept, and the refused transfer call is asked again with it.",
+                    CodeKept.KEPT: "The new EPP code is kept for the transfer.",
+                }[kept]
+                self.message_user(request, words, messages.SUCCESS)
+                return HttpResponseRedirect(back)
+        return TemplateResponse(request, "admin/provisioning/service/module_action.html", context)
 
     def _form(self, button: DomainButton, domain: Domain, posted):
         initial = {"nonce": new_nonce()}

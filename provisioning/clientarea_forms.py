@@ -48,3 +48,9 @@ class DomainChangeForm(forms.Form):
 
 class AutoRenewForm(forms.Form):
     on = forms.BooleanField(required=False)
+
+
+class EppCodeForm(forms.Form):
+    """A new EPP code for a transfer in; the service checks it (provisioning.services.domains.epp_code_clean)."""
+
+    epp_code = forms.CharField(strip=False, max_length=500, error_messages={"required": "Enter the EPP code."})

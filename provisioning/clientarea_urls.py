@@ -13,5 +13,6 @@ urlpatterns = [
     path("domains/", views.domain_list, name="domain_list"),
     path("domains/<id:domain_id>/", views.domain_detail, name="domain_detail"),
     path("domains/<id:domain_id>/auto-renew/", views.domain_auto_renew, name="domain_auto_renew"),
+    path("domains/<id:domain_id>/epp-code/", views.domain_epp_code, name="domain_epp_code"),
     path("domains/<id:domain_id>/<str:change>/", views.domain_change, name="domain_change"),
 ]

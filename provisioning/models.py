@@ -289,7 +289,9 @@ class Domain(FSMModelMixin, models.Model):
     @transition(field=status, source=Status.PENDING_TRANSFER, target=Status.PENDING)
     def transfer_failed(self) -> None:
         """The registry refused the transfer in: Pending again, for the admin to send it once more (a new EPP
-        code, the lock lifted at the losing registrar) or cancel it."""
+        code, the lock lifted at the losing registrar) or cancel it. Sent again, it is a new round: its transfer
+        call has a key of its own (the failed round's call stands in the log)."""
+        self.setup_round += 1
 
     @transition(field=status, source=[*BEFORE_ACTIVE, Status.ACTIVE], target=Status.CANCELLED)
     def cancel(self) -> None:

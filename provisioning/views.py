@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 
 from core.requests import client_of
 from provisioning.client_service import password_reset_possible, service_page
-from provisioning.clientarea_forms import AutoRenewForm, DomainChangeForm, PasswordResetForm
+from provisioning.clientarea_forms import AutoRenewForm, DomainChangeForm, EppCodeForm, PasswordResetForm
 from provisioning.forms import CancellationRequestForm
-from provisioning.models import CancellationRequest
+from provisioning.models import CancellationRequest, Domain, ModuleCall
+from provisioning.queue.actions import TAKES_EPP_CODE, CodeKept, domain_epp_code_replace
 from provisioning.queue.requests import new_nonce
 from provisioning.selectors import cancellation_buttons, client_domains, client_services
 from provisioning.services import cancellation_request, cancellation_withdraw, domain_auto_renew_set
@@ -145,7 +146,36 @@ def domain_detail(request: HttpRequest, domain_id: int) -> HttpResponse:
         "changeable": domain.status == domain.Status.ACTIVE and bool(domain.registrar),
         "nonce": new_nonce(),
     }
+    if domain.registration_type == Domain.RegistrationType.TRANSFER and domain.status in TAKES_EPP_CODE:
+        context["takes_epp_code"] = True
+        context["transfer_call"] = (
+            ModuleCall.objects.filter(domain=domain, action="transfer").order_by("-pk").only("status", "result").first()
+        )
     return render(request, "clientarea/domain_detail.html", context)
+
+
+@login_required
+@require_POST
+def domain_epp_code(request: HttpRequest, domain_id: int) -> HttpResponse:
+    """A new EPP code for a transfer in (a wrong one was refused, or none was given at checkout)."""
+    client = client_of(request)
+    domain = get_object_or_404(client_domains(client=client), pk=domain_id)
+    form = EppCodeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return redirect("clientarea:domain_detail", domain_id=domain.pk)
+    try:
+        kept = domain_epp_code_replace(domain_id=domain.pk, code=form.cleaned_data["epp_code"], actor=request.user)
+    except ValidationError as refused:
+        messages.error(request, " ".join(refused.messages))
+    else:
+        messages.success(
+            request,
+            "Thank you: the transfer is sent to the registry again with the new EPP code. This page shows its answer."
+            if kept is CodeKept.RETRIED
+            else "Thank you: the EPP code is kept for the transfer, which our team sends to the registry.",
+        )
+    return redirect("clientarea:domain_detail", domain_id=domain.pk)
 
 
 @login_required

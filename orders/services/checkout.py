@@ -27,7 +27,7 @@ from orders.services.stock import stock_take
 from provisioning.domain_models import MAX_YEARS
 from provisioning.domain_selectors import tlds_for_names
 from provisioning.models import Domain, Tld
-from provisioning.services import DomainSpec, ServiceSpec, domain_create, service_create
+from provisioning.services import DomainSpec, ServiceSpec, domain_create, epp_code_clean, service_create
 from provisioning.services.domain_availability import AvailabilityState, domains_availability
 
 DOMAIN_YEARS = {BillingCycle.ANNUALLY: 1, BillingCycle.BIENNIALLY: 2, BillingCycle.TRIENNIALLY: 3}
@@ -42,6 +42,8 @@ class CartItem:
     domain_action: str = Domain.RegistrationType.REGISTER
     # A domain's years (1-10); 0: from the billing cycle (annually, biennially, triennially).
     years: int = 0
+    # A transfer in's EPP (authorization) code; required when the TLD says so, ignored for a registration.
+    epp_code: str = ""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class _PricedItem:
     tld: Tld | None = None  # the TLD a domain was priced from (None: its product's pricing)
     availability: str = Domain.CheckoutAvailability.NOT_CHECKED
     discount: Decimal = ZERO
+    epp_code: str = ""  # a transfer's, checked
 
 
 def order_place(
@@ -277,7 +280,23 @@ def _price_items(items: Sequence[CartItem], currency: Currency) -> list[_PricedI
     taken = Domain.objects.filter(name__in=seen_domains, status__in=Domain.LIVE_STATUSES).values_list("name", flat=True)
     if taken:
         raise ValidationError(f"{', '.join(sorted(taken))} is already ordered or registered here.")
+    for position, p in enumerate(priced, start=1):
+        if p.cart_item.domain_action == Domain.RegistrationType.TRANSFER and p.product.type == Product.Type.DOMAIN:
+            p.epp_code = _epp_code_asked(position, p)
     return priced
+
+
+def _epp_code_asked(position: int, p: _PricedItem) -> str:
+    """A transfer's EPP code: required by a TLD that says so (a domain priced from its product has no TLD
+    settings: the code is optional, and the admin asks for it when the registrar needs one)."""
+    raw = p.cart_item.epp_code
+    required = p.tld is not None and p.tld.epp_code_required
+    if not required and not (isinstance(raw, str) and raw.strip()):
+        return ""
+    try:
+        return epp_code_clean(raw, name=p.domain)
+    except ValidationError as exc:
+        raise ValidationError(f"Item {position}: {exc.messages[0]}") from exc
 
 
 def _years_asked(position: int, item: CartItem) -> int:
@@ -447,6 +466,7 @@ def _create_items(
                     registrar=p.tld.registrar if p.tld is not None else "",
                     availability_at_checkout=p.availability,
                     auto_renew=p.tld.auto_renew_default if p.tld is not None else True,
+                    epp_code=p.epp_code,
                 ),
             )
             lines.append(

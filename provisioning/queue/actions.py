@@ -11,12 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import crypto
 from core.fsm import apply_transition
 from notifications.services import Actor, activity_record, actor_user
 from provisioning.models import Domain, ModuleCall, ModuleTodo
 from provisioning.queue.registrar_effects import domain_confirmed
-from provisioning.queue.requests import call_params, send_calls
+from provisioning.queue.requests import call_params, registration_key, send_calls
 from provisioning.registrars.base import RegistrarAction
+from provisioning.services.common import item_log
+from provisioning.services.domains import epp_code_clean
 
 
 class CallMove(enum.Enum):
@@ -130,3 +133,41 @@ def module_todos_done(*, todo_ids: list[int], actor: Actor, expiry_date: datetim
                 )
             done += 1
     return TodosDone(done, needs_expiry)
+
+
+class CodeKept(enum.Enum):
+    KEPT = "kept"  # stored for the transfer, which is sent on accept or by an admin
+    RETRIED = "retried"  # the transfer call that failed (a wrong code) is asked again, now, with it
+
+
+# A transfer in takes a new EPP code until it is done: waiting (Pending, also after the registry refused it) or on
+# its way (Pending Transfer).
+TAKES_EPP_CODE = (Domain.Status.PENDING, Domain.Status.PENDING_TRANSFER)
+
+
+def domain_epp_code_replace(*, domain_id: int, code: str, actor: Actor) -> CodeKept:
+    """A new EPP code for a transfer in, from the client or an admin: kept encrypted in place of the old one, never
+    shown. When the registry refused this round's transfer call (a wrong code: it waits in the queue), that call
+    is retried at once with the new code; otherwise the code waits for the transfer to be sent. Refused
+    (ValidationError, nothing changed) for a domain that is not a transfer in waiting, or a code a registry cannot
+    take."""
+    with transaction.atomic():
+        domain = Domain.objects.select_for_update(of=("self",)).get(pk=domain_id)
+        if domain.registration_type != Domain.RegistrationType.TRANSFER or domain.status not in TAKES_EPP_CODE:
+            raise ValidationError(
+                f"{domain} is {domain.get_status_display()}: an EPP code is only taken for a transfer in that is "
+                "not done yet."
+            )
+        domain.epp_code_token = crypto.encrypt(epp_code_clean(code, name=domain.name))
+        domain.save(update_fields=["epp_code_token"])
+        kept = CodeKept.KEPT
+        if domain.status == Domain.Status.PENDING_TRANSFER:
+            failed = ModuleCall.objects.filter(
+                idempotency_key=registration_key(domain, RegistrarAction.TRANSFER),
+                status__in=(ModuleCall.Status.FAILED, ModuleCall.Status.RETRYING),
+            ).values_list("pk", flat=True)
+            if any(m.move is CallMove.RETRIED for m in module_calls_retry(call_ids=list(failed), actor=actor)):
+                kept = CodeKept.RETRIED
+        words = "its transfer call is asked again with it" if kept is CodeKept.RETRIED else "kept for the transfer"
+        item_log(actor, "domain_epp_code_given", domain, f"{domain}: a new EPP code was given, {words}")
+    return kept

@@ -37,7 +37,8 @@ def domain_confirmed(domain: Domain, expiry_date, *, how: str, actor=None) -> No
     previous = domain.expiry_date
     if domain.status in Domain.BEFORE_ACTIVE:
         apply_transition(domain.activate, label="activated", expiry_date=expiry_date)
-        domain.save(update_fields=["status", "expiry_date"])
+        domain.epp_code_token = ""  # a transfer in is done with the code: it is not kept past its use
+        domain.save(update_fields=["status", "expiry_date", "epp_code_token"])
         item_log(actor, "domain_activated", domain, f"Domain {domain} {how}: active until {expiry_date}")
         emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=True)
         return
@@ -115,7 +116,7 @@ def transfer_synced(domain: Domain, result: TransferSync) -> None:
         domain_confirmed(domain, result.expiry_date, how="transferred in")
     elif result.state is TransferState.FAILED and domain.status == Domain.Status.PENDING_TRANSFER:
         apply_transition(domain.transfer_failed, label="transfer failed")
-        domain.save(update_fields=["status"])
+        domain.save(update_fields=["status", "setup_round"])
         reason = result.reason or "no reason given"
         item_log(None, "domain_transfer_failed", domain, f"Transfer of {domain} failed at the registry: {reason}")
         emit("DomainTransferFailed", domain_id=domain.pk, client_id=domain.client_id, reason=reason)

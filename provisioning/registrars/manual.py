@@ -67,14 +67,14 @@ class ManualRegistrar(Registrar):
         )
 
     def transfer(self, context: RegistrarContext) -> TransferRequested:
-        # The EPP code is never written into a to-do (it is a secret); the portal has no field for it yet.
+        # The EPP code is never written into a to-do (it is a secret): the domain's admin page shows it on demand.
         return TransferRequested(
             state=TransferState.PENDING,
             message="Filed a to-do for an admin to request the transfer by hand.",
             todo=self._todo(
                 context,
                 f"Transfer {context.domain.name} in for {_years(context.domain.years)} with the domain's EPP code "
-                "(ask the client for it)",
+                "(Show EPP code on the domain's page; if none is kept, ask the client for it)",
             ),
         )
 

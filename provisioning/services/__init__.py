@@ -23,6 +23,7 @@ from provisioning.services.domains import (
     domain_save,
     domain_set_pending,
     domains_expire,
+    epp_code_clean,
 )
 from provisioning.services.edits import (
     DOMAIN_EDITABLE,
@@ -78,6 +79,7 @@ __all__ = [
     "domain_set_pending",
     "domain_update",
     "domains_expire",
+    "epp_code_clean",
     "item_changes_validate",
     "items_paid_through",
     "order_items_delete",

@@ -15,10 +15,16 @@ from django.db import transaction
 from core.domain_names import normalize_domain_name
 from notifications.services import Actor
 from provisioning.models import Domain, ModuleCall
-from provisioning.queue.requests import domain_action_key, registrar_call_request, registration_key
+from provisioning.queue.requests import (
+    domain_action_key,
+    registrar_call_request,
+    registrar_offers,
+    registration_key,
+)
 from provisioning.registrars import registry
 from provisioning.registrars.base import RegistrarAction, valid_host_name
 from provisioning.services.common import item_log
+from provisioning.services.domains import domain_activate
 
 MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 13
 # The domain's states in which its registrar holds it and takes changes.
@@ -126,7 +132,8 @@ def domain_changes_latest(domain: Domain) -> dict[DomainChange, ModuleCall]:
 # An admin's registrar actions on a domain's page: the statuses each is possible from.
 ADMIN_ACTIONS: dict[RegistrarAction, tuple[str, ...]] = {
     RegistrarAction.REGISTER: (Domain.Status.PENDING_REGISTRATION,),
-    RegistrarAction.TRANSFER: (Domain.Status.PENDING_TRANSFER,),
+    # Pending: a transfer the registry refused (transfer_failed), sent again, often with a new EPP code.
+    RegistrarAction.TRANSFER: (Domain.Status.PENDING_TRANSFER, Domain.Status.PENDING),
     RegistrarAction.RENEW: (Domain.Status.ACTIVE, Domain.Status.EXPIRED),
     RegistrarAction.SYNC: (Domain.Status.ACTIVE, Domain.Status.EXPIRED, Domain.Status.PENDING_REGISTRATION),
     RegistrarAction.TRANSFER_SYNC: (Domain.Status.PENDING_TRANSFER,),
@@ -142,6 +149,8 @@ ADMIN_ACTIONS: dict[RegistrarAction, tuple[str, ...]] = {
 def admin_action_possible(domain: Domain, action: RegistrarAction) -> bool:
     """Whether the domain's status allows `action` and its registrar offers it (the page's buttons)."""
     if domain.status not in ADMIN_ACTIONS.get(action, ()) or not domain.registrar:
+        return False
+    if action is RegistrarAction.TRANSFER and domain.registration_type != Domain.RegistrationType.TRANSFER:
         return False
     registrar_class = registry.registrar_class(domain.registrar)
     return registrar_class is not None and action in registrar_class.actions
@@ -168,6 +177,13 @@ def domain_registrar_ask(
             raise ValidationError(
                 f"{domain} is {domain.get_status_display()}: {action.value.replace('_', ' ')} is not possible now."
             )
+        if action is RegistrarAction.TRANSFER and domain.registration_type != Domain.RegistrationType.TRANSFER:
+            raise ValidationError(f"{domain} was ordered as a registration, not a transfer in.")
+        if action is RegistrarAction.TRANSFER and domain.status == Domain.Status.PENDING:
+            # Sent again after the registry refused it: Pending Transfer, with this round's transfer call.
+            registrar_offers(domain, domain.registrar, action)
+            sent = domain_activate(domain=domain, send_to_registrar=True, actor=actor)
+            return ChangeAsked(ModuleCall.objects.get(pk=sent.call_id), True)
         params = dict(params or {})
         if action is RegistrarAction.RENEW:
             years = params.get("years")

@@ -77,8 +77,9 @@ ANY_VALUE = sorted(
 MISSING, TWICE = object(), object()
 
 POSTED_BY_OTHERS = {"billing:gateway_webhook"}  # a gateway posts there, not a form of ours
-# Routes whose form shows only on another service's page: the one with an open cancellation request.
-ON_THE_ASKED_SERVICE = {"clientarea:service_cancel_withdraw"}
+# Routes whose form shows only on another item's page: the service with an open cancellation request, the domain
+# whose transfer in waits (its EPP code form).
+ON_THE_ASKED_ITEMS = {"clientarea:service_cancel_withdraw", "clientarea:domain_epp_code"}
 
 # A valid value for a field the page leaves empty, so the other fields are checked past "this is required".
 VALID_SAMPLES = {"domain": "walk.example.com"}
@@ -240,7 +241,8 @@ def _state(browser: HttpClient, client_id: int, sql: str) -> tuple:
 @pytest.fixture
 def walker(customer, pending_order, hosting):
     """A logged-in client with an unpaid invoice, credit to apply, a live service with a module's account (so its
-    page offers "reset password"), another whose cancellation is asked for, and a product in the cart."""
+    page offers "reset password"), another whose cancellation is asked for, an Active domain, a domain whose
+    transfer in waits (its page asks for an EPP code), and a product in the cart."""
     credit_add(client_id=customer.pk, amount=Decimal("3.00"), reason="walk", actor=None)
     service = ServiceFactory(
         client=customer,
@@ -253,6 +255,14 @@ def walker(customer, pending_order, hosting):
     asked = ServiceFactory(client=customer, product=hosting)
     cancellation_request(service_id=asked.pk, when="end_of_period", reason="", actor=None)
     domain = DomainFactory(client=customer, name="walk.example", registrar="scripted_registrar")
+    transfer = DomainFactory(
+        client=customer,
+        name="walk-in.example",
+        registrar="scripted_registrar",
+        registration_type="transfer",
+        status="pending_transfer",
+        expiry_date=None,
+    )
     browser = HttpClient(raise_request_exception=False)
     browser.force_login(customer.user)
     added = browser.post(f"/store/products/{hosting.pk}/", {"billing_cycle": "monthly", "domain": "cart.example.com"})
@@ -268,6 +278,7 @@ def walker(customer, pending_order, hosting):
         "code": "stripe",
         "asked_service_id": str(asked.pk),
         "domain_id": str(domain.pk),
+        "transfer_domain_id": str(transfer.pk),
         "change": "save_nameservers",
         # The cancellation's confirmation, as if sent: in the client's email history.
         "email_id": str(_sent(OutboundEmail.objects.get(client_id=customer.pk, template="cancellation_confirmed"))),
@@ -334,10 +345,11 @@ def test_no_hostile_value_in_a_form_is_a_server_error_and_refused_ones_change_no
         return response
 
     post_only = {}  # url: route name, of the URLs a GET is not allowed on: a form of some page must post there
-    asked = {**samples, "service_id": samples["asked_service_id"]}
-    remember(f"/services/{asked['service_id']}/", browser.get(f"/services/{asked['service_id']}/").content.decode())
+    asked = {**samples, "service_id": samples["asked_service_id"], "domain_id": samples["transfer_domain_id"]}
+    for page in (f"/services/{asked['service_id']}/", f"/domains/{asked['domain_id']}/"):
+        remember(page, browser.get(page).content.decode())
     for route in _routes():
-        url = _url(route, asked if route.name in ON_THE_ASKED_SERVICE else samples)
+        url = _url(route, asked if route.name in ON_THE_ASKED_ITEMS else samples)
         response = browser.get(url)
         assert response.status_code < 500, f"GET {url}: {response.status_code}"
         if response.status_code == 200 and "text/html" in response["Content-Type"]:

@@ -33,8 +33,12 @@ def _counts():
     )
 
 
-def _domain(product, name, *, years=0, action="register", cycle="annually") -> CartItem:
-    return CartItem(product_id=product.pk, billing_cycle=cycle, domain=name, domain_action=action, years=years)
+def _domain(product, name, *, years=0, action="register", cycle="annually", epp_code=None) -> CartItem:
+    """A domain line; a transfer carries an EPP code unless `epp_code` says otherwise ("" for none)."""
+    code = ("Auth-" + name) if epp_code is None and action == "transfer" else (epp_code or "")
+    return CartItem(
+        product_id=product.pk, billing_cycle=cycle, domain=name, domain_action=action, years=years, epp_code=code
+    )
 
 
 @pytest.mark.parametrize("years", [1, 4, 10])

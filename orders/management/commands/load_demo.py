@@ -319,6 +319,7 @@ class Command(BaseCommand):
                     billing_cycle=BillingCycle.BIENNIALLY,
                     domain="carol-transfers.com",
                     domain_action="transfer",
+                    epp_code="Demo-Auth-7x!",  # the code her current registrar gave her (kept encrypted)
                 ),
             ],
         )

@@ -1,19 +1,20 @@
 """Re-encrypt every secret stored at rest with the first key of PORTAL_ENCRYPTION_KEYS: server credentials,
-registrar secrets, account passwords, module call parameters and webhook secrets. Rotate a key by putting the new
-one first, running this, and then removing the old one."""
+registrar secrets, account passwords, module call parameters, transfer EPP codes and webhook secrets. Rotate a key
+by putting the new one first, running this, and then removing the old one."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core import crypto
 from notifications.webhook_models import WebhookEndpoint
-from provisioning.models import ModuleCall, RegistrarConfig, Server, Service
+from provisioning.models import Domain, ModuleCall, RegistrarConfig, Server, Service
 
 STORED = [
     (Server, "credentials_token"),
     (RegistrarConfig, "credentials_token"),
     (Service, "password_token"),
     (ModuleCall, "params_token"),
+    (Domain, "epp_code_token"),
     (WebhookEndpoint, "secret_token"),
 ]
 BATCH = 1000

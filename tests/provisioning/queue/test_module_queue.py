@@ -26,7 +26,7 @@ from provisioning.queue.sweep import module_calls_sweep
 from provisioning.servers import server_pick, server_test_connection
 from provisioning.services import service_setup
 from tests import module_package
-from tests.factories import ProductFactory, ServiceFactory, scripted_pending_service, scripted_server
+from tests.factories import DomainFactory, ProductFactory, ServiceFactory, scripted_pending_service, scripted_server
 
 pytestmark = pytest.mark.django_db
 
@@ -314,13 +314,16 @@ def test_rotate_secrets_re_encrypts_every_stored_secret_with_the_new_key(custome
         server = _server(group)
         service = _pending(customer, group)
         Service.objects.filter(pk=service.pk).update(password_token=crypto.encrypt("account-pass"))
+        domain = DomainFactory(client=customer, epp_code_token=crypto.encrypt("transfer-code"))
     with override_settings(PORTAL_ENCRYPTION_KEYS=[new_key, old_key]):
         call_command("rotate_secrets", stdout=io.StringIO())
     with override_settings(PORTAL_ENCRYPTION_KEYS=[new_key]):  # the old key is gone: everything still opens
         server.refresh_from_db()
         service.refresh_from_db()
+        domain.refresh_from_db()
         assert crypto.decrypt_json(server.credentials_token) == {"api_token": "right-token"}
         assert crypto.decrypt(service.password_token) == "account-pass"
+        assert crypto.decrypt(domain.epp_code_token) == "transfer-code"
 
 
 @pytest.mark.postgres
