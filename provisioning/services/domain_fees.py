@@ -162,7 +162,7 @@ def _lines_write(wanted: dict[tuple[str, Decimal], list[int]]) -> list[tuple]:
     name = Subquery(Domain.objects.filter(pk=OuterRef("related_id")).order_by().values("name")[:1])
     written: list[tuple] = []
     for (kind, amount), line_ids in sorted(wanted.items()):
-        written += insert_select(
+        rows = insert_select(
             InvoiceItem,
             InvoiceItem.objects.filter(pk__any=line_ids),
             {
@@ -176,8 +176,10 @@ def _lines_write(wanted: dict[tuple[str, Decimal], list[int]]) -> list[tuple]:
                 "period_end": F("period_end"),
             },
             ignore_conflicts=True,
-            returning=("id", "invoice_id", "related_id", "kind", "amount"),
+            returning=("id", "invoice_id", "related_id"),
         )
+        # The kind and amount as given, not as read back (SQLite returns a whole amount as an int).
+        written += [(line_id, invoice_id, domain_id, kind, amount) for line_id, invoice_id, domain_id in rows]
     return written
 
 
