@@ -218,6 +218,10 @@ class InvoiceItem(models.Model):
         DOMAIN_SETUP_FEE = "domain_setup_fee", "Domain setup fee"
         PROMOTION = "promotion", "Promotion"
         LATE_FEE = "late_fee", "Late fee"
+        # A domain renewed late (provisioning.services.domain_fees): related_id the domain, period_start the
+        # renewal period's, so billing_item_once_per_period makes each fee once per domain and period.
+        DOMAIN_GRACE_FEE = "grace_fee", "Domain grace period fee"
+        DOMAIN_REDEMPTION_FEE = "redemption_fee", "Domain redemption fee"
         MANUAL = "manual", "Manual"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="items")
@@ -233,7 +237,8 @@ class InvoiceItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            # Exactly once: a service or domain is billed at most once for a given period.
+            # Exactly once: a service or domain is billed at most once for a given period (and a domain's grace or
+            # redemption fee added once to that period's renewal).
             models.UniqueConstraint(
                 fields=["kind", "related_id", "period_start"],
                 condition=Q(related_id__isnull=False, period_start__isnull=False),

@@ -167,6 +167,15 @@ CATALOG: dict[str, EventSpec] = {
         "it yet.",
         {**_DOMAIN, "invoice_id": ID, "expiry_date": DATE, "previous_expiry_date": DATE, "reactivated": BOOL},
     ),
+    "DomainGraceFeeAdded": EventSpec(
+        "An Expired domain in its TLD's grace period: the grace fee was added to its unpaid renewal invoice.",
+        {**_DOMAIN, "invoice_id": ID, "amount": MONEY, "currency": TEXT},
+    ),
+    "DomainRedemptionFeeAdded": EventSpec(
+        "An Expired domain past its grace period, in redemption: the redemption fee was added to its unpaid renewal "
+        "invoice.",
+        {**_DOMAIN, "invoice_id": ID, "amount": MONEY, "currency": TEXT},
+    ),
     "DomainTransferredAway": EventSpec(
         "The registrar says another registrar holds the domain now: it is Transferred Away and not billed again.",
         _DOMAIN,

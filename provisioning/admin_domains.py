@@ -87,7 +87,16 @@ class RegistrarFilter(admin.SimpleListFilter):
 class TldAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = TldForm
     inlines = (TldPriceInline, TldFeesInline)
-    list_display = ("__str__", "registrar", "register_when", "auto_renew_default", "epp_code_required", "is_active")
+    list_display = (
+        "__str__",
+        "registrar",
+        "register_when",
+        "auto_renew_default",
+        "epp_code_required",
+        "grace_period_days",
+        "redemption_period_days",
+        "is_active",
+    )
     list_filter = ("is_active", "register_when", RegistrarFilter)
     search_fields = ("extension",)
 

@@ -14,8 +14,16 @@ class ProvisioningConfig(AppConfig):
 
         registry.load(settings.PORTAL_MODULE_PACKAGES)
         registrars.load(settings.PORTAL_REGISTRAR_PACKAGES)
-        # Registers the steps (automation, automation_modules), handlers, tasks and the sync reports' admin.
-        from provisioning import admin_sync, automation, automation_domains, automation_modules, handlers, tasks  # noqa: F401
+        # Registers the steps (automation, automation_*), handlers, tasks and the sync reports' admin.
+        from provisioning import (  # noqa: F401
+            admin_sync,
+            automation,
+            automation_domain_fees,
+            automation_domains,
+            automation_modules,
+            handlers,
+            tasks,
+        )
         from provisioning.selectors import invoices_awaiting_withdrawal
 
         reminder_hold(invoices_awaiting_withdrawal, why="a cancellation request will withdraw lines from it")

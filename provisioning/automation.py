@@ -367,7 +367,9 @@ def send_domain_renewal_notices(context: StepContext) -> None:
         context.progress(min((done + 1) * BATCH_SIZE, len(ids)), len(ids))
 
 
-@automation_step("domain_expiry", order=90, description="Active domains whose expiry date has passed become Expired.")
+# Early in the run (after renewal invoicing, before the fees and reminders): a domain expired today gets its grace
+# fee from domain_grace_fees (order 15) in the same run, and the reminders and late fees see the invoice with it.
+@automation_step("domain_expiry", order=12, description="Active domains whose expiry date has passed become Expired.")
 def expire_domains(context: StepContext) -> None:
     # A domain expiring on the 10th is still the client's on the 10th: it expires on the run of the 11th.
     due = Domain.objects.filter(status=Domain.Status.ACTIVE, expiry_date__lt=context.today)

@@ -15,6 +15,9 @@ from django.db.models.functions import Lower
 from billing.money import MoneyField
 
 MAX_YEARS = 10
+# The longest grace or redemption period a TLD may have, in days: registries keep them to weeks (most gTLDs: 30 to
+# 45 days of grace, 30 of redemption); a year catches a typo without refusing an unusual registry.
+MAX_PERIOD_DAYS = 365
 NOT_NEGATIVE = [MinValueValidator(Decimal("0"))]
 
 # An extension as registries list it: labels of letters, digits and hyphens, IDNs as their A-label (xn--).
@@ -42,6 +45,17 @@ class Tld(models.Model):
     auto_renew_default = models.BooleanField(default=True, help_text="New domains of this extension renew by default.")
     epp_code_required = models.BooleanField(default=True, help_text="A transfer in asks the client for the EPP code.")
     is_active = models.BooleanField(default=True, help_text="Inactive: not sold; existing domains keep working.")
+    grace_period_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MaxValueValidator(MAX_PERIOD_DAYS)],
+        help_text="Days after expiry the domain can still be renewed (with the grace fee, if one is set). 0: none.",
+    )
+    redemption_period_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MaxValueValidator(MAX_PERIOD_DAYS)],
+        help_text="Days after the grace period the registry can still restore it (with the redemption fee, if one "
+        "is set). 0: none.",
+    )
 
     class Meta:
         verbose_name = "TLD"
@@ -52,7 +66,11 @@ class Tld(models.Model):
             models.CheckConstraint(
                 condition=Q(extension=Lower("extension")) & ~Q(extension__startswith="."),
                 name="provisioning_tld_lower_case_no_dot",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(grace_period_days__lte=MAX_PERIOD_DAYS, redemption_period_days__lte=MAX_PERIOD_DAYS),
+                name="provisioning_tld_periods_at_most_a_year",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -89,7 +107,8 @@ class TldPrice(models.Model):
 
 class TldFees(models.Model):
     """What bringing back an expired domain costs on top of its renewal, per TLD and currency: in the grace period
-    (after expiry, still renewable) and in redemption (deleted, restorable). Empty: not charged."""
+    (after expiry, still renewable) and in redemption (deleted, restorable). Empty or 0: not charged. The run's
+    domain_grace_fees step adds them to the domain's unpaid renewal invoice (provisioning.services.domain_fees)."""
 
     tld = models.ForeignKey(Tld, on_delete=models.CASCADE, related_name="fees")
     currency = models.ForeignKey("billing.Currency", on_delete=models.PROTECT, related_name="+")

@@ -4,12 +4,13 @@ which all change what an invoice comes to."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from billing.models import Invoice
+from billing.models import Invoice, InvoiceItem
 from billing.money import ZERO
 from billing.taxes import Line, TaxSetup, compute_totals
 from core.rows import update_rows
@@ -53,6 +54,29 @@ def invoices_add_untaxed(added: dict[int, Decimal]) -> None:
         new_total = total + added[pk]
         rows.append((pk, subtotal + added[pk], new_total, max(ZERO, new_total - amount_paid), now))
     update_rows(Invoice, ["subtotal", "total", "balance_due", "updated_at"], rows)
+
+
+def invoices_recalculate(invoice_ids: list[int]) -> None:
+    """invoice_recalculate for many invoices in three statements whatever their number (the automation run's
+    domain grace and redemption fees, which may be taxed): the invoices and their currencies in one read, all
+    their lines in another, the totals computed by totals_apply for each and stored in one UPDATE. Raises
+    ValidationError as totals_apply does; the caller holds the invoices' locks."""
+    if not invoice_ids:
+        return
+    invoices = list(Invoice.objects.filter(pk__any=list(invoice_ids)).select_related("currency").order_by("pk"))
+    lines: dict[int, list[Line]] = defaultdict(list)
+    for invoice_id, amount, taxed in InvoiceItem.objects.filter(invoice_id__any=[i.pk for i in invoices]).values_list(
+        "invoice_id", "amount", "taxed"
+    ):
+        lines[invoice_id].append(Line(amount=amount, taxed=taxed))
+    now = timezone.now()
+    rows = []
+    for invoice in invoices:
+        totals_apply(invoice, lines[invoice.pk])
+        rows.append(
+            (invoice.pk, invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total, invoice.balance_due, now)
+        )
+    update_rows(Invoice, TOTAL_FIELDS, rows)
 
 
 def totals_apply(invoice: Invoice, lines: list[Line]) -> None:

@@ -16,12 +16,22 @@ from core import crypto
 from core.domain_names import normalize_domain_name
 from core.money import money_validate
 from notifications.services import Actor, activity_record
-from provisioning.domain_models import MAX_YEARS
+from provisioning.domain_models import MAX_PERIOD_DAYS, MAX_YEARS
 from provisioning.models import RegistrarConfig, Tld, TldFees, TldPrice
 from provisioning.modules.base import SettingsInvalid, SettingType, settings_clean
 from provisioning.registrars import registry
 
-TLD_FIELDS = ("extension", "registrar", "register_when", "auto_renew_default", "epp_code_required", "is_active")
+TLD_FIELDS = (
+    "extension",
+    "registrar",
+    "register_when",
+    "auto_renew_default",
+    "epp_code_required",
+    "is_active",
+    "grace_period_days",
+    "redemption_period_days",
+)
+_PERIODS = {"grace_period_days": "The grace period", "redemption_period_days": "The redemption period"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,9 @@ def tld_save(
             and registry.registrar_class(given["registrar"]) is None
         ):
             raise ValidationError({"registrar": f"No registrar is installed under the name {given['registrar']!r}."})
+        for name, what in _PERIODS.items():
+            if name in given:
+                given[name] = _period_days(given[name], what, name)
         changed = [name for name, value in given.items() if getattr(tld, name) != value]
         for name in changed:
             setattr(tld, name, given[name])
@@ -108,6 +121,13 @@ def tld_save(
                 + (f": {', '.join(changed)}." if changed else "."),
             )
     return TldSaved(tld, created, tuple(changed))
+
+
+def _period_days(value: Any, what: str, name: str) -> int:
+    """A grace or redemption period: whole days from 0 (none) to MAX_PERIOD_DAYS."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PERIOD_DAYS:
+        raise ValidationError({name: f"{what} is a whole number of days from 0 to {MAX_PERIOD_DAYS}, not {value!r}."})
+    return value
 
 
 def _amount(value: Decimal | None, currency: Currency, what: str, *, optional: bool = False) -> Decimal | None:

@@ -1,5 +1,6 @@
 """invoices_add_untaxed stores what invoice_recalculate computes once untaxed lines are added (the late fees of the
-automation run): under exclusive and price-inclusive taxes, one or two levels, with credit and part payments."""
+automation run), and invoices_recalculate what it computes for a batch with taxed lines added (the domain grace and
+redemption fees): under exclusive and price-inclusive taxes, one or two levels, with credit and part payments."""
 
 import datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from billing.services import (
     credit_add,
     credit_apply,
 )
-from billing.services.totals import invoice_recalculate, invoices_add_untaxed
+from billing.services.totals import invoice_recalculate, invoices_add_untaxed, invoices_recalculate
 from tests.factories import InvoiceFactory, InvoiceItemFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,38 @@ def test_nothing_to_add_changes_nothing(invoices):
     before = {name: _totals(invoice) for name, invoice in invoices.items()}
     invoices_add_untaxed({})
     assert {name: _totals(invoice) for name, invoice in invoices.items()} == before
+
+
+def test_invoices_recalculate_stores_what_invoice_recalculate_computes_with_taxed_lines_added(
+    invoices, customer, django_assert_num_queries
+):
+    """The domain grace and redemption fees are taxed as their renewal line: invoices_recalculate computes a batch
+    of invoices in three statements, and each comes out as invoice_recalculate would make it."""
+    bystander = _invoice(customer, ("30.00", True))
+    bystander_before = _totals(bystander)
+    for name, invoice in invoices.items():
+        InvoiceItemFactory(invoice=invoice, kind=InvoiceItem.Kind.DOMAIN_GRACE_FEE, amount=D("5.01"), taxed=True)
+        if "credit" in name:
+            InvoiceItemFactory(invoice=invoice, kind=InvoiceItem.Kind.DOMAIN_REDEMPTION_FEE, amount=D("80.00"))
+    before = {name: _totals(invoice) for name, invoice in invoices.items()}
+
+    with django_assert_num_queries(3):
+        invoices_recalculate([invoice.pk for invoice in invoices.values()])
+
+    stored = {name: _totals(invoice) for name, invoice in invoices.items()}
+    for name, invoice in invoices.items():
+        assert stored[name] != before[name], name
+        fresh = Invoice.objects.select_related("currency").get(pk=invoice.pk)
+        invoice_recalculate(fresh)
+        assert _totals(invoice) == stored[name], name
+    assert _totals(bystander) == bystander_before
+    # 100 + 10 + 5.01 + 80, VAT 19% of the taxed 105.01; less 4.00 credit and 50.00 paid.
+    assert stored["exclusive, credit and part paid"] == (
+        D("195.01"),
+        D("19.95"),
+        D("0"),
+        D("4.00"),
+        D("210.96"),
+        D("50.00"),
+        D("160.96"),
+    )

@@ -39,6 +39,8 @@ def test_adding_a_tld_with_its_prices_saves_through_the_service(admin_client, us
             "register_when": Tld.RegisterWhen.ON_PAYMENT,
             "auto_renew_default": "on",
             "is_active": "on",
+            "grace_period_days": "30",
+            "redemption_period_days": "40",
             **_inline(
                 "prices",
                 [
@@ -63,11 +65,12 @@ def test_adding_a_tld_with_its_prices_saves_through_the_service(admin_client, us
     )
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
     tld = Tld.objects.get()
-    assert (tld.extension, tld.registrar, tld.register_when, tld.epp_code_required) == (
+    assert (tld.extension, tld.registrar, tld.register_when, tld.epp_code_required, tld.redemption_period_days) == (
         "shop",
         "scripted_registrar",
         "payment",
         False,
+        40,
     )
     assert sorted(tld.prices.values_list("years", "register_price", "transfer_price")) == [
         (1, Decimal("9.99"), None),
