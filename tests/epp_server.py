@@ -12,7 +12,7 @@ the greeting (2307) and the account's session limit (`max_sessions`: 2502 and cl
 
 Knobs for the tests: `fail_next(count, code)` answers the next commands after login with that code (2400 command
 failed; 2500/2501/2502 also close the connection), `fail_command(name, count, code)` the next commands of that name
-only; `stall_next(count)` reads the next commands and never answers;
+only; `stall_next(count)` reads the next commands and never answers, `stall_command(name, count)` those of a name;
 `send_instead(raw)` sends raw bytes instead of the next answer; `fragment_replies` writes every frame in small TLS
 records; `drop_connections()` closes every live connection; `refused_nameservers` (on `registry`) are answered 2303
 (RFC 5731 gives no code of its own; an unknown host object is 2303, and that is what a registry that does not know
@@ -151,6 +151,7 @@ class EppServer:
         self._failures: collections.deque[int] = collections.deque()
         self._failures_of: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
         self._stalls = 0
+        self._stalls_of: collections.Counter[str] = collections.Counter()
         self._instead: collections.deque[bytes] = collections.deque()
         self._connections: set[_Connection] = set()
         self._sv_ids = itertools.count(1)
@@ -197,6 +198,11 @@ class EppServer:
     def stall_next(self, count: int = 1) -> None:
         with self.lock:
             self._stalls += count
+
+    def stall_command(self, name: str, count: int = 1) -> None:
+        """The next `count` commands of that name are read, never carried out and never answered."""
+        with self.lock:
+            self._stalls_of[name] += count
 
     def send_instead(self, raw: bytes, *, framed: bool = True) -> None:
         """The next answer is these bytes (with an RFC 5734 header unless `framed` is False)."""
@@ -357,6 +363,9 @@ class EppServer:
             self.received.append(Received(connection.clid, name, target))
             if self._stalls:
                 self._stalls -= 1
+                return None, False
+            if self._stalls_of[name]:
+                self._stalls_of[name] -= 1
                 return None, False
             if self._instead:
                 return self._instead.popleft(), False

@@ -259,7 +259,7 @@ def test_a_completed_transfer_message_without_its_expiry_date_takes_the_date_fro
 
 
 def test_a_message_recorded_but_not_acknowledged_is_only_acknowledged_the_next_time(
-    configure, poll, transfer_in, epp_server
+    configure, poll, transfer_in, epp_server, admin_client
 ):
     configure()
     domain = transfer_in("twice.test")
@@ -276,6 +276,10 @@ def test_a_message_recorded_but_not_acknowledged_is_only_acknowledged_the_next_t
     assert _queue_of(epp_server) == []
     recorded.refresh_from_db()
     assert recorded.acked_at is not None and RegistrarPollMessage.objects.count() == 1
+    read_by_first = admin_client.get(f"/admin/provisioning/registrarpollmessage/?poll__id__exact={first.pk}")
+    assert read_by_first.status_code == 200 and "twice.test" in read_by_first.content.decode()
+    page = admin_client.get(f"/admin/provisioning/registrarpollmessage/{recorded.pk}/change/").content.decode()
+    assert f"/admin/provisioning/domain/{domain.pk}/change/" in page
     domain.refresh_from_db()
     assert domain.status == Domain.Status.ACTIVE
     assert ActivityLog.objects.filter(action="domain_activated", subject_id=domain.pk).count() == 1
@@ -303,7 +307,9 @@ def test_a_registry_that_is_down_fails_the_poll_for_the_admin_and_loses_no_messa
     page = admin_client.get("/admin/provisioning/registrarpoll/?status=failed")
     assert page.status_code == 200 and "could not be reached" in page.content.decode()
     configs = admin_client.get("/admin/provisioning/registrarconfig/").content.decode()
-    assert "Failed" in configs
+    assert f'registrarpoll/?config__id__exact={config.pk}">Failed</a>' in configs
+    detail = admin_client.get(f"/admin/provisioning/registrarpoll/{failed.pk}/change/")
+    assert detail.status_code == 200 and "could not be reached" in detail.content.decode()
 
     configure(config_id=config.pk)  # the registry is back
     assert poll().status == RegistrarPoll.Status.SUCCEEDED
@@ -318,7 +324,8 @@ def test_a_frame_that_does_not_parse_fails_the_poll_and_the_next_one_reads_the_m
     domain = transfer_in("garbled.test")
     epp_server.complete_transfer("garbled.test")
     epp_server.send_instead(b"<epp><not-closed>", framed=True)
-    epp_server.send_instead(b"<epp><not-closed>", framed=True)  # the session logs in again once for a query: garbled too
+    # The session logs in again once for a query that met a broken answer: that answer is garbled too.
+    epp_server.send_instead(b"<epp><not-closed>", framed=True)
     failed = poll()
     assert failed.status == RegistrarPoll.Status.FAILED and "does not parse" in failed.error
     assert not RegistrarPollMessage.objects.exists() and len(_queue_of(epp_server)) == 1
