@@ -239,4 +239,4 @@ class CancellationRequestAdmin(LargeTableAdmin):
         return False
 
 
-from provisioning import admin_domains, admin_queue, admin_servers  # noqa: E402,F401 - servers, queue, TLDs
+from provisioning import admin_domains, admin_polls, admin_queue, admin_servers  # noqa: E402,F401 - servers, queue, TLDs, polls

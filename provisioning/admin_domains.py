@@ -1,18 +1,23 @@
 """The TLDs' admin (the extension, its registrar chosen from the installed ones, its price table and fees inline)
 and the registrars' configurations (fields built from the registrar's declared settings; secrets are password
-inputs that never show what is stored). Both save only through provisioning.services.tlds."""
+inputs that never show what is stored). Both save only through provisioning.services.tlds. A configuration whose
+registrar reads a message queue shows how its last poll went (provisioning.admin_polls has them all)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from core import crypto
 from core.admin_lists import LargeTableAdmin
 from core.admin_mixins import RefusalsAsMessages
 from core.crypto import SecretUnreadable
-from provisioning.models import RegistrarConfig, Tld, TldFees, TldPrice
+from provisioning.models import RegistrarConfig, RegistrarPoll, Tld, TldFees, TldPrice
 from provisioning.module_forms import SettingsFieldsMixin, registrar_choices, registrar_chosen
 from provisioning.registrars import registry as registrars
 from provisioning.services.tlds import (
@@ -184,12 +189,33 @@ class RegistrarConfigForm(SettingsFieldsMixin, forms.ModelForm):
 @admin.register(RegistrarConfig)
 class RegistrarConfigAdmin(RefusalsAsMessages, LargeTableAdmin):
     form = RegistrarConfigForm
-    list_display = ("name", "label", "is_active")
+    list_display = ("name", "label", "is_active", "last_poll")
 
     @admin.display(description="Registrar")
     def label(self, config: RegistrarConfig) -> str:
         registrar_class = registrars.registrar_class(config.name)
         return registrar_class.label if registrar_class else f"{config.name} (not installed)"
+
+    def get_queryset(self, request):
+        latest = RegistrarPoll.objects.filter(config=OuterRef("pk")).order_by("-created_at", "-pk")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_poll_status=Subquery(latest.values("status")[:1]),
+                last_poll_at=Subquery(latest.values("created_at")[:1]),
+            )
+        )
+
+    @admin.display(description="Last message-queue poll")
+    def last_poll(self, config: RegistrarConfig) -> str:
+        status = getattr(config, "last_poll_status", None)
+        if status is None:
+            return "-"
+        url = reverse("admin:provisioning_registrarpoll_changelist") + f"?config__id__exact={config.pk}"
+        label = RegistrarPoll.Status(status).label
+        at = timezone.localtime(config.last_poll_at).strftime("%Y-%m-%d %H:%M")
+        return format_html('<a href="{}">{}</a> ({})', url, label, at)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

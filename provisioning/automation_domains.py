@@ -1,7 +1,11 @@
-"""The automation run's registrar step: ask each domain's registrar, once a day, what the registry holds (its
-expiry date and status; a transfer in progress, whether it completed or failed). The calls go through the module
-queue like every registrar call, in batches; their outcomes (queue.registrar_effects) make the registrar's answer
-the domain's, log every change, and stop billing a domain the registrar no longer holds for us."""
+"""The automation run's registrar steps. First, read the message queue of each registrar account that sends
+messages (EPP poll: transfers approved, refused, domains transferred away), one task per configuration
+(queue.registrar_poll). Then ask each domain's registrar, once a day, what the registry holds (its expiry date and
+status; a transfer in progress, whether it completed or failed): the fallback for a registry that sends no
+messages, or a message read elsewhere. The calls go through the module queue like every registrar call, in
+batches; their outcomes (queue.registrar_effects) make the registrar's answer the domain's, log every change, and
+stop billing a domain the registrar no longer holds for us. A poll and a query that meet the same transfer apply it
+once: each looks at the domain's status under its lock."""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from django.db import transaction
 
 from automation.registry import StepContext, automation_step
 from provisioning.models import Domain
-from provisioning.queue.requests import domain_action_key, registrar_calls_request_many
+from provisioning.queue.requests import (
+    domain_action_key,
+    polling_configs,
+    registrar_calls_request_many,
+    registrar_polls_request,
+)
 from provisioning.registrars import registry
 from provisioning.registrars.base import RegistrarAction
 
@@ -29,6 +38,22 @@ def domains_to_sync(action: RegistrarAction):
     """Domains of these statuses whose registrar offers `action` (the Manual one does not: nothing to ask)."""
     offering = [name for name in registry.names() if action in registry.registrar_class(name).actions]
     return Domain.objects.filter(status__in=SYNCED[action], registrar__in=offering)
+
+
+@automation_step(
+    "registrar_poll",
+    order=168,
+    description="Read the message queue of each registrar configuration whose registrar sends messages (EPP "
+    "poll): transfers in approved or refused, domains transferred away. One task per configuration.",
+)
+def poll_registrars(context: StepContext) -> None:
+    if context.dry_run:  # a dry run is rolled back: a task sent from it could not run
+        configs = list(polling_configs().order_by("name").values_list("name", flat=True))
+        if configs:
+            context.say(f"the message queue of {', '.join(configs)} would be read")
+        return
+    with transaction.atomic():
+        context.count("registrar polls asked", len(registrar_polls_request()))
 
 
 @automation_step(

@@ -371,4 +371,5 @@ class DomainRenewalNotice(models.Model):
 
 from provisioning.domain_models import RegistrarConfig, Tld, TldFees, TldPrice  # noqa: E402,F401 - TLDs, registrars
 from provisioning.module_models import ModuleCall, ModuleTodo, ServiceUsage  # noqa: E402,F401 - the queue's models
+from provisioning.poll_models import RegistrarPoll, RegistrarPollMessage  # noqa: E402,F401 - registrar polls
 from provisioning.sync_models import ServerSyncReport  # noqa: E402,F401 - server sync reports

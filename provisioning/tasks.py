@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from provisioning.queue import runner, sweep
+from provisioning.queue import registrar_poll, runner, sweep
 
 
 @shared_task(name="provisioning.module_call_run", acks_late=True, reject_on_worker_lost=True)
@@ -26,3 +26,9 @@ def module_calls_run(call_ids: list[int]) -> dict[str, int]:
 @shared_task(name="provisioning.module_calls_sweep")
 def module_calls_sweep() -> int:
     return sweep.module_calls_sweep().sent
+
+
+@shared_task(name="provisioning.registrar_poll_run", acks_late=True, reject_on_worker_lost=True)
+def registrar_poll_run(poll_id: int) -> str:
+    """Read one registrar configuration's message queue (a RegistrarPoll the run's registrar_poll step wrote)."""
+    return registrar_poll.registrar_poll_run(poll_id).result.value

@@ -11,7 +11,8 @@ the greeting (2307) and the account's session limit (`max_sessions`: 2502 and cl
 2002; logout is 1500 and closed.
 
 Knobs for the tests: `fail_next(count, code)` answers the next commands after login with that code (2400 command
-failed; 2500/2501/2502 also close the connection); `stall_next(count)` reads the next commands and never answers;
+failed; 2500/2501/2502 also close the connection), `fail_command(name, count, code)` the next commands of that name
+only; `stall_next(count)` reads the next commands and never answers, `stall_command(name, count)` those of a name;
 `send_instead(raw)` sends raw bytes instead of the next answer; `fragment_replies` writes every frame in small TLS
 records; `drop_connections()` closes every live connection; `refused_nameservers` (on `registry`) are answered 2303
 (RFC 5731 gives no code of its own; an unknown host object is 2303, and that is what a registry that does not know
@@ -148,7 +149,9 @@ class EppServer:
         self.logins = 0
         self.lock = threading.RLock()
         self._failures: collections.deque[int] = collections.deque()
+        self._failures_of: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
         self._stalls = 0
+        self._stalls_of: collections.Counter[str] = collections.Counter()
         self._instead: collections.deque[bytes] = collections.deque()
         self._connections: set[_Connection] = set()
         self._sv_ids = itertools.count(1)
@@ -186,9 +189,20 @@ class EppServer:
         with self.lock:
             self._failures.extend([code] * count)
 
+    def fail_command(self, name: str, count: int = 1, code: int = 2400) -> None:
+        """The next `count` commands named `name` ("poll:ack", "domain:info", ...) get that code and are not carried
+        out; other commands are answered as usual."""
+        with self.lock:
+            self._failures_of[name].extend([code] * count)
+
     def stall_next(self, count: int = 1) -> None:
         with self.lock:
             self._stalls += count
+
+    def stall_command(self, name: str, count: int = 1) -> None:
+        """The next `count` commands of that name are read, never carried out and never answered."""
+        with self.lock:
+            self._stalls_of[name] += count
 
     def send_instead(self, raw: bytes, *, framed: bool = True) -> None:
         """The next answer is these bytes (with an RFC 5734 header unless `framed` is False)."""
@@ -206,6 +220,11 @@ class EppServer:
     def add_domain(self, name: str, *, sponsor: str = "registrar-a", **fields) -> Domain:
         with self.lock:
             return self.registry.add_domain(name, sponsor=sponsor, **fields)
+
+    def queue_message(self, clid: str, text: str, domain_name: str | None = None) -> None:
+        """A message in the account's poll queue: text only, or with the domain's trnData when it has a transfer."""
+        with self.lock:
+            self.registry.queue(clid, text, domain_name)
 
     def complete_transfer(self, name: str) -> Domain:
         with self.lock:
@@ -345,6 +364,9 @@ class EppServer:
             if self._stalls:
                 self._stalls -= 1
                 return None, False
+            if self._stalls_of[name]:
+                self._stalls_of[name] -= 1
+                return None, False
             if self._instead:
                 return self._instead.popleft(), False
             if name == "login":
@@ -355,6 +377,9 @@ class EppServer:
                 return self._response(1500, cltrid), True
             if self._failures:
                 code = self._failures.popleft()
+                return self._response(code, cltrid), code >= 2500
+            if self._failures_of[name]:
+                code = self._failures_of[name].popleft()
                 return self._response(code, cltrid), code >= 2500
             try:
                 answer = self._dispatch(connection.clid, name, verb, target)

@@ -143,6 +143,7 @@ CELERY_TASK_ROUTES = {
     "provisioning.module_call_run": {"queue": PROVISIONING_QUEUE},
     "provisioning.module_calls_run": {"queue": PROVISIONING_QUEUE},  # the batches of many calls (the run's)
     "provisioning.module_calls_sweep": {"queue": PROVISIONING_QUEUE},
+    "provisioning.registrar_poll_run": {"queue": PROVISIONING_QUEUE},  # a registrar account's message queue
 }
 # Beat (django-celery-beat copies these into its table at start): webhook retries that are due, and deliveries
 # whose task was lost (Redis down at commit), are handed out every minute. The automation run does it too.
@@ -269,6 +270,9 @@ PORTAL_MODULE_RETRY_BASE_SECONDS = env.int("PORTAL_MODULE_RETRY_BASE_SECONDS", d
 PORTAL_MODULE_RETRY_MAX_SECONDS = env.int("PORTAL_MODULE_RETRY_MAX_SECONDS", default=3600)
 # Seconds a module may take over one call before the portal gives up waiting (a transient error).
 PORTAL_MODULE_TIMEOUT_SECONDS = env.int("PORTAL_MODULE_TIMEOUT_SECONDS", default=30)
+# The most messages one poll reads from a registrar account's message queue (EPP poll); the rest wait for the
+# next run's poll.
+PORTAL_REGISTRAR_POLL_LIMIT = env.int("PORTAL_REGISTRAR_POLL_LIMIT", default=500)
 # Seconds checkout waits for a registrar's availability check before it tells the client to try again.
 PORTAL_DOMAIN_CHECK_TIMEOUT_SECONDS = env.int("PORTAL_DOMAIN_CHECK_TIMEOUT_SECONDS", default=5)
 

@@ -51,18 +51,26 @@ class Ran:
 def call_lock(call_id: int) -> Iterator[bool]:
     """Whether this worker holds the call (PostgreSQL: a session advisory lock, freed by the server if the
     worker dies). SQLite has one writer and no concurrent workers: always held."""
+    with session_lock(LOCK_NAMESPACE, call_id) as held:
+        yield held
+
+
+@contextmanager
+def session_lock(namespace: int, key: int) -> Iterator[bool]:
+    """Whether this worker holds (namespace, key): a PostgreSQL session advisory lock, tried without waiting and
+    freed by the server if the worker dies. SQLite has one writer and no concurrent workers: always held."""
     if connection.vendor != "postgresql":
         yield True
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, call_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, key])
         held = cursor.fetchone()[0]
     try:
         yield held
     finally:
         if held:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, call_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, key])
 
 
 def call_error(

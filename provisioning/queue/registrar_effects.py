@@ -5,6 +5,8 @@ answer wins: an expiry date is always the one the registrar returned, never one 
 - transfer completed: Active until the date the registry gives; still pending: it waits in Pending Transfer;
 - renew succeeded: the expiry date is the registrar's (an Expired domain is Active again);
 - nameservers or lock saved (or read): the domain keeps what the registrar now holds;
+- sync and transfer sync: the registry's date and status (also what a registry's poll message applies, through
+  the same functions: provisioning.queue.registrar_poll);
 - a to-do the registrar left (the Manual registrar): a ModuleTodo for the admins, done with the new expiry date
   when the action gives one (provisioning.queue.registrar_actions).
 """
@@ -92,8 +94,9 @@ def registrar_call_succeeded(call: ModuleCall, domain: Domain, result: Registrar
         transfer_synced(domain, result)
 
 
-def domain_synced(domain: Domain, result: DomainSync) -> None:
-    """The registrar's answer wins: its expiry date, and a domain it no longer holds for us is not billed again."""
+def domain_synced(domain: Domain, result: DomainSync, *, via: str = "") -> None:
+    """The registrar's answer wins: its expiry date, and a domain it no longer holds for us is not billed again.
+    `via` names where the answer came from when it was not a sync call (a registry message), for the log."""
     if result.status in (RegistryStatus.ACTIVE, RegistryStatus.EXPIRED) and result.expiry_date is not None:
         domain_confirmed(domain, result.expiry_date, how="synced with the registrar")
     elif result.status is RegistryStatus.TRANSFERRED_AWAY and domain.status in (
@@ -102,7 +105,12 @@ def domain_synced(domain: Domain, result: DomainSync) -> None:
     ):
         apply_transition(domain.mark_transferred_away, label="transferred away")
         domain.save(update_fields=["status"])
-        item_log(None, "domain_transferred_away", domain, f"Domain {domain}: the registrar says another holds it")
+        item_log(
+            None,
+            "domain_transferred_away",
+            domain,
+            f"Domain {domain}: the registrar says another holds it{_from(via)}",
+        )
         emit("DomainTransferredAway", domain_id=domain.pk, client_id=domain.client_id)
     elif result.status is RegistryStatus.GONE and domain.status in (Domain.Status.ACTIVE, Domain.Status.EXPIRED):
         apply_transition(domain.registry_lost, label="gone at the registry")
@@ -111,12 +119,22 @@ def domain_synced(domain: Domain, result: DomainSync) -> None:
         emit("DomainGone", domain_id=domain.pk, client_id=domain.client_id)
 
 
-def transfer_synced(domain: Domain, result: TransferSync) -> None:
+def transfer_synced(domain: Domain, result: TransferSync, *, via: str = "") -> None:
+    """A transfer in completed (Active with the registry's date) or failed (Pending again, with its reason)."""
     if result.state is TransferState.COMPLETED and result.expiry_date is not None:
-        domain_confirmed(domain, result.expiry_date, how="transferred in")
+        domain_confirmed(domain, result.expiry_date, how=f"transferred in{_from(via)}")
     elif result.state is TransferState.FAILED and domain.status == Domain.Status.PENDING_TRANSFER:
         apply_transition(domain.transfer_failed, label="transfer failed")
         domain.save(update_fields=["status", "setup_round"])
         reason = result.reason or "no reason given"
-        item_log(None, "domain_transfer_failed", domain, f"Transfer of {domain} failed at the registry: {reason}")
+        item_log(
+            None,
+            "domain_transfer_failed",
+            domain,
+            f"Transfer of {domain} failed at the registry{_from(via)}: {reason}",
+        )
         emit("DomainTransferFailed", domain_id=domain.pk, client_id=domain.client_id, reason=reason)
+
+
+def _from(via: str) -> str:
+    return f" ({via})" if via else ""

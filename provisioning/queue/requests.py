@@ -20,7 +20,7 @@ from core import crypto
 from core.after_commit import send_after_commit
 from core.rows import insert_rows
 from notifications.services import Actor, actor_label
-from provisioning.models import Domain, ModuleCall, Service
+from provisioning.models import Domain, ModuleCall, RegistrarConfig, RegistrarPoll, Service
 from provisioning.modules import registry
 from provisioning.modules.base import Action
 from provisioning.registrars import registry as registrars
@@ -28,6 +28,7 @@ from provisioning.registrars.base import RegistrarAction
 
 RUN_TASK = "provisioning.module_call_run"
 RUN_MANY_TASK = "provisioning.module_calls_run"
+POLL_TASK = "provisioning.registrar_poll_run"
 # The most calls one task runs, one after the other (the automation run asks for thousands at once).
 CALL_BATCH = 100
 
@@ -225,3 +226,20 @@ def registrar_renewals_request(
 
 def call_params(call: ModuleCall) -> dict[str, Any]:
     return crypto.decrypt_json(call.params_token)
+
+
+def polling_configs():
+    """The active registrar configurations whose registrar reads its account's message queue (EPP poll)."""
+    polling = [name for name in registrars.names() if registrars.registrar_class(name).polls_messages]
+    return RegistrarConfig.objects.filter(is_active=True, name__in=polling)
+
+
+def registrar_polls_request() -> list[int]:
+    """A poll of each configuration that polls: a Queued RegistrarPoll row each, in one statement, and its task
+    after commit (a task lost with the broker is superseded by the next run's poll). Returns the polls' ids."""
+    configs = list(polling_configs().order_by("pk").values_list("pk", flat=True))
+    polls = RegistrarPoll.objects.bulk_create([RegistrarPoll(config_id=pk) for pk in configs])
+    task = current_app.tasks[POLL_TASK]
+    for poll in polls:
+        send_after_commit(task, poll.pk)
+    return [poll.pk for poll in polls]

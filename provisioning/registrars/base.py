@@ -249,6 +249,37 @@ class TransferSync:
     todo: str = ""
 
 
+class TransferSide(enum.StrEnum):
+    """Which end of a transfer a poll message is about, for the account that read it."""
+
+    GAINING = "gaining"  # this account asked for the transfer (a transfer in)
+    LOSING = "losing"  # another registrar asked for a domain this account sponsors (a transfer away)
+
+
+@dataclass(frozen=True)
+class PolledTransfer:
+    """A poll message's transfer data (EPP <domain:trnData>): the transfer as it was when the message was queued."""
+
+    name: str  # the domain, as its A-label, lower case
+    status: str  # the registry's own word (trStatus): pending, clientApproved, serverApproved, clientRejected, ...
+    state: TransferState  # what that status means: still pending, completed, or failed
+    side: TransferSide | None  # None: neither end is this account (nothing of ours)
+    expiry_date: datetime.date | None = None  # the registry's, for a completed transfer
+    reason: str = ""  # why it failed, in the registry's words
+
+
+@dataclass(frozen=True)
+class PollMessage:
+    """The head of a registrar account's message queue (EPP poll, RFC 5730 2.9.2.3). It stays there until it is
+    acknowledged (`Registrar.poll_ack`), so a message read and not acknowledged is read again."""
+
+    message_id: str  # the registry's id, unique for the account
+    text: str
+    queued_at: datetime.datetime | None
+    remaining: int = 1  # the messages in the queue, this one included
+    transfer: PolledTransfer | None = None  # None: a message about no transfer (text only, or another kind)
+
+
 RegistrarResult = (
     Availability
     | Registered
@@ -275,6 +306,9 @@ class Registrar:
     actions: ClassVar[frozenset[RegistrarAction]] = frozenset(RegistrarAction)
     # Whether the portal may ask this registrar for availability at checkout (Manual cannot know).
     checks_availability: ClassVar[bool] = True
+    # Whether the registrar reads its account's message queue (poll / poll_ack): the run's registrar_poll step
+    # asks only those that do, once per configuration (docs/REGISTRARS.md).
+    polls_messages: ClassVar[bool] = False
 
     def supports(self, action: RegistrarAction) -> bool:
         return action in self.actions
@@ -319,3 +353,13 @@ class Registrar:
 
     def transfer_sync(self, context: RegistrarContext) -> TransferSync:
         raise NotSupported(f"The {self.label} registrar cannot follow transfers.")
+
+    # --- the account's message queue (not a domain's action: no RegistrarContext, only the settings) ------------
+
+    def poll(self, settings: dict[str, Any]) -> PollMessage | None:
+        """The head of the account's message queue, or None when it is empty. Reading it changes nothing."""
+        raise NotSupported(f"The {self.label} registrar does not read a message queue.")
+
+    def poll_ack(self, settings: dict[str, Any], message_id: str) -> None:
+        """Take the message off the queue. A message the registry no longer has counts as acknowledged."""
+        raise NotSupported(f"The {self.label} registrar does not read a message queue.")

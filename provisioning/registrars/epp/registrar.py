@@ -6,6 +6,9 @@ account sponsors is ours already (`found_existing`, with the registry's expiry d
 current expiry first (EPP's renew names it) and does not renew again when the registry already shows the years
 paid for. Every answer is the registry's: expiry dates come from <exDate>.
 
+The account's poll queue (RFC 5730 2.9.2.3) is read a message at a time (`poll`) and acknowledged (`poll_ack`)
+by the portal's poll run (provisioning.queue.registrar_poll), once the message's effect has committed.
+
 A worker keeps one logged-in session per registry account (host, port, username) and reuses it across calls; a
 broken one is closed and the next call opens another. Queries log in again by themselves (session.py); a change
 is never sent twice by the session: the queue's retry does it, after the check above.
@@ -30,11 +33,14 @@ from provisioning.registrars.base import (
     Lock,
     Nameservers,
     PermanentRegistrarError,
+    PolledTransfer,
+    PollMessage,
     Registered,
     Registrar,
     RegistrarContext,
     RegistryStatus,
     TransferRequested,
+    TransferSide,
     TransferState,
     TransferSync,
     TransientRegistrarError,
@@ -48,10 +54,12 @@ from provisioning.registrars.epp.errors import (
     EppValueError,
     ResultKind,
 )
+from provisioning.registrars.epp.responses import QueuedMessage
 from provisioning.registrars.epp.session import EppSession
 from provisioning.registrars.registry import register
 
 LOCK_STATUS = "clientTransferProhibited"
+APPROVED = ("serverApproved", "clientApproved")  # the trStatus values of a completed transfer (RFC 5731)
 _sessions: dict[tuple[str, int, str], EppSession] = {}
 _sessions_lock = threading.Lock()
 
@@ -107,6 +115,7 @@ def _contact_id(prefix: str, domain_id: int, fingerprint: str) -> str:
 class EppRegistrar(Registrar):
     name = "epp"
     label = "EPP registry (RFC 5730)"
+    polls_messages = True
     settings = (
         Setting("host", "Registry host", required=True, help="The registry's EPP server, e.g. epp.registry.example."),
         Setting("port", "Port", SettingType.INTEGER, default=700, min_value=1, max_value=65535),
@@ -150,23 +159,19 @@ class EppRegistrar(Registrar):
         return session
 
     def _run(self, context: RegistrarContext, doing: str, work):
+        return self._with_session(context.settings, context.domain.name, doing, work)
+
+    def _with_session(self, settings: dict, name: str, doing: str, work):
         try:
-            session = self._session(context.settings)
+            session = self._session(settings)
             return work(session)
         except EppError as error:
             if isinstance(error, EppTransportError):
                 close_sessions()  # the next call opens a fresh one
-            raise _registrar_error(error, name=context.domain.name, doing=doing) from error
+            raise _registrar_error(error, name=name, doing=doing) from error
 
     def _ours(self, context: RegistrarContext, session: EppSession):
-        """The domain's info if this account sponsors it, else None (someone else's, or not registered)."""
-        try:
-            info = session.domain_info(context.domain.name)
-        except EppCommandError as error:
-            if error.kind in (ResultKind.OBJECT_DOES_NOT_EXIST, ResultKind.AUTHORIZATION):
-                return None
-            raise
-        return info if info.sponsor == context.settings.get("username") else None
+        return _sponsored(session, context.domain.name, str(context.settings.get("username") or ""))
 
     def _registrant(self, context: RegistrarContext, session: EppSession, contact: dict | None = None) -> str:
         """Our contact handle for the domain's registrant (made at the registry when it is not there yet)."""
@@ -237,7 +242,7 @@ class EppRegistrar(Registrar):
             if mine is not None:
                 return TransferRequested(TransferState.COMPLETED, "Ours already.", expiry_date=_date(mine.expires_at))
             data = session.domain_transfer_request(name=domain.name, auth_info=domain.epp_code, years=domain.years)
-            if data.status in ("serverApproved", "clientApproved"):
+            if data.status in APPROVED:
                 return TransferRequested(TransferState.COMPLETED, "Transferred.", expiry_date=_date(data.expires_at))
             return TransferRequested(TransferState.PENDING, f"Transfer requested ({data.status}).")
 
@@ -343,13 +348,78 @@ class EppRegistrar(Registrar):
             data = session.domain_transfer_query(context.domain.name, auth_info=context.domain.epp_code or None)
             if data.status == "pending":
                 return TransferSync(TransferState.PENDING, message="Still pending at the registry.")
-            if data.status in ("serverApproved", "clientApproved"):
+            if data.status in APPROVED:
                 mine = self._ours(context, session)
                 expiry = _date(mine.expires_at) if mine is not None else _date(data.expires_at)
                 return TransferSync(TransferState.COMPLETED, expiry, message=f"Transfer {data.status}.")
             return TransferSync(TransferState.FAILED, reason=f"The transfer was {data.status} at the registry.")
 
         return self._run(context, "follow the transfer of", work)
+
+    # --- the account's message queue ----------------------------------------------------------------------------
+
+    def poll(self, settings: dict) -> PollMessage | None:
+        username = str(settings.get("username") or "")
+
+        def work(session: EppSession) -> PollMessage | None:
+            queued = session.poll_request()
+            if queued is None:
+                return None
+            return PollMessage(
+                message_id=queued.message_id,
+                text=queued.message,
+                queued_at=queued.queued_at,
+                remaining=queued.count,
+                transfer=_polled_transfer(session, queued, username) if queued.transfer is not None else None,
+            )
+
+        return self._with_session(settings, f"the account {username}", "read the message queue of", work)
+
+    def poll_ack(self, settings: dict, message_id: str) -> None:
+        def work(session: EppSession) -> None:
+            try:
+                session.poll_ack(message_id)
+            except EppCommandError as error:
+                if error.kind is not ResultKind.OBJECT_DOES_NOT_EXIST:  # 2303: no such message, acknowledged already
+                    raise
+
+        username = str(settings.get("username") or "")
+        self._with_session(settings, f"message {message_id} of {username}", "acknowledge", work)
+
+
+def _sponsored(session: EppSession, name: str, username: str):
+    """The domain's info if this account sponsors it, else None (someone else's, or not registered)."""
+    try:
+        info = session.domain_info(name)
+    except EppCommandError as error:
+        if error.kind in (ResultKind.OBJECT_DOES_NOT_EXIST, ResultKind.AUTHORIZATION):
+            return None
+        raise
+    return info if info.sponsor == username else None
+
+
+def _polled_transfer(session: EppSession, queued: QueuedMessage, username: str) -> PolledTransfer:
+    """A poll message's <trnData> for the portal: which end we are, what its status means, and for a completed
+    transfer in the expiry date (the message's exDate, else the registry's info of the domain, now ours)."""
+    data = queued.transfer
+    assert data is not None
+    side = (
+        TransferSide.GAINING
+        if data.requested_by == username
+        else TransferSide.LOSING
+        if data.acting_by == username
+        else None
+    )
+    if data.status == "pending":
+        return PolledTransfer(data.name.lower(), data.status, TransferState.PENDING, side)
+    if data.status in APPROVED:
+        expiry = _date(data.expires_at)
+        if expiry is None and side is TransferSide.GAINING:
+            mine = _sponsored(session, data.name, username)
+            expiry = _date(mine.expires_at) if mine is not None else None
+        return PolledTransfer(data.name.lower(), data.status, TransferState.COMPLETED, side, expiry)
+    reason = f"The transfer was {data.status} at the registry" + (f": {queued.message}" if queued.message else ".")
+    return PolledTransfer(data.name.lower(), data.status, TransferState.FAILED, side, reason=reason)
 
 
 def close_sessions() -> None:

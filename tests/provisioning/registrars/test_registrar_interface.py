@@ -69,6 +69,16 @@ def test_an_action_a_registrar_does_not_declare_is_not_supported_and_permanent()
     assert refused.value.transient is False and "get lock" in refused.value.message
 
 
+@pytest.mark.parametrize("name", ["manual", "scripted_registrar"])
+def test_only_a_registrar_that_says_so_reads_a_message_queue(name):
+    registrar = registry.registrar_for(name)
+    assert registrar.polls_messages is False and registry.registrar_class("epp").polls_messages is True
+    with pytest.raises(NotSupported):
+        registrar.poll({})
+    with pytest.raises(NotSupported):
+        registrar.poll_ack({}, "1")
+
+
 def test_registrar_errors_are_module_errors_the_queue_classifies_with_a_client_message_apart():
     taken = DomainTaken("2302 Object exists", client_message="shop.example is taken.", code=2302)
     assert isinstance(taken, ModuleError) and taken.transient is False and taken.code == 2302
