@@ -134,7 +134,7 @@ class AddToCartForm(forms.Form):
         max_length=EPP_CODE_MAX,
         label="EPP code (for a transfer)",
         help_text="The authorization code your current registrar gives you. Needed only to transfer the domain in.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never rendered back
     )
 
     def __init__(self, *args, product, prices, currency, domain_years=(), **kwargs):
@@ -279,7 +279,7 @@ class DomainLineForm(forms.Form):
         max_length=EPP_CODE_MAX,
         label="EPP code",
         help_text="For a transfer: the code the client got from their current registrar.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never rendered back
     )
 
     def __init__(self, *args, domains=(), **kwargs):

@@ -108,6 +108,16 @@ class EppCodeForm(forms.Form):
     )
 
 
+ADMIN_CODE_KEPT_WORDS = {
+    CodeKept.RETRIED: "The new EPP code is kept, and the refused transfer call is asked again with it.",
+    CodeKept.FOR_SENDING: "The new EPP code is kept; it is used when the transfer is sent (Transfer in, or on accept).",
+    CodeKept.ON_ITS_WAY: "The new EPP code is kept; the transfer already with the registry goes on as it is.",
+    CodeKept.FOR_AN_ADMIN: "The new EPP code is kept. The transfer call failed for another reason (or new codes "
+    "retried it too often today): retry it from the module queue when it may go.",
+    CodeKept.SAME_AS_REFUSED: "That is the EPP code the registry refused: nothing was asked.",
+}
+
+
 def _takes_epp_code(domain: Domain) -> bool:
     return domain.registration_type == Domain.RegistrationType.TRANSFER and domain.status in TAKES_EPP_CODE
 
@@ -132,7 +142,12 @@ class DomainRegistrarActions:
             {"slug": slug, "label": label, "url": reverse("admin:provisioning_domain_epp_code", args=[domain.pk, slug])}
             for slug, label, permission, shown in (
                 ("replace", "New EPP code", "registrar_change_domain", _takes_epp_code(domain)),
-                ("reveal", "Show EPP code", "epp_code_domain", _takes_epp_code(domain) and bool(domain.epp_code_token)),
+                (
+                    "reveal",
+                    "Show EPP code",
+                    "reveal_epp_code_domain",
+                    _takes_epp_code(domain) and bool(domain.epp_code_token),
+                ),
             )
             if shown and request.user.has_perm(f"provisioning.{permission}")
         ]
@@ -164,7 +179,7 @@ class DomainRegistrarActions:
     def domain_epp_code_view(self, request: HttpRequest, domain_id: int, what: str) -> HttpResponse:
         """A transfer in's EPP code: replaced (a wrong one retries the refused transfer call), or shown once to an
         admin who transfers the domain by hand (logged)."""
-        permission = {"replace": "registrar_change_domain", "reveal": "epp_code_domain"}.get(what)
+        permission = {"replace": "registrar_change_domain", "reveal": "reveal_epp_code_domain"}.get(what)
         if permission is None:
             raise Http404
         domain = get_object_or_404(Domain, pk=domain_id)
@@ -208,11 +223,10 @@ class DomainRegistrarActions:
             except ValidationError as refused:
                 form.add_error("epp_code", refused)
             else:
-                words = {
-                    CodeKept.RETRIED: "The new EPP code is kept, and the refused transfer call is asked again with it.",
-                    CodeKept.KEPT: "The new EPP code is kept for the transfer.",
-                }[kept]
-                self.message_user(request, words, messages.SUCCESS)
+                words = ADMIN_CODE_KEPT_WORDS[kept]
+                self.message_user(
+                    request, words, messages.WARNING if kept is CodeKept.SAME_AS_REFUSED else messages.SUCCESS
+                )
                 return HttpResponseRedirect(back)
         return TemplateResponse(request, "admin/provisioning/service/module_action.html", context)
 

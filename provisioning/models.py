@@ -252,6 +252,7 @@ class Domain(FSMModelMixin, models.Model):
             ("registrar_read_domain", "Can ask a domain's registrar what it holds (sync, nameservers, lock)"),
             ("registrar_change_domain", "Can make registrar changes to a domain (register, renew, nameservers, lock)"),
             ("epp_code_domain", "Can have a domain's EPP code emailed to its owner"),
+            ("reveal_epp_code_domain", "Can see the EPP code a client gave for a transfer in (to transfer it by hand)"),
         ]
 
     def __str__(self) -> str:

@@ -154,6 +154,19 @@ def domain_detail(request: HttpRequest, domain_id: int) -> HttpResponse:
     return render(request, "clientarea/domain_detail.html", context)
 
 
+CODE_KEPT_WORDS = {
+    CodeKept.RETRIED: "Thank you: the transfer is sent to the registry again with the new EPP code. This page shows "
+    "its answer.",
+    CodeKept.FOR_SENDING: "Thank you: the EPP code is kept for the transfer, which our team sends to the registry.",
+    CodeKept.ON_ITS_WAY: "Thank you: the EPP code is kept. The transfer is with the registry already; the new code is "
+    "used if it has to be asked again.",
+    CodeKept.FOR_AN_ADMIN: "Thank you: the EPP code is kept. Our team looks at the registry's answer before the "
+    "transfer is asked again.",
+    CodeKept.SAME_AS_REFUSED: "That is the EPP code the registry refused: check it with your current registrar. "
+    "Nothing was sent.",
+}
+
+
 @login_required
 @require_POST
 def domain_epp_code(request: HttpRequest, domain_id: int) -> HttpResponse:
@@ -169,12 +182,7 @@ def domain_epp_code(request: HttpRequest, domain_id: int) -> HttpResponse:
     except ValidationError as refused:
         messages.error(request, " ".join(refused.messages))
     else:
-        messages.success(
-            request,
-            "Thank you: the transfer is sent to the registry again with the new EPP code. This page shows its answer."
-            if kept is CodeKept.RETRIED
-            else "Thank you: the EPP code is kept for the transfer, which our team sends to the registry.",
-        )
+        (messages.warning if kept is CodeKept.SAME_AS_REFUSED else messages.success)(request, CODE_KEPT_WORDS[kept])
     return redirect("clientarea:domain_detail", domain_id=domain.pk)
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import crypto
 from core.fsm import apply_transition
+from notifications.models import ActivityLog
 from notifications.services import Actor, activity_record, actor_user
 from provisioning.models import Domain, ModuleCall, ModuleTodo
 from provisioning.queue.registrar_effects import domain_confirmed
@@ -136,38 +137,76 @@ def module_todos_done(*, todo_ids: list[int], actor: Actor, expiry_date: datetim
 
 
 class CodeKept(enum.Enum):
-    KEPT = "kept"  # stored for the transfer, which is sent on accept or by an admin
-    RETRIED = "retried"  # the transfer call that failed (a wrong code) is asked again, now, with it
+    RETRIED = "retried"  # the transfer call the registry refused for its code is asked again, now, with the new one
+    FOR_SENDING = "for_sending"  # not sent yet (or refused later at the registry): used when it is sent
+    ON_ITS_WAY = "on_its_way"  # the transfer is with the registry already: the code is kept for a new request
+    FOR_AN_ADMIN = "for_an_admin"  # refused for another reason, or asked again too often: an admin sends it
+    SAME_AS_REFUSED = "same_as_refused"  # the very code the registry refused: nothing is asked again
 
 
 # A transfer in takes a new EPP code until it is done: waiting (Pending, also after the registry refused it) or on
 # its way (Pending Transfer).
 TAKES_EPP_CODE = (Domain.Status.PENDING, Domain.Status.PENDING_TRANSFER)
+# New codes that may each retry a refused transfer, per domain and day: a registry counts wrong codes, and a
+# client (or a script) must not be able to make the portal hammer it.
+CODE_RETRIES_PER_DAY = 5
+
+
+def _code_retries_left(domain: Domain) -> bool:
+    """Whether another new code may retry the domain's refused transfer today (a read: a limit, not a key)."""
+    return (
+        ActivityLog.objects.filter(
+            action="domain_epp_code_retried",
+            subject_type=domain._meta.label_lower,
+            subject_id=domain.pk,
+            created_at__gte=timezone.now() - datetime.timedelta(days=1),
+        ).count()
+        < CODE_RETRIES_PER_DAY
+    )
 
 
 def domain_epp_code_replace(*, domain_id: int, code: str, actor: Actor) -> CodeKept:
     """A new EPP code for a transfer in, from the client or an admin: kept encrypted in place of the old one, never
-    shown. When the registry refused this round's transfer call (a wrong code: it waits in the queue), that call
-    is retried at once with the new code; otherwise the code waits for the transfer to be sent. Refused
-    (ValidationError, nothing changed) for a domain that is not a transfer in waiting, or a code a registry cannot
-    take."""
+    shown. When the registry refused this round's transfer call for its code (it waits in the queue), a new code
+    (not the refused one) retries that call at once, up to CODE_RETRIES_PER_DAY a day; otherwise the code waits
+    for the transfer to be sent. Refused (ValidationError, nothing changed) for a domain that is not a transfer in
+    waiting, or a code a registry cannot take."""
+    round_now = Domain.objects.filter(pk=domain_id).values_list("setup_round", flat=True).first()
+    if round_now is None:
+        raise ValidationError("That domain no longer exists.")
+    key = registration_key(Domain(pk=domain_id, setup_round=round_now), RegistrarAction.TRANSFER)
     with transaction.atomic():
+        # The call before the domain, as the queue's worker locks them (a record holds the call, then the domain).
+        call = ModuleCall.objects.select_for_update().filter(idempotency_key=key).first()
         domain = Domain.objects.select_for_update(of=("self",)).get(pk=domain_id)
         if domain.registration_type != Domain.RegistrationType.TRANSFER or domain.status not in TAKES_EPP_CODE:
             raise ValidationError(
                 f"{domain} is {domain.get_status_display()}: an EPP code is only taken for a transfer in that is "
                 "not done yet."
             )
-        domain.epp_code_token = crypto.encrypt(epp_code_clean(code, name=domain.name))
+        new_code = epp_code_clean(code, name=domain.name)
+        try:
+            refused_code = crypto.decrypt(domain.epp_code_token)
+        except crypto.SecretUnreadable:  # written under a key since removed: the new code replaces it all the same
+            refused_code = ""
+        domain.epp_code_token = crypto.encrypt(new_code)
         domain.save(update_fields=["epp_code_token"])
-        kept = CodeKept.KEPT
-        if domain.status == Domain.Status.PENDING_TRANSFER:
-            failed = ModuleCall.objects.filter(
-                idempotency_key=registration_key(domain, RegistrarAction.TRANSFER),
-                status__in=(ModuleCall.Status.FAILED, ModuleCall.Status.RETRYING),
-            ).values_list("pk", flat=True)
-            if any(m.move is CallMove.RETRIED for m in module_calls_retry(call_ids=list(failed), actor=actor)):
+        kept = CodeKept.FOR_SENDING if domain.status == Domain.Status.PENDING else CodeKept.ON_ITS_WAY
+        # A call waiting to retry by itself (a registry down) reads the new code when it runs: it is on its way.
+        refused = call is not None and call.status == ModuleCall.Status.FAILED
+        if domain.status == Domain.Status.PENDING_TRANSFER and refused and domain.setup_round == round_now:
+            kept = CodeKept.FOR_AN_ADMIN
+            wrong_code = bool((call.result or {}).get("wrong_epp_code"))
+            if wrong_code and new_code == refused_code:
+                kept = CodeKept.SAME_AS_REFUSED
+            elif wrong_code and _code_retries_left(domain):
+                module_calls_retry(call_ids=[call.pk], actor=actor)
                 kept = CodeKept.RETRIED
-        words = "its transfer call is asked again with it" if kept is CodeKept.RETRIED else "kept for the transfer"
-        item_log(actor, "domain_epp_code_given", domain, f"{domain}: a new EPP code was given, {words}")
+        if kept is CodeKept.RETRIED:
+            words = f"transfer call #{call.pk} is asked again with it"
+            item_log(actor, "domain_epp_code_retried", domain, f"{domain}: a new EPP code was given; {words}")
+        else:
+            item_log(
+                actor, "domain_epp_code_given", domain, f"{domain}: a new EPP code was given, kept for the transfer"
+            )
     return kept

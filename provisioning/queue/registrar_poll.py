@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ logger = logging.getLogger("provisioning.queue")
 POLL_LOCK_NAMESPACE = 1_767_002
 # How far the registry's clock may be behind ours before a message about our current transfer looks older than it.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
+MESSAGE_ID_MAX = RegistrarPollMessage._meta.get_field("message_id").max_length
 
 Outcome = RegistrarPollMessage.Outcome
 
@@ -151,7 +153,7 @@ def _drain(poll: RegistrarPoll) -> Polled:
                 break
             _record(poll, config, message)
             registrar.poll_ack(values, message.message_id)
-            RegistrarPollMessage.objects.filter(config=config, message_id=message.message_id).update(
+            RegistrarPollMessage.objects.filter(config=config, message_id=message_key(message.message_id)).update(
                 acked_at=timezone.now()
             )
             read += 1
@@ -169,6 +171,14 @@ def _drain(poll: RegistrarPoll) -> Polled:
         apply_transition(poll.succeed, label="recorded as succeeded", at=timezone.now(), read=read, left=left)
         poll.save(update_fields=["status", "finished_at", "messages_read", "messages_left"])
     return Polled(poll.pk, PollResult.SUCCEEDED, read)
+
+
+def message_key(message_id: str) -> str:
+    """The id the record keeps: the registry's own, or its SHA-256 when it is longer than the column (RFC 5730
+    sets no length), so a long id is recorded and acknowledged instead of failing every later poll."""
+    if len(message_id) <= MESSAGE_ID_MAX:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
 
 
 def _error_words(raised: Exception, config: RegistrarConfig) -> str:
@@ -191,7 +201,7 @@ def _record(poll: RegistrarPoll, config: RegistrarConfig, message: PollMessage) 
                 RegistrarPollMessage.objects.create(
                     config=config,
                     poll=poll,
-                    message_id=message.message_id,
+                    message_id=message_key(message.message_id),
                     queued_at=message.queued_at,
                     text=message.text[:4000],
                     domain_name=transfer.name if transfer is not None else "",

@@ -28,7 +28,7 @@ from provisioning.queue.common import Ran, RunResult, call_error, call_failure_r
 from provisioning.queue.registrar_context import registrar_call_context, registrar_settings
 from provisioning.queue.registrar_effects import registrar_call_succeeded
 from provisioning.registrars import registry
-from provisioning.registrars.base import EppCode, RegistrarAction, RegistrarContext, RegistrarResult
+from provisioning.registrars.base import EppCode, RegistrarAction, RegistrarContext, RegistrarResult, WrongEppCode
 
 logger = logging.getLogger("provisioning.queue")
 
@@ -134,6 +134,8 @@ def _record(call_id: int, result: RegistrarResult | None, error: ModuleError | N
         assert error is not None
         # What the client area may show of it: the registrar's plain words, never the protocol's.
         call.result = {"client_message": getattr(error, "client_message", "") or CLIENT_FAULT_WORDS}
+        if isinstance(error, WrongEppCode):  # the client can mend it: a new code retries this call
+            call.result["wrong_epp_code"] = True
         message, gave_up = call_failure_recorded(call, error, now=now)
         emit(
             f"AfterRegistrar{suffix}Failed",

@@ -146,11 +146,24 @@ ADMIN_ACTIONS: dict[RegistrarAction, tuple[str, ...]] = {
 }
 
 
+def _transfer_sendable(domain: Domain) -> bool:
+    """A transfer in the admin may send from the domain's page: on its way (Pending Transfer), or Pending again
+    because the registry refused an earlier round after taking its request. A Pending transfer never sent waits
+    for its order's accept (or for its payment), not for this button."""
+    if domain.registration_type != Domain.RegistrationType.TRANSFER:
+        return False
+    if domain.status != Domain.Status.PENDING:
+        return True
+    return ModuleCall.objects.filter(
+        domain=domain, action=RegistrarAction.TRANSFER.value, status=ModuleCall.Status.SUCCEEDED
+    ).exists()
+
+
 def admin_action_possible(domain: Domain, action: RegistrarAction) -> bool:
     """Whether the domain's status allows `action` and its registrar offers it (the page's buttons)."""
     if domain.status not in ADMIN_ACTIONS.get(action, ()) or not domain.registrar:
         return False
-    if action is RegistrarAction.TRANSFER and domain.registration_type != Domain.RegistrationType.TRANSFER:
+    if action is RegistrarAction.TRANSFER and not _transfer_sendable(domain):
         return False
     registrar_class = registry.registrar_class(domain.registrar)
     return registrar_class is not None and action in registrar_class.actions
@@ -179,6 +192,10 @@ def domain_registrar_ask(
             )
         if action is RegistrarAction.TRANSFER and domain.registration_type != Domain.RegistrationType.TRANSFER:
             raise ValidationError(f"{domain} was ordered as a registration, not a transfer in.")
+        if action is RegistrarAction.TRANSFER and not _transfer_sendable(domain):
+            raise ValidationError(
+                f"{domain} has not been sent yet: it goes to the registrar when its order is accepted."
+            )
         if action is RegistrarAction.TRANSFER and domain.status == Domain.Status.PENDING:
             # Sent again after the registry refused it: Pending Transfer, with this round's transfer call.
             registrar_offers(domain, domain.registrar, action)

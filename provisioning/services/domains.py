@@ -74,6 +74,9 @@ def domain_epp_code_reveal(*, domain_id: int, actor: Actor) -> str:
     domain = Domain.objects.filter(pk=domain_id).first()
     if domain is None:
         raise ValidationError("That domain no longer exists.")
+    waiting = (Domain.Status.PENDING, Domain.Status.PENDING_TRANSFER)
+    if domain.registration_type != Domain.RegistrationType.TRANSFER or domain.status not in waiting:
+        raise ValidationError(f"{domain} is {domain.get_status_display()}: no transfer in waits for its EPP code.")
     try:
         code = crypto.decrypt(domain.epp_code_token)
     except crypto.SecretUnreadable:
@@ -173,7 +176,8 @@ def domain_activate(
         return outcome
     today = timezone.localdate()
     apply_transition(domain.activate, label="activated", expiry_date=add_months(today, 12 * domain.registration_period))
-    domain.save(update_fields=["status", "expiry_date"])
+    domain.epp_code_token = ""  # transferred by hand: the code has done its work
+    domain.save(update_fields=["status", "expiry_date", "epp_code_token"])
     outcome = DomainActivated(sent_to_registrar=False, status=domain.status, expiry_date=domain.expiry_date)
     item_log(actor, "domain_activated", domain, f"Domain {domain} {domain_activated_words(outcome)}")
     emit("DomainActivated", domain_id=domain.pk, client_id=domain.client_id, registrar_ran=False)

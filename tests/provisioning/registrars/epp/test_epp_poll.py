@@ -6,6 +6,7 @@ a poll that meet the same transfer apply it once."""
 
 import contextlib
 import datetime
+import hashlib
 import logging
 import socket
 
@@ -26,6 +27,7 @@ from provisioning.queue.runner import module_call_run
 from provisioning.registrars.epp.registrar import close_sessions
 from provisioning.services.domains import domain_activate, domain_cancel, domain_set_pending
 from provisioning.services.tlds import registrar_config_save
+from tests.epp_registry import QueuedMessage
 from tests.factories import DomainFactory
 
 pytestmark = pytest.mark.django_db
@@ -427,6 +429,7 @@ def _held_elsewhere(config_id: int):
         other.close()
 
 
+@pytest.mark.postgres  # another session's advisory lock: PostgreSQL's
 def test_a_second_poll_of_the_same_registrar_while_one_runs_is_skipped_and_reads_nothing(configure, epp_server):
     config = configure()
     epp_server.queue_message("registrar-a", "Notice.")
@@ -446,3 +449,17 @@ def test_a_poll_left_queued_or_running_is_closed_by_the_next_one(configure):
     lost.refresh_from_db()
     assert lost.status == RegistrarPoll.Status.FAILED and f"poll #{current.pk} read the queue" in lost.error
     assert registrar_poll_run(lost.pk).result is PollResult.FINISHED_BEFORE
+
+
+def test_a_message_id_longer_than_the_column_is_recorded_by_its_hash_and_acknowledged(configure, poll, epp_server):
+    """RFC 5730 sets no length on msgID: a registry's long id must not fail every later poll on the same message."""
+    configure()
+    long_id = "m" * 300
+    with epp_server.lock:
+        epp_server.registry.queues.setdefault("registrar-a", []).append(
+            QueuedMessage(long_id, epp_server.registry.now(), "A long id.", None)
+        )
+    assert poll().status == RegistrarPoll.Status.SUCCEEDED
+    recorded = RegistrarPollMessage.objects.get(text="A long id.")
+    assert recorded.message_id == "sha256:" + hashlib.sha256(long_id.encode()).hexdigest()
+    assert recorded.acked_at is not None and _queue_of(epp_server) == []

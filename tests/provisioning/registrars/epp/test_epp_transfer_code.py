@@ -15,10 +15,10 @@ from django.urls import reverse
 from core import crypto
 from notifications.models import ActivityLog
 from provisioning.models import Domain, ModuleCall
-from provisioning.queue.actions import CodeKept, domain_epp_code_replace
+from provisioning.queue.actions import CODE_RETRIES_PER_DAY, CodeKept, domain_epp_code_replace
 from provisioning.registrars.base import RegistrarAction
 from provisioning.registrars.epp.registrar import close_sessions
-from provisioning.services.domain_changes import domain_registrar_ask
+from provisioning.services.domain_changes import admin_action_possible, domain_registrar_ask
 from provisioning.services.domains import domain_activate
 from provisioning.services.tlds import registrar_config_save
 from tests.factories import DomainFactory, UserFactory
@@ -161,7 +161,7 @@ def test_the_code_is_taken_only_for_a_transfer_not_done_yet_and_a_bad_one_change
         domain_epp_code_replace(domain_id=transfer.pk, code="  ", actor=None)
     transfer.refresh_from_db()
     assert transfer.epp_code_token == before
-    assert domain_epp_code_replace(domain_id=transfer.pk, code="new-one", actor=None) is CodeKept.KEPT
+    assert domain_epp_code_replace(domain_id=transfer.pk, code="new-one", actor=None) is CodeKept.FOR_SENDING
     transfer.refresh_from_db()
     assert crypto.decrypt(transfer.epp_code_token) == "new-one"
     registration = DomainFactory(client=customer, name="fresh.test", status=Domain.Status.PENDING)
@@ -194,10 +194,10 @@ def _staff(*codenames):
 def test_the_admin_reveals_the_code_once_with_the_permission_and_it_is_logged(transfer):
     reveal = reverse("admin:provisioning_domain_epp_code", args=[transfer.pk, "reveal"])
     change_page = reverse("admin:provisioning_domain_change", args=[transfer.pk])
-    without = _staff("registrar_change_domain")
+    without = _staff("registrar_change_domain", "epp_code_domain")  # emailing the code is not seeing it
     assert without.post(reveal).status_code == 403
     assert reveal not in without.get(change_page).content.decode()
-    allowed = _staff("epp_code_domain")
+    allowed = _staff("reveal_epp_code_domain")
     assert reveal in allowed.get(change_page).content.decode()
     question = allowed.get(reveal).content.decode()
     assert "wrong-code" not in question and "written to the activity log" in question
@@ -209,7 +209,7 @@ def test_the_admin_reveals_the_code_once_with_the_permission_and_it_is_logged(tr
 
 def test_the_admin_replaces_the_code_and_a_refused_one_is_said_on_the_form(transfer):
     replace = reverse("admin:provisioning_domain_epp_code", args=[transfer.pk, "replace"])
-    assert _staff("epp_code_domain").post(replace, {"epp_code": "x-1"}).status_code == 403
+    assert _staff("reveal_epp_code_domain").post(replace, {"epp_code": "x-1"}).status_code == 403
     admin = _staff("registrar_change_domain")
     form = admin.get(replace).content.decode()
     assert 'type="password"' in form and "wrong-code" not in form
@@ -221,3 +221,64 @@ def test_the_admin_replaces_the_code_and_a_refused_one_is_said_on_the_form(trans
     transfer.refresh_from_db()
     assert crypto.decrypt(transfer.epp_code_token) == "given-by-phone"
     assert ActivityLog.objects.filter(action="domain_epp_code_given", subject_id=transfer.pk).count() == 1
+
+
+def test_a_code_is_not_shown_once_the_transfer_is_over(transfer):
+    Domain.objects.filter(pk=transfer.pk).update(status=Domain.Status.CANCELLED)
+    reveal = reverse("admin:provisioning_domain_epp_code", args=[transfer.pk, "reveal"])
+    response = _staff("reveal_epp_code_domain").post(reveal, follow=True)
+    page = response.content.decode()
+    assert "no transfer in waits for its EPP code" in page and "wrong-code" not in page
+    assert not ActivityLog.objects.filter(action="domain_epp_code_revealed").exists()
+
+
+def _refused_transfer(transfer, capture):
+    with capture(execute=True):
+        domain_activate(domain=transfer, send_to_registrar=True, actor=None)
+    transfer.refresh_from_db()
+    return ModuleCall.objects.get(domain=transfer)
+
+
+def test_the_refused_code_again_asks_nothing_and_says_so(
+    registry, transfer, browser, django_capture_on_commit_callbacks
+):
+    call = _refused_transfer(transfer, django_capture_on_commit_callbacks)
+    page = _give_code(browser, transfer, "wrong-code", django_capture_on_commit_callbacks)
+    assert "That is the EPP code the registry refused" in page
+    call.refresh_from_db()
+    assert (call.status, call.attempts, registry.count("domain:transfer:request")) == (ModuleCall.Status.FAILED, 1, 1)
+
+
+def test_new_codes_retry_a_refused_transfer_a_few_times_a_day_then_leave_it_to_an_admin(
+    registry, transfer, django_capture_on_commit_callbacks
+):
+    call = _refused_transfer(transfer, django_capture_on_commit_callbacks)
+    outcomes = []
+    for attempt in range(CODE_RETRIES_PER_DAY + 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes.append(domain_epp_code_replace(domain_id=transfer.pk, code=f"guess-{attempt}", actor=None))
+    assert outcomes == [CodeKept.RETRIED] * CODE_RETRIES_PER_DAY + [CodeKept.FOR_AN_ADMIN]
+    call.refresh_from_db()
+    assert call.attempts == 1 + CODE_RETRIES_PER_DAY
+    assert registry.count("domain:transfer:request") == 1 + CODE_RETRIES_PER_DAY
+
+
+def test_a_transfer_refused_for_another_reason_is_not_retried_by_a_new_code(
+    registry, transfer, django_capture_on_commit_callbacks
+):
+    registry.registry.domains["move.test"].statuses.add("clientTransferProhibited")
+    Domain.objects.filter(pk=transfer.pk).update(epp_code_token=crypto.encrypt("right-code"))
+    call = _refused_transfer(transfer, django_capture_on_commit_callbacks)
+    assert call.status == ModuleCall.Status.FAILED and not call.result.get("wrong_epp_code")
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = domain_epp_code_replace(domain_id=transfer.pk, code="another-code", actor=None)
+    call.refresh_from_db()
+    assert (kept, call.attempts) == (CodeKept.FOR_AN_ADMIN, 1)
+
+
+def test_transfer_in_is_not_offered_for_a_transfer_never_sent(registry, transfer):
+    assert not admin_action_possible(transfer, RegistrarAction.TRANSFER)
+    with pytest.raises(ValidationError, match="goes to the registrar when its order is accepted"):
+        domain_registrar_ask(domain_id=transfer.pk, action=RegistrarAction.TRANSFER, actor=None, nonce="n3")
+    transfer.refresh_from_db()
+    assert transfer.status == Domain.Status.PENDING and not ModuleCall.objects.filter(domain=transfer).exists()
