@@ -119,6 +119,19 @@ class AcceptOrderForm(ReasonForm):
         }
 
 
+def _epp_code_field(label: str, help_text: str) -> forms.CharField:
+    """A transfer's EPP code: not a PlainTextField (a code may hold any printable character; epp_code_clean says
+    what it refuses), and never rendered back into the page."""
+    return forms.CharField(
+        required=False,
+        strip=False,
+        max_length=EPP_CODE_MAX,
+        label=label,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+
+
 class AddToCartForm(forms.Form):
     """A product with one of its prices, and the domain when the product needs one."""
 
@@ -127,14 +140,9 @@ class AddToCartForm(forms.Form):
     domain_action = forms.ChoiceField(
         required=False, choices=[("register", "Register it"), ("transfer", "Transfer it to us")], initial="register"
     )
-    # Not a PlainTextField: a code may hold any printable character, and epp_code_clean says what it refuses.
-    epp_code = forms.CharField(
-        required=False,
-        strip=False,
-        max_length=EPP_CODE_MAX,
-        label="EPP code (for a transfer)",
-        help_text="The authorization code your current registrar gives you. Needed only to transfer the domain in.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never rendered back
+    epp_code = _epp_code_field(
+        "EPP code (for a transfer)",
+        "The authorization code your current registrar gives you. Needed only to transfer the domain in.",
     )
 
     def __init__(self, *args, product, prices, currency, domain_years=(), **kwargs):
@@ -273,14 +281,7 @@ class DomainLineForm(forms.Form):
     name = PlainTextField(required=False, max_length=253, label="Domain name")
     action = forms.ChoiceField(choices=Domain.RegistrationType.choices, initial=Domain.RegistrationType.REGISTER)
     years = forms.TypedChoiceField(coerce=int, choices=[(years, years) for years in DOMAIN_YEAR_CYCLES], initial=1)
-    epp_code = forms.CharField(
-        required=False,
-        strip=False,
-        max_length=EPP_CODE_MAX,
-        label="EPP code",
-        help_text="For a transfer: the code the client got from their current registrar.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never rendered back
-    )
+    epp_code = _epp_code_field("EPP code", "For a transfer: the code the client got from their current registrar.")
 
     def __init__(self, *args, domains=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,19 +8,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin_lists import LargeTableAdmin
+from notifications.admin import ReadOnlyAdmin
 from provisioning.models import RegistrarPoll, RegistrarPollMessage
 
 
-class ReadOnly(LargeTableAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
+class ReadOnly(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+        return False  # a poll's record is the registry's answer: kept
 
 
 @admin.register(RegistrarPoll)

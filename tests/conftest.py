@@ -252,3 +252,31 @@ def epp_server(epp_certificates):
     running = EppServer(epp_certificates).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def epp_registrar(epp_server, epp_certificates):
+    """Configures the EPP registrar as an admin saves it (RegistrarConfig, the password encrypted) for the test
+    server's registrar-a: `epp_registrar(port=, config_id=, active=, timeout=)` returns the configuration. The kept
+    EPP sessions are closed after the test."""
+    from provisioning.registrars.epp.registrar import close_sessions
+    from provisioning.services.tlds import registrar_config_save
+
+    def configure(*, port=None, config_id=None, active=True, timeout=2):
+        return registrar_config_save(
+            config_id=config_id,
+            name="epp",
+            settings={
+                "host": epp_server.host,
+                "port": port or epp_server.port,
+                "username": "registrar-a",
+                "password": epp_server.accounts["registrar-a"],
+                "ca_file": str(epp_certificates.ca_file),
+                "timeout": timeout,
+            },
+            is_active=active,
+            actor=None,
+        ).config
+
+    yield configure
+    close_sessions()

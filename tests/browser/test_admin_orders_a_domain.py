@@ -17,8 +17,7 @@ from playwright.sync_api import expect
 from billing.models import Client
 from orders.models import Order, Product
 from provisioning.models import Domain, ModuleCall, ModuleTodo, Tld
-from provisioning.registrars.epp.registrar import close_sessions
-from provisioning.services.tlds import TldPriceRow, registrar_config_save, tld_save
+from provisioning.services.tlds import TldPriceRow, tld_save
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.pages import log_in_to_the_admin
 from tests.factories import PASSWORD, ClientFactory, PricingFactory, ProductFactory, UserFactory
@@ -108,22 +107,9 @@ def test_on_the_demo_data_the_admin_orders_the_client_pays_and_the_manual_to_do_
 
 
 @pytest.fixture
-def epp_tld(epp_server, epp_certificates, usd):
-    """.test at the EPP test server, registered on payment; the registry runs a few days ahead of our dates."""
-    registrar_config_save(
-        config_id=None,
-        name="epp",
-        settings={
-            "host": epp_server.host,
-            "port": epp_server.port,
-            "username": "registrar-a",
-            "password": epp_server.accounts["registrar-a"],
-            "ca_file": str(epp_certificates.ca_file),
-            "timeout": 5,
-        },
-        is_active=True,
-        actor=None,
-    )
+def epp_tld(epp_registrar, epp_server, usd):
+    """.test at the EPP test server, registered on payment."""
+    epp_registrar(timeout=5)
     tld_save(
         tld_id=None,
         fields={"extension": "test", "registrar": "epp", "register_when": Tld.RegisterWhen.ON_PAYMENT},
@@ -136,8 +122,7 @@ def epp_tld(epp_server, epp_certificates, usd):
         fees=[],
         actor=None,
     )
-    yield epp_server
-    close_sessions()
+    return epp_server
 
 
 def test_at_the_epp_test_server_the_paid_domain_is_active_until_the_registrys_date(

@@ -17,7 +17,6 @@ from notifications.models import ActivityLog, Event
 from provisioning.models import Domain, RegistrarPoll, RegistrarPollMessage
 from provisioning.queue.registrar_poll import POLL_LOCK_NAMESPACE
 from provisioning.registrars.epp.session import EppSession
-from provisioning.services.tlds import registrar_config_save
 from tests.factories import DomainFactory
 from tests.integration.worker_process import celery_worker_process, queue_for, routed_through_the_broker
 
@@ -52,22 +51,9 @@ def _poll_lock_free(config_id: int) -> bool:
 
 
 def test_a_worker_killed_between_the_commit_and_the_ack_leaves_the_message_acknowledged_only_by_the_next_poll(
-    tmp_path, broker, customer, epp_server, epp_certificates
+    tmp_path, broker, customer, epp_server, epp_certificates, epp_registrar
 ):
-    config = registrar_config_save(
-        config_id=None,
-        name="epp",
-        settings={
-            "host": epp_server.host,
-            "port": epp_server.port,
-            "username": "registrar-a",
-            "password": epp_server.accounts["registrar-a"],
-            "ca_file": str(epp_certificates.ca_file),
-            "timeout": 60,  # the stalled acknowledgement waits until the test kills the worker
-        },
-        is_active=True,
-        actor=None,
-    ).config
+    config = epp_registrar(timeout=60)  # the stalled acknowledgement waits until the test kills the worker
     epp_server.add_domain("killed.test", sponsor="registrar-b", auth_info="their-code")
     with EppSession(
         host=epp_server.host,

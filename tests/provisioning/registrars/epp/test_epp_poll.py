@@ -43,26 +43,9 @@ def _sessions_closed():
 
 
 @pytest.fixture
-def configure(epp_server, epp_certificates):
+def configure(epp_registrar):
     """The EPP registrar's configuration as an admin saves it, for registrar-a (or `port`: where nothing listens)."""
-
-    def _configure(*, port=None, config_id=None, active=True):
-        return registrar_config_save(
-            config_id=config_id,
-            name="epp",
-            settings={
-                "host": epp_server.host,
-                "port": port or epp_server.port,
-                "username": "registrar-a",
-                "password": epp_server.accounts["registrar-a"],
-                "ca_file": str(epp_certificates.ca_file),
-                "timeout": 2,
-            },
-            is_active=active,
-            actor=None,
-        ).config
-
-    return _configure
+    return epp_registrar
 
 
 @pytest.fixture

@@ -5,39 +5,15 @@ registry's date; synced, the registry's date wins. A configuration switched off 
 import pytest
 
 from provisioning.models import Domain, ModuleCall
-from provisioning.registrars.epp.registrar import close_sessions
 from provisioning.services.domains import domain_activate
-from provisioning.services.tlds import registrar_config_save
 from tests.factories import DomainFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _sessions_closed():
-    yield
-    close_sessions()
-
-
 @pytest.fixture
-def configured(epp_server, epp_certificates):
-    def configure(*, active=True):
-        return registrar_config_save(
-            config_id=None,
-            name="epp",
-            settings={
-                "host": epp_server.host,
-                "port": epp_server.port,
-                "username": "registrar-a",
-                "password": epp_server.accounts["registrar-a"],
-                "ca_file": str(epp_certificates.ca_file),
-                "timeout": 2,
-            },
-            is_active=active,
-            actor=None,
-        ).config
-
-    return configure
+def configured(epp_registrar):
+    return epp_registrar
 
 
 def test_an_accepted_domain_is_registered_at_the_registry_with_its_date(

@@ -17,38 +17,17 @@ from notifications.models import ActivityLog
 from provisioning.models import Domain, ModuleCall
 from provisioning.queue.actions import CODE_RETRIES_PER_DAY, CodeKept, domain_epp_code_replace
 from provisioning.registrars.base import RegistrarAction
-from provisioning.registrars.epp.registrar import close_sessions
 from provisioning.services.domain_changes import admin_action_possible, domain_registrar_ask
 from provisioning.services.domains import domain_activate
-from provisioning.services.tlds import registrar_config_save
 from tests.factories import DomainFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _sessions_closed():
-    yield
-    close_sessions()
-
-
 @pytest.fixture
-def registry(epp_server, epp_certificates):
+def registry(epp_registrar, epp_server):
     """The EPP registrar configured as registrar-a; move.test held by registrar-b, its code "right-code"."""
-    registrar_config_save(
-        config_id=None,
-        name="epp",
-        settings={
-            "host": epp_server.host,
-            "port": epp_server.port,
-            "username": "registrar-a",
-            "password": epp_server.accounts["registrar-a"],
-            "ca_file": str(epp_certificates.ca_file),
-            "timeout": 2,
-        },
-        is_active=True,
-        actor=None,
-    )
+    epp_registrar()
     epp_server.add_domain("move.test", sponsor="registrar-b", auth_info="right-code")
     return epp_server
 
