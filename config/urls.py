@@ -16,6 +16,7 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("billing/", include("billing.urls")),
     path(
         "login/",

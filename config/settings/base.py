@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_fsm",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "config.apps.PortalConfig",
     "core",
     "notifications",
@@ -36,6 +39,7 @@ INSTALLED_APPS = [
     "provisioning",
     "orders",
     "fraud",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -282,3 +286,28 @@ PORTAL_DOMAIN_CHECK_TIMEOUT_SECONDS = env.int("PORTAL_DOMAIN_CHECK_TIMEOUT_SECON
 FRAUD_GEOIP_CITY_DB = env("FRAUD_GEOIP_CITY_DB", default="")  # City or Country database
 FRAUD_GEOIP_ASN_DB = env("FRAUD_GEOIP_ASN_DB", default="")
 FRAUD_GEOIP_ANONYMOUS_DB = env("FRAUD_GEOIP_ANONYMOUS_DB", default="")
+
+# The REST API (api/, docs/API.md): API credentials over HTTP Basic, one error shape, cursor pages.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.CredentialAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.AreaGranted"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Portal API",
+    "DESCRIPTION": "The portal over REST; this version reads clients and invoices. Authenticate with HTTP Basic: "
+    "an API credential's identifier as the user name, its secret as the password (manage.py create_api_credential).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}

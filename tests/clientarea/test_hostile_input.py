@@ -281,6 +281,7 @@ def walker(customer, pending_order, hosting):
         "transfer_domain_id": str(transfer.pk),
         "change": "save_nameservers",
         # The cancellation's confirmation, as if sent: in the client's email history.
+        "pk": str(customer.pk),  # the REST API's objects (Basic auth only: the walk's session gets a 401)
         "email_id": str(_sent(OutboundEmail.objects.get(client_id=customer.pk, template="cancellation_confirmed"))),
     }
     return browser, customer, samples

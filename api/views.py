@@ -1,0 +1,93 @@
+"""The REST API's views: thin, read through the selectors' querysets, scoped to the credential's client when it
+has one (another client's id is then a 404, as if it did not exist)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework import viewsets
+
+from api.filters import Filter, a_date, an_id, choice, filtered
+from api.models import Area
+from api.serializers import ClientSerializer, InvoiceSerializer
+from billing.models import Client, Invoice
+
+
+def _parameters(filters: dict[str, Filter]) -> list[OpenApiParameter]:
+    types = {an_id: OpenApiTypes.INT, a_date: OpenApiTypes.DATE}
+    return [
+        OpenApiParameter(name, types.get(spec.parse, OpenApiTypes.STR), description=spec.help)
+        for name, spec in filters.items()
+    ]
+
+
+class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    area: str
+    filters: dict[str, Filter] = {}
+    lookup_value_regex = "[0-9]{1,18}"  # an id, or the URL is not ours (404 before any query)
+    client_field = "client_id"
+
+    def get_queryset(self):
+        queryset = self.base_queryset()
+        credential = self.request.auth
+        if getattr(credential, "client_id", None):
+            queryset = queryset.filter(**{self.client_field: credential.client_id})
+        if self.action == "list":
+            queryset = filtered(queryset, self.request.query_params, self.filters)
+        return queryset
+
+
+CLIENT_FILTERS = {
+    "status": Filter("status", choice(Client.Status.values), f"One of {', '.join(Client.Status.values)}."),
+    "created_after": Filter("created_at__date__gte", a_date, "Created on or after this date."),
+    "created_before": Filter("created_at__date__lte", a_date, "Created on or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(CLIENT_FILTERS)))
+class ClientViewSet(ScopedViewSet):
+    area = Area.CLIENTS
+    serializer_class = ClientSerializer
+    filters = CLIENT_FILTERS
+    client_field = "pk"
+
+    def base_queryset(self):
+        return Client.objects.select_related("currency")
+
+
+INVOICE_FILTERS = {
+    "status": Filter("status", choice(Invoice.Status.values), f"One of {', '.join(Invoice.Status.values)}."),
+    "client": Filter("client_id", an_id, "The client's id."),
+    "date_after": Filter("date__gte", a_date, "Issued on or after this date."),
+    "date_before": Filter("date__lte", a_date, "Issued on or before this date."),
+    "due_after": Filter("due_date__gte", a_date, "Due on or after this date."),
+    "due_before": Filter("due_date__lte", a_date, "Due on or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(INVOICE_FILTERS)))
+class InvoiceViewSet(ScopedViewSet):
+    area = Area.INVOICES
+    serializer_class = InvoiceSerializer
+    filters = INVOICE_FILTERS
+
+    def base_queryset(self):
+        return Invoice.objects.select_related("currency")
+
+
+# Swagger UI sets inline styles as it draws (style attributes), so its page allows inline styles and nothing else
+# the portal's policy does not: scripts only from our files, the schema fetched from here, no frames, no forms out.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """The doc page: Swagger UI from our static files, its script a file of its own (no inline script)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_POLICY
+        return response
