@@ -2,7 +2,9 @@
 
 from rest_framework import serializers
 
-from billing.models import Client, Invoice
+from billing.models import Client, Invoice, Transaction
+from orders.models import Order, Product
+from provisioning.models import Domain, Service
 
 
 class ClientSerializer(serializers.ModelSerializer):
@@ -53,5 +55,108 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "amount_refunded",
             "balance_due",
             "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    group = serializers.CharField(source="group.name", read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "description", "type", "group", "requires_domain", "taxable", "hidden", "retired"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    invoice = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "client", "status", "currency", "total", "invoice", "promo_code", "created_at"]
+        read_only_fields = fields
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    product = serializers.PrimaryKeyRelatedField(read_only=True)
+    order = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "client",
+            "order",
+            "product",
+            "domain",
+            "username",
+            "status",
+            "suspension_reason",
+            "billing_cycle",
+            "currency",
+            "first_payment_amount",
+            "recurring_amount",
+            "registration_date",
+            "next_due_date",
+            "termination_date",
+        ]
+        read_only_fields = fields
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    order = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Domain
+        fields = [
+            "id",
+            "client",
+            "order",
+            "name",
+            "registration_type",
+            "registration_period",
+            "registrar",
+            "status",
+            "registration_date",
+            "expiry_date",
+            "next_due_date",
+            "auto_renew",
+            "transfer_lock",
+            "nameservers",
+            "currency",
+            "first_payment_amount",
+            "recurring_amount",
+        ]
+        read_only_fields = fields
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    invoice = serializers.PrimaryKeyRelatedField(read_only=True)
+    refund_of = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id",
+            "kind",
+            "client",
+            "invoice",
+            "refund_of",
+            "gateway",
+            "gateway_transaction_id",
+            "date",
+            "description",
+            "currency",
+            "amount_in",
+            "amount_out",
+            "fees",
         ]
         read_only_fields = fields

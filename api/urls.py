@@ -7,6 +7,11 @@ from api import views
 router = SimpleRouter()
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
+router.register("orders", views.OrderViewSet, basename="order")
+router.register("products", views.ProductViewSet, basename="product")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("domains", views.DomainViewSet, basename="domain")
+router.register("transactions", views.TransactionViewSet, basename="transaction")
 
 app_name = "api"
 urlpatterns = [

@@ -10,8 +10,18 @@ from rest_framework import viewsets
 
 from api.filters import Filter, a_date, an_id, choice, filtered
 from api.models import Area
-from api.serializers import ClientSerializer, InvoiceSerializer
-from billing.models import Client, Invoice
+from api.serializers import (
+    ClientSerializer,
+    DomainSerializer,
+    InvoiceSerializer,
+    OrderSerializer,
+    ProductSerializer,
+    ServiceSerializer,
+    TransactionSerializer,
+)
+from billing.models import Client, Invoice, Transaction
+from orders.models import Order, Product
+from provisioning.models import Domain, Service
 
 
 def _parameters(filters: dict[str, Filter]) -> list[OpenApiParameter]:
@@ -20,6 +30,13 @@ def _parameters(filters: dict[str, Filter]) -> list[OpenApiParameter]:
         OpenApiParameter(name, types.get(spec.parse, OpenApiTypes.STR), description=spec.help)
         for name, spec in filters.items()
     ]
+
+
+def _status_filter(values) -> Filter:
+    return Filter("status", choice(values), f"One of {', '.join(values)}.")
+
+
+CLIENT_ID = Filter("client_id", an_id, "The client's id.")
 
 
 class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
@@ -39,7 +56,7 @@ class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 CLIENT_FILTERS = {
-    "status": Filter("status", choice(Client.Status.values), f"One of {', '.join(Client.Status.values)}."),
+    "status": _status_filter(Client.Status.values),
     "created_after": Filter("created_at__date__gte", a_date, "Created on or after this date."),
     "created_before": Filter("created_at__date__lte", a_date, "Created on or before this date."),
 }
@@ -57,8 +74,8 @@ class ClientViewSet(ScopedViewSet):
 
 
 INVOICE_FILTERS = {
-    "status": Filter("status", choice(Invoice.Status.values), f"One of {', '.join(Invoice.Status.values)}."),
-    "client": Filter("client_id", an_id, "The client's id."),
+    "status": _status_filter(Invoice.Status.values),
+    "client": CLIENT_ID,
     "date_after": Filter("date__gte", a_date, "Issued on or after this date."),
     "date_before": Filter("date__lte", a_date, "Issued on or before this date."),
     "due_after": Filter("due_date__gte", a_date, "Due on or after this date."),
@@ -74,6 +91,102 @@ class InvoiceViewSet(ScopedViewSet):
 
     def base_queryset(self):
         return Invoice.objects.select_related("currency")
+
+
+ORDER_FILTERS = {
+    "status": _status_filter(Order.Status.values),
+    "client": CLIENT_ID,
+    "created_after": Filter("created_at__date__gte", a_date, "Placed on or after this date."),
+    "created_before": Filter("created_at__date__lte", a_date, "Placed on or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(ORDER_FILTERS)))
+class OrderViewSet(ScopedViewSet):
+    area = Area.ORDERS
+    serializer_class = OrderSerializer
+    filters = ORDER_FILTERS
+
+    def base_queryset(self):
+        return Order.objects.select_related("currency")
+
+
+SERVICE_FILTERS = {
+    "status": _status_filter(Service.Status.values),
+    "client": CLIENT_ID,
+    "product": Filter("product_id", an_id, "The product's id."),
+    "due_after": Filter("next_due_date__gte", a_date, "Next due on or after this date."),
+    "due_before": Filter("next_due_date__lte", a_date, "Next due on or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(SERVICE_FILTERS)))
+class ServiceViewSet(ScopedViewSet):
+    area = Area.SERVICES
+    serializer_class = ServiceSerializer
+    filters = SERVICE_FILTERS
+
+    def base_queryset(self):
+        return Service.objects.select_related("currency")
+
+
+DOMAIN_FILTERS = {
+    "status": _status_filter(Domain.Status.values),
+    "client": CLIENT_ID,
+    "expires_after": Filter("expiry_date__gte", a_date, "Expiring on or after this date."),
+    "expires_before": Filter("expiry_date__lte", a_date, "Expiring on or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(DOMAIN_FILTERS)))
+class DomainViewSet(ScopedViewSet):
+    area = Area.DOMAINS
+    serializer_class = DomainSerializer
+    filters = DOMAIN_FILTERS
+
+    def base_queryset(self):
+        return Domain.objects.select_related("currency")
+
+
+TRANSACTION_FILTERS = {
+    "kind": Filter("kind", choice(Transaction.Kind.values), f"One of {', '.join(Transaction.Kind.values)}."),
+    "client": CLIENT_ID,
+    "invoice": Filter("invoice_id", an_id, "The invoice's id."),
+    "date_after": Filter("date__date__gte", a_date, "On or after this date."),
+    "date_before": Filter("date__date__lte", a_date, "On or before this date."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(TRANSACTION_FILTERS)))
+class TransactionViewSet(ScopedViewSet):
+    area = Area.TRANSACTIONS
+    serializer_class = TransactionSerializer
+    filters = TRANSACTION_FILTERS
+
+    def base_queryset(self):
+        return Transaction.objects.select_related("currency")
+
+
+PRODUCT_FILTERS = {
+    "type": Filter("type", choice(Product.Type.values), f"One of {', '.join(Product.Type.values)}."),
+}
+
+
+@extend_schema_view(list=extend_schema(parameters=_parameters(PRODUCT_FILTERS)))
+class ProductViewSet(ScopedViewSet):
+    """The catalog: the same for every credential (a client-scoped one sees what is for sale, not hidden ones)."""
+
+    area = Area.PRODUCTS
+    serializer_class = ProductSerializer
+    filters = PRODUCT_FILTERS
+
+    def get_queryset(self):
+        queryset = Product.objects.select_related("group")
+        if getattr(self.request.auth, "client_id", None):
+            queryset = queryset.filter(hidden=False, retired=False)
+        if self.action == "list":
+            queryset = filtered(queryset, self.request.query_params, self.filters)
+        return queryset
 
 
 # Swagger UI sets inline styles as it draws (style attributes), so its page allows inline styles and nothing else

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('billing', '0011_invoice_item_domain_fee_kinds'),
+        ('billing', '0001_initial'),  # Client is there: no later billing migration need come first
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

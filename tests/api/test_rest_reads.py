@@ -2,10 +2,10 @@
 HTTP Basic with its identifier and secret, one error shape, the area grants, the client scope (another client's
 id is a 404), cursor pages and filters, and the schema with its doc page."""
 
-import base64
 import datetime
 import io
 import json
+from base64 import b64encode
 
 import pytest
 from django.core.management import call_command
@@ -18,25 +18,10 @@ from api.models import ApiCredential, Area, Grant
 from api.services import api_credential_create
 from billing.models import Invoice
 from notifications.models import ActivityLog
+from tests.api.callers import Api, basic_header
 from tests.factories import ClientFactory, InvoiceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _basic(identifier: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{identifier}:{secret}".encode()).decode()
-
-
-class Api:
-    """A caller with one credential: `get(path, **query)` answers (status, parsed JSON)."""
-
-    def __init__(self, identifier: str, secret: str, address: str = "127.0.0.1"):
-        self.http = HttpClient(raise_request_exception=False, REMOTE_ADDR=address)
-        self.header = _basic(identifier, secret)
-
-    def get(self, path: str, **query):
-        response = self.http.get(path, query, HTTP_AUTHORIZATION=self.header)
-        return response.status_code, response.json()
 
 
 @pytest.fixture
@@ -100,17 +85,19 @@ def test_no_credential_a_wrong_secret_and_another_credentials_secret_are_each_a_
     assert response.status_code == 401 and response["WWW-Authenticate"] == 'Basic realm="api"'
     _assert_error(response.json(), 401, "not_authenticated")
     for header in (
-        _basic(mine.identifier, "wrong"),
-        _basic(mine.identifier, theirs.secret),  # a real secret, of another identifier
-        _basic("", theirs.secret),
+        basic_header(mine.identifier, "wrong"),
+        basic_header(mine.identifier, theirs.secret),  # a real secret, of another identifier
+        basic_header("", theirs.secret),
         "Basic !!!not-base64",
-        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + b64encode(b"no-colon").decode(),
     ):
         response = http.get("/api/v1/invoices/", HTTP_AUTHORIZATION=header)
         assert response.status_code == 401, header
         _assert_error(response.json(), 401, "authentication_failed")
     ApiCredential.objects.filter(pk=theirs.credential.pk).update(is_active=False)
-    response = http.get("/api/v1/invoices/", HTTP_AUTHORIZATION=_basic(theirs.credential.identifier, theirs.secret))
+    response = http.get(
+        "/api/v1/invoices/", HTTP_AUTHORIZATION=basic_header(theirs.credential.identifier, theirs.secret)
+    )
     assert response.status_code == 401
 
 

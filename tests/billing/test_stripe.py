@@ -624,13 +624,23 @@ def _views(patterns, prefix=""):
             yield prefix + str(pattern.pattern), pattern.callback
 
 
-def test_the_gateway_webhook_is_the_only_csrf_exempt_view():
+def test_the_gateway_webhook_is_the_only_csrf_exempt_view_outside_the_api_which_takes_no_session():
+    """DRF exempts its views from CSRF; that is safe only because the API accepts no session (a browser's cookies
+    open nothing there): only API credentials over HTTP Basic, or nothing for the schema and its doc page."""
+    from rest_framework.authentication import SessionAuthentication
+
+    views = list(_views(get_resolver().url_patterns))
     exempt = {
         f"{callback.__module__}.{callback.__qualname__}"
-        for _route, callback in _views(get_resolver().url_patterns)
-        if getattr(callback, "csrf_exempt", False) is True
+        for route, callback in views
+        if getattr(callback, "csrf_exempt", False) is True and not route.startswith("api/")
     }
     assert exempt == {"billing.webhooks.gateway_webhook"}
+    api_views = [callback for route, callback in views if route.startswith("api/")]
+    assert api_views
+    for callback in api_views:
+        authenticators = list(callback.cls().authentication_classes)
+        assert not any(issubclass(cls, SessionAuthentication) for cls in authenticators), callback
 
 
 # --- refunds ---------------------------------------------------------------------------------------------------
