@@ -71,7 +71,7 @@ class ProductSerializer(serializers.ModelSerializer):
 class OrderSerializer(serializers.ModelSerializer):
     currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     client = serializers.PrimaryKeyRelatedField(read_only=True)
-    invoice = serializers.PrimaryKeyRelatedField(read_only=True)
+    invoice = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -83,7 +83,7 @@ class ServiceSerializer(serializers.ModelSerializer):
     currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     client = serializers.PrimaryKeyRelatedField(read_only=True)
     product = serializers.PrimaryKeyRelatedField(read_only=True)
-    order = serializers.PrimaryKeyRelatedField(read_only=True)
+    order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Service
@@ -110,7 +110,7 @@ class ServiceSerializer(serializers.ModelSerializer):
 class DomainSerializer(serializers.ModelSerializer):
     currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     client = serializers.PrimaryKeyRelatedField(read_only=True)
-    order = serializers.PrimaryKeyRelatedField(read_only=True)
+    order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Domain
@@ -139,8 +139,8 @@ class DomainSerializer(serializers.ModelSerializer):
 class TransactionSerializer(serializers.ModelSerializer):
     currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     client = serializers.PrimaryKeyRelatedField(read_only=True)
-    invoice = serializers.PrimaryKeyRelatedField(read_only=True)
-    refund_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    invoice = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    refund_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Transaction

@@ -300,7 +300,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portal API",
-    "DESCRIPTION": "The portal over REST; this version reads clients and invoices. Authenticate with HTTP Basic: "
+    "DESCRIPTION": "The portal over REST; this version reads what it lists below. Authenticate with HTTP Basic: "
     "an API credential's identifier as the user name, its secret as the password (manage.py create_api_credential).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -310,4 +310,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
 }
