@@ -58,3 +58,24 @@ class ApiCredential(models.Model):
 
     def grant(self, area: str) -> str:
         return self.grants.get(area, Grant.NONE)
+
+
+class IdempotentRequest(models.Model):
+    """A POST made with an Idempotency-Key: the first one's answer, replayed for the same key and request for 24
+    hours. The row is written (unique per credential and key) before the work starts, so a second request with the
+    key meets it instead of doing the work again; the answer is stored in the transaction of the work itself."""
+
+    credential = models.ForeignKey(ApiCredential, on_delete=models.CASCADE, related_name="idempotent_requests")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: still being answered.")
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["credential", "key"], name="api_idempotency_key_once_per_credential")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id}: {self.key}"

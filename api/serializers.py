@@ -160,3 +160,10 @@ class TransactionSerializer(serializers.ModelSerializer):
             "fees",
         ]
         read_only_fields = fields
+
+
+class CreditAddSerializer(serializers.Serializer):
+    """The amount as a decimal string (its places are checked against the client's currency by the service)."""
+
+    amount = serializers.RegexField(r"^[0-9]{1,14}(\.[0-9]+)?$", max_length=40)
+    reason = serializers.CharField(max_length=500)

@@ -16,6 +16,7 @@ router.register("transactions", views.TransactionViewSet, basename="transaction"
 app_name = "api"
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/clients/<id:client_id>/credit/", views.ClientCreditView.as_view(), name="client-credit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.ApiDocsView.as_view(url_name="api:schema"), name="docs"),
 ]

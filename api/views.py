@@ -3,15 +3,22 @@ has one (another client's id is then a 404, as if it did not exist)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
-from rest_framework import viewsets
+from rest_framework import status, viewsets
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api.filters import Filter, a_date, an_id, choice, filtered
+from api.idempotency import idempotent
 from api.models import Area
 from api.serializers import (
     ClientSerializer,
+    CreditAddSerializer,
     DomainSerializer,
     InvoiceSerializer,
     OrderSerializer,
@@ -20,6 +27,7 @@ from api.serializers import (
     TransactionSerializer,
 )
 from billing.models import Client, Invoice, Transaction
+from billing.services.ledger import credit_add
 from orders.models import Order, Product
 from provisioning.models import Domain, Service
 
@@ -187,6 +195,30 @@ class ProductViewSet(ScopedViewSet):
         if self.action == "list":
             queryset = filtered(queryset, self.request.query_params, self.filters)
         return queryset
+
+
+class ClientCreditView(APIView):
+    """Add credit to a client's balance (billing's credit_add: locked, in the client's currency's places, in the
+    activity log with the credential as the actor)."""
+
+    area = Area.CREDIT
+
+    @extend_schema(request=CreditAddSerializer, responses={201: TransactionSerializer})
+    @idempotent
+    def post(self, request, client_id: int):
+        clients = Client.objects.all()
+        if getattr(request.auth, "client_id", None):
+            clients = clients.filter(pk=request.auth.client_id)
+        client = get_object_or_404(clients, pk=client_id)
+        asked = CreditAddSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        entry = credit_add(
+            client_id=client.pk,
+            amount=Decimal(asked.validated_data["amount"]),
+            reason=asked.validated_data["reason"],
+            actor=request.user,
+        )
+        return Response(TransactionSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 # Swagger UI sets inline styles as it draws (style attributes), so its page allows inline styles and nothing else
