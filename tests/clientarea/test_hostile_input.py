@@ -281,7 +281,9 @@ def walker(customer, pending_order, hosting):
         "transfer_domain_id": str(transfer.pk),
         "change": "save_nameservers",
         # The cancellation's confirmation, as if sent: in the client's email history.
-        "pk": str(customer.pk),  # the REST API's objects (Basic auth only: the walk's session gets a 401)
+        # The REST API's objects (Basic auth only: the walk's session gets a 401, whatever the method).
+        "pk": str(customer.pk),
+        "client_id": str(customer.pk),
         "email_id": str(_sent(OutboundEmail.objects.get(client_id=customer.pk, template="cancellation_confirmed"))),
     }
     return browser, customer, samples
