@@ -40,6 +40,7 @@ ERRORS = {
     "401": "No credential, or one that is wrong, switched off or used from an address it does not allow.",
     "403": "The credential's grant for this area does not allow it.",
     "404": "No such object (or another client's, for a client-scoped credential).",
+    "429": "Over the credential's rate limit: retry after the seconds in Retry-After.",
 }
 
 

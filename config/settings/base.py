@@ -288,9 +288,12 @@ FRAUD_GEOIP_ASN_DB = env("FRAUD_GEOIP_ASN_DB", default="")
 FRAUD_GEOIP_ANONYMOUS_DB = env("FRAUD_GEOIP_ANONYMOUS_DB", default="")
 
 # The REST API (api/, docs/API.md): API credentials over HTTP Basic, one error shape, cursor pages.
+# Requests per credential: "N/second", "N/minute", "N/hour" or "N/day"; empty: no limit.
+PORTAL_API_RATE_LIMIT = env("PORTAL_API_RATE_LIMIT", default="600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.CredentialAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.auth.AreaGranted"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.CredentialRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
