@@ -5,6 +5,7 @@ id is a 404), cursor pages and filters, and the schema with its doc page."""
 import datetime
 import io
 import json
+import re
 from base64 import b64encode
 
 import pytest
@@ -19,7 +20,7 @@ from api.services import api_credential_create
 from billing.models import Invoice
 from notifications.models import ActivityLog
 from tests.api.callers import Api, basic_header
-from tests.factories import ClientFactory, InvoiceFactory
+from tests.factories import ClientFactory, InvoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +231,28 @@ def test_the_admin_lists_credentials_without_secrets_and_switches_one_off_throug
     assert made.credential.is_active is False
     assert ActivityLog.objects.filter(action="api_credential_deactivated", subject_id=made.credential.pk).exists()
     assert Api(made.credential.identifier, made.secret).get("/api/v1/clients/")[0] == 401
+
+
+def test_an_admin_makes_a_credential_and_sees_its_secret_this_once(admin_client, customer):
+    page = admin_client.post(
+        "/admin/api/apicredential/add/",
+        {"name": "billing-sync", "read_only": "on", "client_id": str(customer.pk), "allowed_ips": "10.0.0.0/8\n"},
+    ).content.decode()
+    made = ApiCredential.objects.get(name="billing-sync")
+    secret = re.search(r'<code class="credential-secret">([^<]+)</code>', page).group(1)
+    assert made.identifier in page and made.secret_hash not in page
+    assert (made.client_id, made.allowed_ips, set(made.grants.values())) == (customer.pk, ["10.0.0.0/8"], {Grant.READ})
+    assert Api(made.identifier, secret, address="10.2.3.4").get(f"/api/v1/clients/{customer.pk}/")[0] == 200
+    change = admin_client.get(f"/admin/api/apicredential/{made.pk}/change/").content.decode()
+    assert secret not in change and made.secret_hash not in change
+
+
+def test_the_admin_form_refuses_bad_input_and_makes_nothing(admin_client, client):
+    page = admin_client.post("/admin/api/apicredential/add/", {"name": "x", "allowed_ips": "not-an-address"})
+    assert page.status_code == 200 and "is not an IP address or network" in page.content.decode()
+    assert admin_client.post("/admin/api/apicredential/add/", {"name": ""}).status_code == 200
+    assert not ApiCredential.objects.exists()
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.post("/admin/api/apicredential/add/", {"name": "sneaky"}).status_code == 403
+    assert not ApiCredential.objects.exists()
