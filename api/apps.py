@@ -6,4 +6,5 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
-        from api import schema  # noqa: F401 (registers the authentication's OpenAPI extension)
+        # The authentication's OpenAPI extension, and the run's step.
+        from api import automation, schema  # noqa: F401

@@ -151,3 +151,22 @@ def test_twenty_requests_at_once_with_one_key_make_one_credit(live_server, usd):
     assert Transaction.objects.filter(client=client).count() == 1
     assert IdempotentRequest.objects.get(key="burst-1").status_code == 201
     assert send(0) == 201 and Transaction.objects.filter(client=client).count() == 1  # a replay, once it is done
+
+
+def test_the_run_forgets_answers_older_than_24_hours_and_the_key_then_serves_a_new_request(usd):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation.scheduler import automation_run
+
+    client = ClientFactory(currency=usd)
+    writer = Writer()
+    writer.post(_url(client), {"amount": "5.00", "reason": "old"}, key="old-key")
+    writer.post(_url(client), {"amount": "5.00", "reason": "new"}, key="new-key")
+    IdempotentRequest.objects.filter(key="old-key").update(created_at=timezone.now() - timedelta(hours=25))
+    outcome = automation_run(today=timezone.localdate(), only=["api_idempotency_cleanup"], trigger="test")
+    assert outcome.ok and outcome.steps[0].counts == {"idempotency keys forgotten": 1}
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new-key"]
+    again, _ = writer.post(_url(client), {"amount": "6.00", "reason": "another"}, key="old-key")
+    assert again.status_code == 201 and _credit(client) == Decimal("16.00")
