@@ -32,10 +32,15 @@ class ClientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
-    number = serializers.CharField(source="display_number", read_only=True)
+class ClientOwned(serializers.ModelSerializer):
+    """An object of a client's, in the client's currency."""
+
     currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     client = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class InvoiceSerializer(ClientOwned):
+    number = serializers.CharField(source="display_number", read_only=True)
 
     class Meta:
         model = Invoice
@@ -68,9 +73,7 @@ class ProductSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSerializer(serializers.ModelSerializer):
-    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+class OrderSerializer(ClientOwned):
     invoice = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
@@ -79,9 +82,7 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ServiceSerializer(serializers.ModelSerializer):
-    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+class ServiceSerializer(ClientOwned):
     product = serializers.PrimaryKeyRelatedField(read_only=True)
     order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
@@ -107,9 +108,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DomainSerializer(serializers.ModelSerializer):
-    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+class DomainSerializer(ClientOwned):
     order = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
@@ -136,9 +135,7 @@ class DomainSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TransactionSerializer(serializers.ModelSerializer):
-    currency = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+class TransactionSerializer(ClientOwned):
     invoice = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     refund_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
