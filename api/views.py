@@ -1,5 +1,5 @@
-"""The REST API's views: thin, read through the selectors' querysets, scoped to the credential's client when it
-has one (another client's id is then a 404, as if it did not exist)."""
+"""The REST API's views: thin. Reads are the models' querysets, scoped to the credential's client when it has one
+(another client's id is then a 404, as if it did not exist); writes call the apps' services."""
 
 from __future__ import annotations
 
