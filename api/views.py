@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +30,7 @@ from api.serializers import (
     TransactionSerializer,
 )
 from billing.models import Client, Invoice, Transaction
+from billing.pdf import invoice_pdf, invoice_pdf_filename
 from billing.services.ledger import credit_add
 from orders.models import Order, Product
 from provisioning.models import Domain, Service
@@ -70,10 +74,19 @@ class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
         return queryset
 
 
-def _scoped(name: str, *, area: str, model: type, serializer: type, filters: dict[str, Filter], **options) -> type:
-    """A ScopedViewSet for `model`, its list's filters in the schema."""
+def _scoped(
+    name: str,
+    *,
+    area: str,
+    model: type,
+    serializer: type,
+    filters: dict[str, Filter],
+    base: type = ScopedViewSet,
+    **options,
+) -> type:
+    """A ScopedViewSet (or a subclass with actions of its own) for `model`, its list's filters in the schema."""
     attributes = {"area": area, "model": model, "serializer_class": serializer, "filters": filters, **options}
-    view = type(name, (ScopedViewSet,), {"__module__": __name__, **attributes})
+    view = type(name, (base,), {"__module__": __name__, **attributes})
     return extend_schema_view(list=extend_schema(parameters=_parameters(filters)))(view)
 
 
@@ -104,8 +117,38 @@ INVOICE_FILTERS = {
 }
 
 
+class PdfRenderer(BaseRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class _InvoiceActions(ScopedViewSet):
+    def handle_exception(self, exc):
+        # An error is JSON in the one shape, even where the caller asked for the PDF.
+        if self.action == "pdf":
+            self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[PdfRenderer, JSONRenderer])
+    def pdf(self, request, pk=None):
+        """The invoice's PDF, as the client downloads it (billing's stored render)."""
+        invoice = self.get_object()
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+        return response
+
+
 InvoiceViewSet = _scoped(
-    "InvoiceViewSet", area=Area.INVOICES, model=Invoice, serializer=InvoiceSerializer, filters=INVOICE_FILTERS
+    "InvoiceViewSet",
+    area=Area.INVOICES,
+    model=Invoice,
+    serializer=InvoiceSerializer,
+    filters=INVOICE_FILTERS,
+    base=_InvoiceActions,
 )
 
 

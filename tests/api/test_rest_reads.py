@@ -256,3 +256,16 @@ def test_the_admin_form_refuses_bad_input_and_makes_nothing(admin_client, client
     client.force_login(staff)
     assert client.post("/admin/api/apicredential/add/", {"name": "sneaky"}).status_code == 403
     assert not ApiCredential.objects.exists()
+
+
+def test_an_invoices_pdf_is_served_as_the_client_downloads_it_and_another_clients_is_a_404(credential, usd):
+    mine, other = ClientFactory(currency=usd), ClientFactory(currency=usd)
+    own, foreign = InvoiceFactory(client=mine, amounts=["10.00"]), InvoiceFactory(client=other, amounts=["5.00"])
+    _made, api = credential(client_id=mine.pk)
+    response = api.http.get(f"/api/v1/invoices/{own.pk}/pdf/", HTTP_AUTHORIZATION=api.header)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-") and own.number in response["Content-Disposition"]
+    response = api.http.get(
+        f"/api/v1/invoices/{foreign.pk}/pdf/", HTTP_AUTHORIZATION=api.header, HTTP_ACCEPT="application/pdf"
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
