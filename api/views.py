@@ -44,11 +44,17 @@ def _parameters(filters: dict[str, Filter]) -> list[OpenApiParameter]:
     ]
 
 
-def _status_filter(values) -> Filter:
-    return Filter("status", choice(values), f"One of {', '.join(values)}.")
+def _choice_filter(field: str, values) -> Filter:
+    return Filter(field, choice(values), f"One of {', '.join(values)}.")
 
 
 CLIENT_ID = Filter("client_id", an_id, "The client's id.")
+
+
+def scoped_to_client(queryset, credential, field: str = "client_id"):
+    """Only the credential's client's rows when it is limited to one client (others' ids are then 404s)."""
+    client_id = getattr(credential, "client_id", None)
+    return queryset.filter(**{field: client_id}) if client_id else queryset
 
 
 # A resource read through the API: listed by cursor and filtered, one by id, scoped to the credential's client
@@ -65,10 +71,7 @@ class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
         return self.model.objects.select_related(*self.related)
 
     def get_queryset(self):
-        queryset = self.base_queryset()
-        credential = self.request.auth
-        if getattr(credential, "client_id", None):
-            queryset = queryset.filter(**{self.client_field: credential.client_id})
+        queryset = scoped_to_client(self.base_queryset(), self.request.auth, self.client_field)
         if self.action == "list":
             queryset = filtered(queryset, self.request.query_params, self.filters)
         return queryset
@@ -91,7 +94,7 @@ def _scoped(
 
 
 CLIENT_FILTERS = {
-    "status": _status_filter(Client.Status.values),
+    "status": _choice_filter("status", Client.Status.values),
     "created_after": Filter("created_at__date__gte", a_date, "Created on or after this date."),
     "created_before": Filter("created_at__date__lte", a_date, "Created on or before this date."),
 }
@@ -108,7 +111,7 @@ ClientViewSet = _scoped(
 
 
 INVOICE_FILTERS = {
-    "status": _status_filter(Invoice.Status.values),
+    "status": _choice_filter("status", Invoice.Status.values),
     "client": CLIENT_ID,
     "date_after": Filter("date__gte", a_date, "Issued on or after this date."),
     "date_before": Filter("date__lte", a_date, "Issued on or before this date."),
@@ -153,7 +156,7 @@ InvoiceViewSet = _scoped(
 
 
 ORDER_FILTERS = {
-    "status": _status_filter(Order.Status.values),
+    "status": _choice_filter("status", Order.Status.values),
     "client": CLIENT_ID,
     "created_after": Filter("created_at__date__gte", a_date, "Placed on or after this date."),
     "created_before": Filter("created_at__date__lte", a_date, "Placed on or before this date."),
@@ -164,7 +167,7 @@ OrderViewSet = _scoped("OrderViewSet", area=Area.ORDERS, model=Order, serializer
 
 
 SERVICE_FILTERS = {
-    "status": _status_filter(Service.Status.values),
+    "status": _choice_filter("status", Service.Status.values),
     "client": CLIENT_ID,
     "product": Filter("product_id", an_id, "The product's id."),
     "due_after": Filter("next_due_date__gte", a_date, "Next due on or after this date."),
@@ -178,7 +181,7 @@ ServiceViewSet = _scoped(
 
 
 DOMAIN_FILTERS = {
-    "status": _status_filter(Domain.Status.values),
+    "status": _choice_filter("status", Domain.Status.values),
     "client": CLIENT_ID,
     "expires_after": Filter("expiry_date__gte", a_date, "Expiring on or after this date."),
     "expires_before": Filter("expiry_date__lte", a_date, "Expiring on or before this date."),
@@ -191,7 +194,7 @@ DomainViewSet = _scoped(
 
 
 TRANSACTION_FILTERS = {
-    "kind": Filter("kind", choice(Transaction.Kind.values), f"One of {', '.join(Transaction.Kind.values)}."),
+    "kind": _choice_filter("kind", Transaction.Kind.values),
     "client": CLIENT_ID,
     "invoice": Filter("invoice_id", an_id, "The invoice's id."),
     "date_after": Filter("date__date__gte", a_date, "On or after this date."),
@@ -209,7 +212,7 @@ TransactionViewSet = _scoped(
 
 
 PRODUCT_FILTERS = {
-    "type": Filter("type", choice(Product.Type.values), f"One of {', '.join(Product.Type.values)}."),
+    "type": _choice_filter("type", Product.Type.values),
 }
 
 
@@ -239,10 +242,7 @@ class ClientCreditView(APIView):
     @extend_schema(request=CreditAddSerializer, responses={201: TransactionSerializer})
     @idempotent
     def post(self, request, client_id: int):
-        clients = Client.objects.all()
-        if getattr(request.auth, "client_id", None):
-            clients = clients.filter(pk=request.auth.client_id)
-        client = get_object_or_404(clients, pk=client_id)
+        client = get_object_or_404(scoped_to_client(Client.objects.all(), request.auth, "pk"), pk=client_id)
         asked = CreditAddSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         entry = credit_add(

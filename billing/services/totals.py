@@ -70,12 +70,10 @@ def invoices_recalculate(invoice_ids: list[int]) -> None:
     ):
         lines[invoice_id].append(Line(amount=amount, taxed=taxed))
     now = timezone.now()
-    rows = []
     for invoice in invoices:
         totals_apply(invoice, lines[invoice.pk])
-        rows.append(
-            (invoice.pk, invoice.subtotal, invoice.tax_1, invoice.tax_2, invoice.total, invoice.balance_due, now)
-        )
+        invoice.updated_at = now
+    rows = [(invoice.pk, *(getattr(invoice, field) for field in TOTAL_FIELDS)) for invoice in invoices]
     update_rows(Invoice, TOTAL_FIELDS, rows)
 
 
